@@ -1,0 +1,73 @@
+"""The Model protocol every backend implements, and the errors backends raise.
+
+A backend declares its `capabilities`; asking for a scoring mode it cannot serve raises
+`UnsupportedCapabilityError` up front, never a silent chance-level score.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from medq.types import (
+    Capability,
+    Completion,
+    ContinuationScore,
+    GenerationRequest,
+    LoglikelihoodRequest,
+)
+
+
+class ModelError(Exception):
+    """A model call failed for good; the item is recorded as an error with this reason."""
+
+
+class TransientModelError(ModelError):
+    """A failure worth retrying (429, 5xx, timeout, dropped connection).
+
+    `retry_after` carries the server's Retry-After hint in seconds, when it sent one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnsupportedCapabilityError(ModelError):
+    """The backend cannot serve what was asked (e.g. log-probabilities on llama.cpp)."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A language model backend.
+
+    Attributes:
+        name: the model spec as the user wrote it, e.g. ``openai/gpt-4o-mini``.
+        endpoint: where it is served (base URL or local path); part of every cache key.
+        capabilities: what this backend can serve.
+    """
+
+    name: str
+    endpoint: str
+    capabilities: frozenset[Capability]
+
+    async def complete(self, request: GenerationRequest) -> Completion:
+        """Generate `request.n` completions for a chat request."""
+        ...
+
+    async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
+        """Score each continuation given the shared context (LOGLIKELIHOOD capability)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads and memory."""
+        ...
+
+
+def require(model: Model, capability: Capability, purpose: str) -> None:
+    """Raise a clear error when `model` cannot serve `capability` for `purpose`."""
+    if capability not in model.capabilities:
+        served = ", ".join(sorted(c.value for c in model.capabilities)) or "nothing"
+        raise UnsupportedCapabilityError(
+            f"{purpose} needs the {capability.value!r} capability, which model "
+            f"{model.name!r} does not offer (it serves: {served})."
+        )

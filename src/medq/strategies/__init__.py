@@ -1,0 +1,3 @@
+"""Inference strategies, one module each, registered with `medq.registry.strategies`."""
+
+BUILTIN_MODULES: tuple[str, ...] = ()
