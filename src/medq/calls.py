@@ -1,0 +1,184 @@
+"""The cached, recorded, concurrency-bounded view of a model that strategies talk to.
+
+Every call goes through `CallLog`: it looks the call up in the store by a content hash of
+(model, endpoint, kind, messages, generation parameters, sample index), makes it only on a
+miss, under the run's one concurrency window and the one retry policy, and records it. A
+strategy sees an `ItemModel`, which is a `Model` that also tallies the item's calls and
+tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from medq.models.base import Model, ModelError
+from medq.models.retry import RetryPolicy, with_retries
+from medq.store import Store, content_hash
+from medq.types import (
+    Capability,
+    Completion,
+    ContinuationScore,
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    TokenLogprob,
+)
+
+
+class CacheMissError(ModelError):
+    """A cache-only model (used by `rescore`) was asked for a call it has not stored."""
+
+
+def _messages_json(messages: Any) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def completion_to_json(completion: Completion) -> dict[str, Any]:
+    """A Completion as plain JSON."""
+    return asdict(completion)
+
+
+def completion_from_json(data: dict[str, Any]) -> Completion:
+    """Inverse of `completion_to_json`."""
+    generations = []
+    for g in data["generations"]:
+        logprobs = None
+        if g.get("logprobs") is not None:
+            logprobs = tuple(
+                TokenLogprob(t["token"], t["logprob"], tuple((a, b) for a, b in t["top"]))
+                for t in g["logprobs"]
+            )
+        generations.append(Generation(g["text"], g.get("finish_reason"), logprobs))
+    return Completion(
+        tuple(generations), data["prompt_tokens"], data["completion_tokens"], data.get("model")
+    )
+
+
+@dataclass
+class CallLog:
+    """Shared by all items of a run: the store, the live model, the concurrency window.
+
+    Args:
+        model: the live backend, or None for cache-only replays (`rescore`).
+        store: where calls are cached and recorded.
+        concurrency: at most this many live calls in flight at once.
+        retry: the retry policy for transient failures.
+    """
+
+    model: Model | None
+    store: Store
+    concurrency: int = 32
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    name: str = ""
+    endpoint: str = ""
+    capabilities: frozenset[Capability] = frozenset()
+    new_calls: int = 0
+
+    def __post_init__(self) -> None:
+        self._window = asyncio.Semaphore(self.concurrency)
+
+    def bind(self, name: str, endpoint: str, capabilities: frozenset[Capability]) -> None:
+        """Set the identity used in cache keys (defaults to the live model's)."""
+        self.name, self.endpoint, self.capabilities = name, endpoint, capabilities
+
+    async def fetch(
+        self, kind: str, request: dict[str, Any], call: Any, tally: ItemTally
+    ) -> dict[str, Any]:
+        """Return the stored response for `request`, calling `call()` on a miss."""
+        key = content_hash({"model": self.name, "endpoint": self.endpoint, "kind": kind, **request})
+        tally.keys.append(key)
+        cached = self.store.get_call(key)
+        if cached is not None:
+            tally.add(cached.prompt_tokens, cached.completion_tokens, new=False)
+            return cached.response
+        if self.model is None:
+            raise CacheMissError(f"no stored response for call {key[:12]} (rescore makes no calls)")
+        async with self._window:
+            started = time.perf_counter()
+            try:
+                response, prompt_tokens, completion_tokens = await with_retries(call, self.retry)
+            except ModelError as exc:
+                self.store.put_call_error(key, str(exc), tally.run_id, tally.item_id)
+                raise
+            latency = time.perf_counter() - started
+        self.new_calls += 1
+        self.store.put_call(
+            key,
+            model=self.name,
+            endpoint=self.endpoint,
+            kind=kind,
+            request=request,
+            response=response,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=latency,
+        )
+        tally.add(prompt_tokens, completion_tokens, new=True)
+        return response
+
+
+@dataclass
+class ItemTally:
+    """Calls and tokens spent on one item."""
+
+    run_id: str | None
+    item_id: str | None
+    calls: int = 0
+    new_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    keys: list[str] = field(default_factory=list)
+
+    def add(self, prompt_tokens: int, completion_tokens: int, *, new: bool) -> None:
+        self.calls += 1
+        self.new_calls += int(new)
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+
+
+class ItemModel:
+    """The Model a strategy sees for one item: cached, recorded, tallied."""
+
+    def __init__(self, log: CallLog, tally: ItemTally) -> None:
+        self._log = log
+        self.tally = tally
+        self.name = log.name
+        self.endpoint = log.endpoint
+        self.capabilities = log.capabilities
+
+    async def complete(self, request: GenerationRequest) -> Completion:
+        live = self._log.model
+
+        async def call() -> tuple[dict[str, Any], int, int]:
+            assert live is not None
+            completion = await live.complete(request)
+            return (
+                completion_to_json(completion),
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+
+        payload = {"messages": _messages_json(request.messages), **request.params()}
+        response = await self._log.fetch("chat", payload, call, self.tally)
+        return completion_from_json(response)
+
+    async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
+        live = self._log.model
+
+        async def call() -> tuple[dict[str, Any], int, int]:
+            assert live is not None
+            scores = await live.loglikelihoods(request)
+            return {"scores": [asdict(s) for s in scores]}, 0, 0
+
+        payload = {
+            "messages": _messages_json(request.context),
+            "continuations": list(request.continuations),
+        }
+        response = await self._log.fetch("loglikelihood", payload, call, self.tally)
+        return [ContinuationScore(**s) for s in response["scores"]]
+
+    async def aclose(self) -> None:
+        """Nothing to release: the run owns the live model."""

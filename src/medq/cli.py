@@ -1,0 +1,261 @@
+"""The `medq` command line: a thin typer app over the public Python API.
+
+Heavy libraries (aiohttp, torch, rich tables) are imported inside the commands that need
+them, so `medq --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="Evaluate LLMs on medical QA benchmarks, honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> Any:
+    """A rich table of run summaries: accuracy with 95% CI, n, invalid, truncated, errors."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("task", "model", "strategy", "n", "acc %", "95% CI", "invalid", "trunc.",
+                   "errors", "calls", "tokens in/out"):
+        table.add_column(column, justify="left" if column in {"task", "model", "strategy"}
+                         else "right")
+    for s in summaries:
+        ci = "—" if s["ci_low"] is None else f"{_pct(s['ci_low'])}–{_pct(s['ci_high'])}"
+        invalid = f"{s['invalid']} ({_pct(s['invalid_rate'])}%)"
+        truncated = f"{s['truncated']} ({_pct(s['truncation_rate'])}%)"
+        table.add_row(
+            s["task"], s["model"], s["strategy"], str(s["n"]), _pct(s["accuracy"]), ci,
+            invalid, truncated, str(s["errors"]), str(s["calls"]),
+            f"{s['prompt_tokens']}/{s['completion_tokens']}",
+        )
+    return table
+
+
+def _print(renderable: Any) -> None:
+    from rich.console import Console
+
+    Console().print(renderable)
+
+
+@app.command("eval")
+def eval_(
+    task: Annotated[str, typer.Option(help="Task name (see `medq tasks`).")],
+    model: Annotated[str, typer.Option(help="Model spec, e.g. openai/gpt-4o-mini or hf/PATH.")],
+    data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
+    sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
+    strategy: Annotated[str, typer.Option(help="Strategy spec, e.g. cot.")] = "direct",
+    scoring: Annotated[
+        str, typer.Option(help="generative (extract the answer) or logprob.")
+    ] = "generative",
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the API key.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N items.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Evaluate a model on a task; prints the run ID and its results.
+
+    Running the same command again resumes the run: finished items are kept and no call
+    already made is repeated.
+    """
+    from medq.runner import EvalSpec, evaluate
+
+    if scoring not in {"generative", "logprob"}:
+        _fail(f"--scoring must be generative or logprob, not {scoring!r}")
+    if scoring == "logprob":
+        if strategy not in {"direct", "logprob"} and not strategy.startswith("logprob:"):
+            _fail("--scoring logprob scores options directly; it takes no --strategy")
+        strategy = strategy if strategy.startswith("logprob") else "logprob"
+    spec = EvalSpec(
+        task=task,
+        model=model,
+        strategy=strategy,
+        data=str(data) if data else None,
+        sample=sample,
+        limit=limit,
+        seed=seed,
+        base_url=base_url,
+        api_key_env=api_key_env,
+    )
+    typer.echo(f"run {spec.run_id()}", err=True)
+    result = _run_or_explain(lambda: evaluate(spec, concurrency=concurrency))
+    if output_format == "json":
+        typer.echo(json.dumps(result.summary, indent=2))
+    else:
+        _print(summary_table([result.summary]))
+        typer.echo(f"run_id: {result.run_id}  (new model calls: {result.new_calls})")
+    if result.interrupted:
+        typer.echo("interrupted: run the same command again to resume.", err=True)
+        raise typer.Exit(130)
+
+
+def _run_or_explain(action: Any) -> Any:
+    """Run `action`, turning medq's expected errors into one clear line and exit code 2."""
+    from medq.models.base import ModelError
+    from medq.registry import UnknownNameError
+    from medq.store import RunNotFoundError
+    from medq.strategies.base import StrategySpecError
+    from medq.tasks.base import DatasetUnavailableError, TaskDataError
+
+    try:
+        return action()
+    except (
+        ModelError,
+        UnknownNameError,
+        RunNotFoundError,
+        StrategySpecError,
+        DatasetUnavailableError,
+        TaskDataError,
+        ValueError,
+        FileNotFoundError,
+    ) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def tasks() -> None:
+    """List the benchmarks medq knows."""
+    from rich.table import Table
+
+    from medq.tasks.base import describe_tasks
+
+    table = Table()
+    for column in ("task", "split", "paper"):
+        table.add_column(column)
+    for row in describe_tasks():
+        table.add_row(*row)
+    _print(table)
+
+
+@app.command()
+def strategies() -> None:
+    """List the inference strategies with their paper and model calls per item."""
+    import importlib
+
+    from rich.table import Table
+
+    from medq.registry import strategies as registry
+
+    table = Table()
+    for column in ("strategy", "calls/item", "paper"):
+        table.add_column(column)
+    for name in registry.names():
+        module = importlib.import_module(registry.get(name).__module__)
+        doc = (module.__doc__ or "").strip().split("\n\n")
+        paper = " ".join(doc[1].split()) if len(doc) > 1 else ""
+        table.add_row(name, str(getattr(module, "CALLS_PER_ITEM", "?")), paper)
+    _print(table)
+
+
+@app.command()
+def runs() -> None:
+    """List stored runs, newest first."""
+    from rich.table import Table
+
+    from medq.store import Store
+
+    with Store() as store:
+        rows = store.runs()
+    table = Table()
+    for column in ("run_id", "status", "task", "model", "strategy", "items"):
+        table.add_column(column)
+    for r in rows:
+        n_items = json.loads(r["info"]).get("n_items", "?")
+        table.add_row(
+            r["run_id"], r["status"], r["task"], r["model"], r["strategy"],
+            f"{r['n_done']}/{n_items}",
+        )
+    _print(table)
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Show a run's accuracy (95% Wilson CI), n, invalid, truncated, errors, calls, tokens."""
+    from medq.scoring.metrics import summarize
+    from medq.store import Store
+
+    with Store() as store:
+        run_id = _run_or_explain(lambda: store.resolve_run_id(run))
+        summary = summarize(store.run(run_id), store.samples(run_id))
+    if output_format == "json":
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _print(summary_table([summary], title=run_id))
+    lines = [f"status: {summary['status']}   wall time: {summary['wall_s']:.1f} s"]
+    if "acc_norm" in summary:
+        lines.append(
+            f"acc_norm: {_pct(summary['acc_norm'])}% "
+            f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
+        )
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def rescore(
+    run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
+) -> None:
+    """Re-extract and re-score a run from its stored responses, with no model calls."""
+    from medq.runner import rescore as rescore_run
+
+    result = _run_or_explain(lambda: rescore_run(run))
+    _print(summary_table([result.summary], title=f"{result.run_id} (rescored)"))
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
+    output_format: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
+) -> None:
+    """Export a run's per-item results (stdout unless -o; parquet needs -o)."""
+    from medq.export import export_run
+
+    _run_or_explain(lambda: export_run(run, output_format, output))
+
+
+@app.command()
+def demo(
+    limit: Annotated[int | None, typer.Option(help="Items per task.")] = None,
+) -> None:
+    """Evaluate on the bundled samples: offline by replaying GPT-4's released MIRAGE
+    answers, or live with the model named in $MEDQ_MODEL (and $OPENAI_BASE_URL)."""
+    from medq.demo import run_demo
+
+    summaries, note = _run_or_explain(lambda: run_demo(os.environ.get("MEDQ_MODEL"), limit))
+    typer.echo(note)
+    _print(summary_table(summaries, title="medq demo: bundled samples"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

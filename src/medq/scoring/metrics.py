@@ -1,0 +1,83 @@
+"""Per-run metrics: accuracy with its Wilson interval, and the counts beside every accuracy.
+
+Accuracy is correct / answered-or-invalid: an invalid answer counts as wrong (it is an
+answer the model failed to give), while items whose model calls failed (errors) are
+excluded and counted separately, never scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a proportion (95% by default); (0, 1) when n is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = correct / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run's headline numbers.
+
+    Keys: run_id, task, model, strategy, status, n, correct, accuracy, ci_low, ci_high,
+    invalid, invalid_rate, truncated, truncation_rate, errors, calls, prompt_tokens,
+    completion_tokens, wall_s, and acc_norm (with its interval) when the strategy scored
+    option log-likelihoods.
+    """
+    n = correct = invalid = truncated = errors = calls = 0
+    prompt_tokens = completion_tokens = 0
+    norm_correct = norm_n = 0
+    for s in samples:
+        calls += s["calls"]
+        prompt_tokens += s["prompt_tokens"]
+        completion_tokens += s["completion_tokens"]
+        if s["status"] == "error":
+            errors += 1
+            continue
+        n += 1
+        truncated += s["truncated"]
+        if s["status"] == "invalid":
+            invalid += 1
+        else:
+            correct += s["correct"]
+        norm_choice = s["details"].get("acc_norm_choice")
+        if norm_choice is not None:
+            norm_n += 1
+            norm_correct += int(norm_choice == s["gold"])
+    low, high = wilson_interval(correct, n)
+    total = n + errors
+    summary: dict[str, Any] = {
+        "run_id": run["run_id"],
+        "task": run["task"],
+        "model": run["model"],
+        "strategy": run["strategy"],
+        "status": run["status"],
+        "n_items": run["info"].get("n_items", total),
+        "n": n,
+        "correct": correct,
+        "accuracy": correct / n if n else None,
+        "ci_low": low if n else None,
+        "ci_high": high if n else None,
+        "invalid": invalid,
+        "invalid_rate": invalid / n if n else None,
+        "truncated": truncated,
+        "truncation_rate": truncated / n if n else None,
+        "errors": errors,
+        "calls": calls,
+        "calls_per_item": calls / total if total else None,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "wall_s": run["wall_s"],
+        "extractor_version": run["info"].get("extractor_version"),
+    }
+    if norm_n:
+        nl, nh = wilson_interval(norm_correct, norm_n)
+        summary.update(acc_norm=norm_correct / norm_n, acc_norm_ci_low=nl, acc_norm_ci_high=nh)
+    return summary

@@ -1,0 +1,330 @@
+"""SQLite store: runs, per-item results, and every model call (the call log is the cache).
+
+One file, ``$MEDQ_HOME/medq.sqlite`` (default ``~/.medq``), in WAL mode. The schema grows
+through append-only named migrations, as in simonw/llm. Every write commits at once so a
+run killed with SIGKILL loses nothing it had finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "m001_initial",
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            task TEXT NOT NULL,
+            model TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            info TEXT NOT NULL,
+            wall_s REAL NOT NULL DEFAULT 0
+        );
+        CREATE TABLE samples (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            item_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            choice TEXT,
+            gold TEXT NOT NULL,
+            correct INTEGER,
+            truncated INTEGER NOT NULL,
+            confidence REAL,
+            reason TEXT,
+            response TEXT NOT NULL,
+            details TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            new_calls INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            call_keys TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (run_id, item_id)
+        );
+        CREATE TABLE calls (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            request TEXT NOT NULL,
+            response TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_s REAL NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE call_errors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT,
+            item_id TEXT,
+            key TEXT NOT NULL,
+            error TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        """,
+    ),
+)
+
+
+def medq_home() -> Path:
+    """medq's data directory: ``$MEDQ_HOME`` or ``~/.medq``."""
+    return Path(os.environ.get("MEDQ_HOME") or Path.home() / ".medq")
+
+
+def canonical_json(value: Any) -> str:
+    """Compact, key-sorted JSON: the same value always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(value: Any) -> str:
+    """SHA-256 of the canonical JSON of `value`."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+class RunNotFoundError(LookupError):
+    """No run with that ID (or unique ID prefix) is in the store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """One cached model call."""
+
+    key: str
+    kind: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+
+
+class Store:
+    """medq's SQLite database. Use one Store per process; it is not shared across threads."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else medq_home() / "medq.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY)")
+        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            self._db.execute("BEGIN")
+            for statement in sql.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- calls (the cache) -------------------------------------------------------------
+
+    def get_call(self, key: str) -> StoredCall | None:
+        """The cached call with this key, or None."""
+        row = self._db.execute("SELECT * FROM calls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return StoredCall(
+            key=row["key"],
+            kind=row["kind"],
+            request=json.loads(row["request"]),
+            response=json.loads(row["response"]),
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            latency_s=row["latency_s"],
+        )
+
+    def put_call(
+        self,
+        key: str,
+        *,
+        model: str,
+        endpoint: str,
+        kind: str,
+        request: Mapping[str, Any],
+        response: Mapping[str, Any],
+        prompt_tokens: int,
+        completion_tokens: int,
+        latency_s: float,
+    ) -> None:
+        """Record a successful call; the first record of a key wins."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                key,
+                model,
+                endpoint,
+                kind,
+                canonical_json(request),
+                canonical_json(response),
+                prompt_tokens,
+                completion_tokens,
+                latency_s,
+                time.time(),
+            ),
+        )
+
+    def put_call_error(self, key: str, error: str, run_id: str | None, item_id: str | None) -> None:
+        """Record a call that failed for good (after retries)."""
+        self._db.execute(
+            "INSERT INTO call_errors (run_id, item_id, key, error, created_at) VALUES (?,?,?,?,?)",
+            (run_id, item_id, key, error, time.time()),
+        )
+
+    def count_calls(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    def calls_for(self, keys: list[str]) -> list[StoredCall]:
+        """Cached calls by key, in the given order (missing keys skipped)."""
+        found = [self.get_call(k) for k in keys]
+        return [c for c in found if c is not None]
+
+    # --- runs and samples -------------------------------------------------------------
+
+    def create_or_resume_run(
+        self,
+        run_id: str,
+        *,
+        task: str,
+        model: str,
+        strategy: str,
+        spec: Mapping[str, Any],
+        info: Mapping[str, Any],
+    ) -> bool:
+        """Create the run, or mark an existing one running again. True when it existed."""
+        now = time.time()
+        existed = self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if existed:
+            self._db.execute(
+                "UPDATE runs SET status='running', updated_at=?, info=? WHERE run_id=?",
+                (now, canonical_json(info), run_id),
+            )
+            return True
+        self._db.execute(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,0)",
+            (
+                run_id,
+                now,
+                now,
+                "running",
+                task,
+                model,
+                strategy,
+                canonical_json(spec),
+                canonical_json(info),
+            ),
+        )
+        return False
+
+    def finish_run(self, run_id: str, status: str, wall_s: float) -> None:
+        """Set the run's final status and add this session's wall time."""
+        self._db.execute(
+            "UPDATE runs SET status=?, updated_at=?, wall_s=wall_s+? WHERE run_id=?",
+            (status, time.time(), wall_s, run_id),
+        )
+
+    def put_sample(self, run_id: str, row: Mapping[str, Any]) -> None:
+        """Record (or replace) one item's result."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO samples VALUES "
+            "(:run_id,:item_id,:position,:status,:choice,:gold,:correct,:truncated,:confidence,"
+            ":reason,:response,:details,:calls,:new_calls,:prompt_tokens,:completion_tokens,"
+            ":call_keys,:created_at)",
+            {
+                **row,
+                "run_id": run_id,
+                "details": canonical_json(row["details"]),
+                "call_keys": canonical_json(list(row["call_keys"])),
+                "created_at": time.time(),
+            },
+        )
+
+    def done_items(self, run_id: str) -> set[str]:
+        """IDs of items finished without error (errors are retried on resume)."""
+        rows = self._db.execute(
+            "SELECT item_id FROM samples WHERE run_id=? AND status != 'error'", (run_id,)
+        )
+        return {r[0] for r in rows}
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full run ID for an ID or unique prefix; 'last' means the newest run."""
+        if prefix == "last":
+            row = self._db.execute(
+                "SELECT run_id FROM runs ORDER BY updated_at DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                raise RunNotFoundError("there are no runs in the store yet")
+            return str(row[0])
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE run_id = ? OR run_id LIKE ? ESCAPE '\\'",
+            (prefix, prefix.replace("_", "\\_").replace("%", "\\%") + "%"),
+        ).fetchall()
+        ids = sorted({r[0] for r in rows})
+        if prefix in ids:
+            return prefix
+        if len(ids) == 1:
+            return str(ids[0])
+        if not ids:
+            raise RunNotFoundError(f"no run matches {prefix!r} (see `medq runs`)")
+        raise RunNotFoundError(f"{prefix!r} matches several runs: {', '.join(ids[:5])}")
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """The run's row as a dict, with spec and info decoded."""
+        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run {run_id!r}")
+        out = dict(row)
+        out["spec"] = json.loads(out["spec"])
+        out["info"] = json.loads(out["info"])
+        return out
+
+    def runs(self) -> list[dict[str, Any]]:
+        """All runs, newest first, with their sample counts."""
+        rows = self._db.execute(
+            "SELECT r.*, (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id) AS n_done "
+            "FROM runs r ORDER BY r.updated_at DESC"
+        )
+        return [dict(r) for r in rows]
+
+    def samples(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The run's per-item results in task order, JSON columns decoded."""
+        rows = self._db.execute(
+            "SELECT * FROM samples WHERE run_id=? ORDER BY position", (run_id,)
+        )
+        for row in rows:
+            out = dict(row)
+            out["details"] = json.loads(out["details"])
+            out["call_keys"] = json.loads(out["call_keys"])
+            yield out

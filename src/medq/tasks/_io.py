@@ -1,0 +1,187 @@
+"""Shared plumbing for the task loaders: strict record parsing and finding the data.
+
+Parsing is strict on purpose: a malformed item is a `TaskDataError` naming the file, the
+line (or item) and the field, never a silently skipped question.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from medq.hub import HubFile, download
+from medq.tasks.base import DatasetUnavailableError, TaskDataError
+from medq.types import Question
+
+PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
+SAMPLES = PACKAGE_DATA / "samples"
+SPLITS = PACKAGE_DATA / "splits"
+BUNDLED = "bundled sample"
+
+_TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", int: "an integer"}
+
+
+def data_error(path: Path, where: str, message: str) -> TaskDataError:
+    """A TaskDataError reading ``<path>, <where>: <message>``."""
+    return TaskDataError(f"{path}, {where}: {message}")
+
+
+def read_text(path: Path) -> str:
+    """The file's text (UTF-8)."""
+    return path.read_text(encoding="utf-8")
+
+
+def sniff_json(path: Path, text: str) -> Any | None:
+    """The file parsed as one JSON document, or None when it is not one (e.g. JSON lines)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def load_json(path: Path, text: str | None = None) -> Any:
+    """Parse a whole-file JSON document; a syntax error names the file and line."""
+    try:
+        return json.loads(read_text(path) if text is None else text)
+    except json.JSONDecodeError as exc:
+        raise data_error(path, f"line {exc.lineno}", f"not valid JSON ({exc.msg})") from None
+
+
+def iter_jsonl(path: Path, text: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON-lines file."""
+    lines = (read_text(path) if text is None else text).splitlines()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise data_error(path, f"line {lineno}", f"not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise data_error(path, f"line {lineno}", "expected a JSON object")
+        yield lineno, record
+
+
+def field(record: Mapping[str, Any], name: str, path: Path, where: str, kind: type = str) -> Any:
+    """record[name], which must be present and of type `kind`."""
+    if name not in record or record[name] is None:
+        raise data_error(path, where, f"field {name!r} is missing")
+    value = record[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        expected = _TYPE_NAMES.get(kind, kind.__name__)
+        raise data_error(
+            path, where, f"field {name!r} must be {expected}, not {type(value).__name__}"
+        )
+    return value
+
+
+def options_field(record: Mapping[str, Any], name: str, path: Path, where: str) -> dict[str, str]:
+    """A non-empty {letter: text} mapping of strings."""
+    options = field(record, name, path, where, dict)
+    if not options:
+        raise data_error(path, where, f"field {name!r} is empty")
+    for letter, text in options.items():
+        if not isinstance(text, str):
+            raise data_error(path, where, f"field {name!r}: option {letter!r} is not a string")
+    return dict(options)
+
+
+def make_question(
+    path: Path,
+    where: str,
+    *,
+    id: str,
+    stem: str,
+    options: Mapping[str, str],
+    gold: str,
+    gold_field: str,
+    context: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Question:
+    """A Question, with empty options or a gold letter outside them reported as data errors."""
+    if not options:
+        raise data_error(path, where, "field 'options' is empty")
+    if gold not in options:
+        letters = ", ".join(options)
+        raise data_error(path, where, f"field {gold_field!r} is {gold!r}, not one of {letters}")
+    return Question(
+        id=id, stem=stem, options=options, gold=gold, context=context, metadata=metadata or {}
+    )
+
+
+def check_option_count(questions: Sequence[Question], n: int, path: Path, name: str) -> None:
+    """Every question has exactly `n` options (catches a 5-option file passed as 4-option)."""
+    for q in questions:
+        if len(q.options) != n:
+            raise data_error(
+                path,
+                f"item {q.id!r}",
+                f"field 'options' has {len(q.options)} options; task {name!r} expects {n}",
+            )
+
+
+@cache
+def split_ids(filename: str) -> tuple[str, ...]:
+    """An official split's ID list shipped in ``medq/data/splits`` (one ID a line)."""
+    text = (SPLITS / filename).read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def sample_path(relative: str) -> Path:
+    """A file of the bundled samples (``medq/data/samples/<relative>``)."""
+    return SAMPLES / relative
+
+
+def no_sample(name: str, why: str) -> DatasetUnavailableError:
+    """The error for a task that ships no sample."""
+    return DatasetUnavailableError(f"Task {name!r} has no bundled sample ({why}).")
+
+
+def no_hub(name: str, expects: str) -> DatasetUnavailableError:
+    """The error for a task with no pinned Hub copy: data must come from ``--data``."""
+    return DatasetUnavailableError(
+        f"Task {name!r} has no pinned Hugging Face Hub copy; pass --data PATH pointing at "
+        f"{expects}."
+    )
+
+
+def fetch(name: str, files: Sequence[HubFile], expects: str) -> list[Path]:
+    """Download (or find in the cache) a task's pinned Hub files.
+
+    Raises:
+        DatasetUnavailableError: one sentence naming the task and how to use ``--data``.
+    """
+    if not files:
+        raise no_hub(name, expects)
+    paths = []
+    for file in files:
+        try:
+            paths.append(download(file))
+        except (OSError, ValueError) as exc:
+            raise DatasetUnavailableError(
+                f"Task {name!r} could not be loaded from the Hugging Face Hub "
+                f"({file.repo_id}@{file.revision[:12]}) and is not in the cache; "
+                f"pass --data PATH pointing at {expects}."
+            ) from exc
+    return paths
+
+
+def find(data: Path, candidates: Sequence[str], name: str, expects: str) -> Path:
+    """`data` itself when it is a file, else the first of `candidates` inside the folder."""
+    if data.is_file():
+        return data
+    if data.is_dir():
+        for candidate in candidates:
+            path = data / candidate
+            if path.is_file():
+                return path
+        raise DatasetUnavailableError(
+            f"--data {data} holds no file task {name!r} can read; "
+            f"pass --data PATH pointing at {expects}."
+        )
+    raise DatasetUnavailableError(
+        f"--data {data} does not exist; pass --data PATH pointing at {expects}."
+    )

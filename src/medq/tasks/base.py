@@ -1,0 +1,118 @@
+"""What a benchmark is to medq: a named, cited, split-pinned tuple of Questions.
+
+Each benchmark module registers one `TaskSpec` per task name with `medq.registry.tasks`;
+`load_task` looks the name up and calls it. A task loads from a local copy of the original
+release (`data`), from a pinned Hub revision (no `data`), or from the small sample bundled
+in the package (`sample=True`).
+
+Example:
+    >>> task = load_task("medqa", sample=True)
+    >>> task.questions[0].gold
+    'B'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from medq.registry import tasks
+from medq.types import Question
+
+Loader = Callable[[Path | None, bool], tuple[tuple[Question, ...], str]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A loaded benchmark split.
+
+    Attributes:
+        name: the registry name, e.g. "medqa".
+        questions: the items, in the original release's order.
+        citation: the paper to cite for this benchmark.
+        source: where the items came from: a path, "hub:<repo>@<rev>", or "bundled sample".
+        split: the split evaluated, e.g. "test" or "dev".
+    """
+
+    name: str
+    questions: tuple[Question, ...]
+    citation: str
+    source: str
+    split: str
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+
+class TaskDataError(ValueError):
+    """A benchmark file is malformed; the message names the file, the line (or item) and
+    the field, e.g. ``…/test.jsonl, line 17: field 'options' is missing``."""
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A task's data could be neither downloaded nor found in the cache; the message says
+    how to point medq at a local copy with ``--data PATH``."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task: its description plus a loader `(data, sample) -> (questions, source)`.
+
+    Calling a spec returns the loaded `Task`, so a spec is a task factory like any other.
+    """
+
+    name: str
+    split: str
+    summary: str
+    citation: str
+    cite_short: str
+    loader: Loader
+
+    def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
+        questions, source = self.loader(data, sample)
+        return Task(self.name, questions, self.citation, source, self.split)
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    """Register `spec` under its name with `medq.registry.tasks`; returns it."""
+    return tasks.register(spec.name)(spec)
+
+
+def load_task(name: str, data: Path | None = None, *, sample: bool = False) -> Task:
+    """Load the task registered as `name`.
+
+    Args:
+        name: a task name (see `task_names()`), e.g. "medqa" or "pubmedqa".
+        data: a local copy of the original release (a file or a folder); None loads the
+            pinned Hub revision through the cache under ``$MEDQ_HOME/cache``.
+        sample: load the small sample bundled with medq instead (offline, ≤ 50 items).
+
+    Raises:
+        UnknownNameError: no task has that name.
+        TaskDataError: a data file is malformed.
+        DatasetUnavailableError: the data could not be downloaded (e.g. offline).
+    """
+    factory = tasks.get(name)
+    task = factory(Path(data) if data is not None else None, sample)
+    if not isinstance(task, Task):
+        raise TypeError(f"task factory {name!r} returned {type(task).__name__}, not Task")
+    return task
+
+
+def task_names() -> list[str]:
+    """All registered task names, sorted."""
+    return tasks.names()
+
+
+def describe_tasks() -> list[tuple[str, str, str]]:
+    """(name, split and size, short citation) for every registered task, for `medq tasks`."""
+    rows = []
+    for name in task_names():
+        factory = tasks.get(name)
+        if isinstance(factory, TaskSpec):
+            rows.append((name, f"{factory.split}: {factory.summary}", factory.cite_short))
+        else:
+            doc = (factory.__doc__ or "").strip().splitlines()
+            rows.append((name, doc[0] if doc else "", getattr(factory, "cite_short", "")))
+    return rows

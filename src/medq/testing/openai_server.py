@@ -1,0 +1,432 @@
+"""A small, real OpenAI-compatible chat server on 127.0.0.1, for tests and benchmarks.
+
+It serves ``POST /v1/chat/completions`` and ``GET /v1/models`` with deterministic answers,
+optional log-probabilities, injectable latency and a fault schedule, and it records every
+request it receives, so tests can assert exactly what was sent and how often.
+
+Three ways to run it::
+
+    # (a) in-process, from async code
+    async with FakeOpenAIServer(responder=letter_responder()) as server:
+        model = OpenAICompatModel("m", base_url=server.base_url)
+
+    # (b) from sync code: the server runs its own event loop in a background thread
+    with FakeOpenAIServer(latency=0.05) as server:
+        ...
+
+    # (c) as a separate process (prints its base URL on the first line of stdout)
+    python -m medq.testing.openai_server --port 0 --latency 0.2 --responder letter
+
+Faults are counted per request body: ``faults={"429": 1, "500": 2}`` makes the first
+attempt of every distinct request get a 429, the next two a 500, and every later attempt
+succeed. Retries resend identical bytes, so this stays deterministic under any concurrency.
+Fault kinds: an HTTP status code as a string (``"400"``, ``"429"``, ``"500"``, ...),
+``"malformed"`` (a 200 whose body is not valid JSON) and ``"drop"`` (the connection is
+closed without a response). ``always="500"`` applies one kind to every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import re
+import signal
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+Responder = Callable[[Mapping[str, Any], int], str | None]
+"""(request body, choice index) -> response text, or None for ``"content": null``.
+
+Must be cheap and deterministic."""
+
+_TOKEN = re.compile(r"\s*\S+")
+_CHOSEN_PROB = 0.7
+_MALFORMED = b'{"id": "chatcmpl-malformed", "choices": [{"index": 0, "message": '
+
+
+def prompt_text(body: Mapping[str, Any]) -> str:
+    """All message contents of a chat request, joined by newlines."""
+    return "\n".join(str(m.get("content") or "") for m in body.get("messages", ()))
+
+
+def letter_responder(letters: str = "ABCD") -> Responder:
+    """Answer ``Answer: X`` with a letter picked from a CRC of the prompt.
+
+    At temperature 0 every choice gets the same letter; with a positive temperature each
+    choice index (and seed) hashes differently, so ``n > 1`` samples can disagree.
+    """
+
+    def respond(body: Mapping[str, Any], index: int) -> str:
+        key = prompt_text(body)
+        if body.get("temperature", 1.0):
+            key = f"{key}\x00{body.get('seed')}\x00{index}"
+        return f"Answer: {letters[zlib.crc32(key.encode()) % len(letters)]}"
+
+    return respond
+
+
+def table_responder(table: Mapping[str, str], default: str = "I don't know.") -> Responder:
+    """Answer with the value of the first key (in table order) found in the prompt."""
+    items = tuple(table.items())
+
+    def respond(body: Mapping[str, Any], index: int) -> str:
+        text = prompt_text(body)
+        for needle, answer in items:
+            if needle in text:
+                return answer
+        return default
+
+    return respond
+
+
+def fixed_responder(text: str) -> Responder:
+    """Always answer `text`."""
+    return lambda body, index: text
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the server received it (body parsed; headers lower-cased)."""
+
+    path: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str]
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible chat server bound to 127.0.0.1; see the module docstring.
+
+    Args:
+        responder: produces each choice's text (default: `letter_responder()`).
+        latency: seconds to wait before answering each request.
+        faults: fault kind -> number of attempts, applied in order per distinct request body.
+        always: a fault kind applied to every chat request (e.g. ``"500"``, ``"drop"``).
+        retry_after: the Retry-After header value sent with 429 and 503 faults.
+        logprobs: when False the server ignores logprob requests (like some proxies do).
+        models: model IDs served; others get a 404. None serves any model name.
+        api_key: when set, requests without ``Authorization: Bearer <api_key>`` get a 401.
+        port: port to bind; 0 picks a free one.
+    """
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        faults: Mapping[str, int] | None = None,
+        always: str | None = None,
+        retry_after: str = "0",
+        logprobs: bool = True,
+        models: Sequence[str] | None = None,
+        api_key: str | None = None,
+        port: int = 0,
+    ) -> None:
+        self.responder = responder or letter_responder()
+        self.latency = latency
+        self.faults = tuple((kind, count) for kind, count in (faults or {}).items() if count)
+        self.always = always
+        self.retry_after = retry_after
+        self.logprobs = logprobs
+        self.models = tuple(models) if models is not None else None
+        self.api_key = api_key
+        self.port = port
+        self.requests: list[ReceivedRequest] = []
+        self.attempts: Counter[bytes] = Counter()
+        self.faults_sent: Counter[str] = Counter()
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- what tests look at ---------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, e.g. ``http://127.0.0.1:54321/v1``."""
+        if not self.port:
+            raise RuntimeError("the server is not running")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def bodies(self) -> list[Mapping[str, Any]]:
+        """The bodies of every chat request received, in arrival order."""
+        return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
+
+    @property
+    def count(self) -> int:
+        """How many requests arrived (faulted ones included)."""
+        return len(self.requests)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application (for embedding in another server)."""
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 and start serving in the running event loop."""
+        # A short shutdown timeout: stopping must not wait on requests a test abandoned.
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        started = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # surfaced in the calling thread below
+                errors.append(exc)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            try:
+                loop.run_forever()
+                loop.run_until_complete(self.stop())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-openai-server", daemon=True)
+        self._thread.start()
+        started.wait()
+        if errors:
+            raise errors[0]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop = self._thread = None
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _models(self, request: web.Request) -> web.Response:
+        self.requests.append(ReceivedRequest(request.path, {}, _headers(request)))
+        ids = self.models or ("medq-fake",)
+        data = [{"id": i, "object": "model", "created": 0, "owned_by": "medq"} for i in ids]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        headers = _headers(request)
+        self.requests.append(ReceivedRequest(request.path, body or {}, headers))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+
+        fault = self.always or self._scheduled_fault(raw)
+        if fault is not None:
+            self.faults_sent[fault] += 1
+            return self._fault(request, fault)
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return _error(400, "Request body must be a JSON object with 'messages'.")
+        if "model" not in body:
+            return _error(400, "you must provide a model parameter", "missing_model")
+        if self.models is not None and body["model"] not in self.models:
+            return _error(404, f"The model `{body['model']}` does not exist.", "model_not_found")
+        return web.json_response(self._completion(body))
+
+    def _scheduled_fault(self, raw: bytes) -> str | None:
+        if not self.faults:
+            return None
+        attempt = self.attempts[raw]
+        self.attempts[raw] = attempt + 1
+        for kind, count in self.faults:
+            if attempt < count:
+                return kind
+            attempt -= count
+        return None
+
+    def _fault(self, request: web.Request, kind: str) -> web.StreamResponse:
+        if kind == "malformed":
+            return web.Response(body=_MALFORMED, content_type="application/json")
+        if kind == "drop":
+            if request.transport is not None:
+                request.transport.abort()
+            # Nobody will read this; the connection is already gone.
+            return web.Response(status=499)
+        status = int(kind)
+        response = _error(status, f"injected fault: HTTP {status}", f"fault_{status}")
+        if status in (429, 503):
+            response.headers["Retry-After"] = self.retry_after
+        return response
+
+    def _completion(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        n = int(body.get("n") or 1)
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+        stop = body.get("stop") or ()
+        if isinstance(stop, str):
+            stop = (stop,)
+        want_logprobs = bool(body.get("logprobs")) and self.logprobs
+        top_k = int(body.get("top_logprobs") or 0)
+        choices = []
+        completion_tokens = 0
+        for index in range(n):
+            text = self.responder(body, index)
+            finish = "stop"
+            for s in stop:
+                cut = text.find(s) if text is not None else -1
+                if cut >= 0:
+                    text = text[:cut]
+            tokens = _TOKEN.findall(text) if text is not None else []
+            if max_tokens is not None and len(tokens) > max_tokens:
+                tokens = tokens[:max_tokens]
+                text = "".join(tokens)
+                finish = "length"
+            completion_tokens += len(tokens)
+            choice: dict[str, Any] = {
+                "index": index,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+            if want_logprobs:
+                choice["logprobs"] = {"content": [_token_logprobs(t, top_k) for t in tokens]}
+            choices.append(choice)
+        prompt_tokens = len(_TOKEN.findall(prompt_text(body)))
+        return {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+def _headers(request: web.Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+def _error(status: int, message: str, code: str | None = None) -> web.Response:
+    error = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    return web.json_response({"error": error}, status=status)
+
+
+_LETTER_ALTERNATIVES = "ABCDEFGHIJ"
+
+
+def _token_logprobs(token: str, top_k: int) -> dict[str, Any]:
+    """A plausible logprobs entry: a single-letter token beats the other letters."""
+    stripped = token.strip()
+    if len(stripped) == 1 and stripped in _LETTER_ALTERNATIVES:
+        prefix = token[: len(token) - 1]
+        top = [(token, math.log(_CHOSEN_PROB))]
+        # The others share the rest, halving down the list so the order is strict.
+        prob = (1 - _CHOSEN_PROB) / 2
+        for letter in _LETTER_ALTERNATIVES:
+            if letter != stripped:
+                top.append((prefix + letter, math.log(prob)))
+                prob /= 2
+        logprob = top[0][1]
+    else:
+        logprob = -0.001
+        top = [(token, logprob)]
+    return {
+        "token": token,
+        "logprob": logprob,
+        "bytes": list(token.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in top[:top_k]
+        ],
+    }
+
+
+RESPONDERS: dict[str, Callable[[argparse.Namespace], Responder]] = {
+    "letter": lambda args: letter_responder(args.letters),
+    "fixed": lambda args: fixed_responder(args.text),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the server until SIGINT/SIGTERM; print its base URL on the first stdout line."""
+    parser = argparse.ArgumentParser(prog="python -m medq.testing.openai_server")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--responder", choices=sorted(RESPONDERS), default="letter")
+    parser.add_argument("--letters", default="ABCD", help="letters for --responder letter")
+    parser.add_argument("--text", default="Answer: A", help="text for --responder fixed")
+    parser.add_argument("--no-logprobs", action="store_true", help="ignore logprob requests")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND=COUNT",
+        help="per-request fault schedule, e.g. --fault 429=1 --fault 500=2",
+    )
+    args = parser.parse_args(argv)
+    faults = {kind: int(count) for kind, count in (f.split("=", 1) for f in args.fault)}
+    server = FakeOpenAIServer(
+        RESPONDERS[args.responder](args),
+        latency=args.latency,
+        faults=faults,
+        logprobs=not args.no_logprobs,
+        port=args.port,
+    )
+
+    async def serve() -> None:
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        async with server:
+            print(server.base_url, flush=True)
+            await done.wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
