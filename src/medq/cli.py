@@ -31,30 +31,43 @@ def _pct(value: float | None) -> str:
 
 
 def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> Any:
-    """A rich table of run summaries: accuracy with 95% CI, n, invalid, truncated, errors."""
+    """A rich table of run summaries: accuracy with 95% CI, n, invalid, truncated, errors.
+
+    Model and strategy go in the title when every run shares them, so the numbers fit.
+    """
     from rich.table import Table
 
+    shared = {(s["model"], s["strategy"]) for s in summaries}
+    per_run = len(shared) > 1
+    if not per_run and summaries:
+        model, strategy = shared.pop()
+        title = f"{title + ' · ' if title else ''}{model} · {strategy}"
     table = Table(title=title)
-    for column in ("task", "model", "strategy", "n", "acc %", "95% CI", "invalid", "trunc.",
-                   "errors", "calls", "tokens in/out"):
+    columns = ["task", *(["model", "strategy"] if per_run else []), "n", "acc %", "95% CI",
+               "invalid", "trunc.", "errors", "calls/item", "tokens/item"]
+    for column in columns:
         table.add_column(column, justify="left" if column in {"task", "model", "strategy"}
                          else "right")
     for s in summaries:
         ci = "—" if s["ci_low"] is None else f"{_pct(s['ci_low'])}–{_pct(s['ci_high'])}"
-        invalid = f"{s['invalid']} ({_pct(s['invalid_rate'])}%)"
-        truncated = f"{s['truncated']} ({_pct(s['truncation_rate'])}%)"
+        items = max(s["n"] + s["errors"], 1)
+        tokens = f"{s['prompt_tokens'] / items:.0f}/{s['completion_tokens'] / items:.0f}"
         table.add_row(
-            s["task"], s["model"], s["strategy"], str(s["n"]), _pct(s["accuracy"]), ci,
-            invalid, truncated, str(s["errors"]), str(s["calls"]),
-            f"{s['prompt_tokens']}/{s['completion_tokens']}",
+            s["task"], *([s["model"], s["strategy"]] if per_run else []), str(s["n"]),
+            _pct(s["accuracy"]), ci, f"{s['invalid']} ({_pct(s['invalid_rate'])}%)",
+            f"{s['truncated']} ({_pct(s['truncation_rate'])}%)", str(s["errors"]),
+            f"{s['calls'] / items:.1f}", tokens,
         )
     return table
 
 
 def _print(renderable: Any) -> None:
+    import sys
+
     from rich.console import Console
 
-    Console().print(renderable)
+    # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns.
+    Console(width=None if sys.stdout.isatty() else 160).print(renderable)
 
 
 @app.command("eval")
@@ -230,7 +243,9 @@ def rescore(
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
-    output_format: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    output_format: Annotated[
+        str, typer.Option("--format", help="jsonl, csv or parquet.")
+    ] = "jsonl",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
 ) -> None:
     """Export a run's per-item results (stdout unless -o; parquet needs -o)."""

@@ -66,5 +66,7 @@ class Registry(Generic[F]):
 
 
 tasks: Registry[Callable[..., Any]] = Registry("task", "medq.tasks", "medq.tasks")
-strategies: Registry[Callable[..., Any]] = Registry("strategy", "medq.strategies", "medq.strategies")
+strategies: Registry[Callable[..., Any]] = Registry(
+    "strategy", "medq.strategies", "medq.strategies"
+)
 models: Registry[Callable[..., Any]] = Registry("model backend", "medq.models", "medq.models")

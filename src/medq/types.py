@@ -148,7 +148,7 @@ class Capability(enum.Enum):
     LOGLIKELIHOOD = "loglikelihood"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Outcome of one item."""
 
     OK = "ok"  # an answer was extracted (may be right or wrong)

@@ -1,24 +1,29 @@
 """Answer extraction: a model's response text -> the option letter it chose, or invalid.
 
-The rules, in order of strength (the strongest tier that matches decides; inside a tier the
-*last* stated answer wins, so "I first thought A... but the answer is C" gives C):
+The rules come in tiers. The strongest tier that matches decides, and inside a tier the
+*last* stated answer wins, so "I first thought A... but the answer is C" gives C:
 
-1. explicit answer statements: a JSON object with an answer key (``{"answer_choice": "C"}``,
-   also fenced, nested in prose, or slightly malformed), ``\\boxed{C}``, and "answer"
+1. explicit answers: a JSON object with an answer key (``{"answer_choice": "C"}``, also
+   fenced, inside prose, nested, or slightly malformed), ``\\boxed{C}``, and answer
    phrases ("Answer: C", "The correct answer is (C)", "Final answer: C. Pneumonia");
-2. lenient statements: a line that is only a letter ("C", "(C)", "**C**", "Option C"), a
-   line that starts with a letter marker ("C) Pneumonia", "C: ...") unless the lines form a
-   list of several options, a line that is exactly one option's text, "C is correct",
-   "Therefore, C.", "I would choose C", and a response opening with "Yes."/"No."/"Maybe.";
-3. mentions: "option C" or "(C)" in prose count only when a single option is mentioned.
+2. lenient answers: a response that opens with its answer ("C", "C) Pneumonia", "C, because
+   ...", the bare text of one option, "Yes."), a later line that is only a letter ("**C**",
+   "(C)", "Option C"), "C is correct", "Therefore, C.", "I would choose C", "the most
+   likely diagnosis is Pneumonia"; lines starting "A) ...", "B) ..." that list several
+   options are an explanation, not an answer;
+3. mentions: "option C" or "(C)" in prose count only when exactly one option is mentioned.
+
+Statements attributed to someone else or hedged within their clause ("colleagues might
+think option C is correct", "is not pneumonia (option C)") are not answers.
 
 Choices are option keys only. A letter stated as the answer that is not an option ("E" on a
-four-option question) is invalid with a reason, never skipped in favour of another letter.
-Lower-case letters count only where clearly marked ("answer: c", "(c)"), so the article in
-"a patient presents" or "A 45-year-old man" is never read as answer A. Two letters with
-equal standing in the deciding statement ("A or C") are invalid. ``<think>`` blocks are
-removed first; an opening tag without its closing tag is invalid. There is no fuzzy
-"most similar option" matching and no default letter: what cannot be read is invalid.
+four-option question) makes the response invalid with a reason; it is never skipped in
+favour of another letter. Lower-case letters count only where clearly marked ("answer: c",
+"(c)"), so the article in "a patient presents" or "A 45-year-old man" is never answer A.
+Two different letters with equal standing in the deciding statement ("A or C") are
+invalid. ``<think>`` blocks are removed first; an opening tag without its closing tag is
+invalid. There is no "most similar option" matching and no default letter: a response
+that cannot be read is invalid.
 
 Bump :data:`EXTRACTOR_VERSION` on any change of behaviour: stored results record it.
 """
@@ -63,7 +68,6 @@ class _Options:
 @dataclass(frozen=True)
 class _Candidate:
     pos: int
-    tier: int
     choice: str | None
     method: str
     reason: str | None = None
@@ -72,7 +76,6 @@ class _Candidate:
 _THINK_BLOCK = re.compile(r"<(think|thinking)>.*?</\1\s*>", re.S | re.I)
 _THINK_OPEN = re.compile(r"<(think|thinking)>", re.I)
 _THINK_CLOSE = re.compile(r"</(?:think|thinking)\s*>", re.I)
-
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 
@@ -82,15 +85,23 @@ _MARK = re.compile(
     r"(?P<open>[*_]?[(\[]?[*_]?)(?P<letter>[A-Za-z])(?P<close>[*_]?[)\]]?[*_]?)"
     r"(?![\w'-])"
 )
-# What may follow a letter for it to count outside an explicit answer statement.
 _NOT_APPLICABLE = re.compile(r"[ \t]*(?i:n/a|n\.a\.)(?![\w/])")
+# Outside an explicit answer phrase a letter must be followed by punctuation or the end.
 _PUNCT_AFTER = re.compile(r"[ \t]*(?:$|\n|[.,;:!?)\]])")
 _CONFLICT_AFTER = re.compile(
     r"[ \t]*(?:,|/|&|\b(?i:and/or|or|and)\b)[ \t]*(?:(?i:option|choice)[ \t]*)?"
     r"[*_]?[(\[]?[*_]?(?P<letter>[A-Z])[*_]?[)\]]?[*_]?(?![\w'-])"
 )
 _YES_NO = re.compile(r"[ \t]*(?P<word>yes|no|maybe)(?![\w'-])", re.I)
+# Where an option's text may end inside a sentence: "Answer: Pneumonia, because ...".
 _TEXT_END = re.compile(r"[ \t]*(?:$|[.;:!?(\n]|,?[ \t]+(?:because|since|as|which|given|due)\b)")
+# Words that make a statement someone else's, or hypothetical, within its clause.
+_HEDGE = re.compile(
+    r"\b(?:might|may|could|colleagues?|others|although|though|while|whereas|if|not|rather"
+    r"|instead|unlikely|incorrect)\b|n't\b",
+    re.I,
+)
+_CLAUSE_BREAK = re.compile(r"[,;.!?\n]")
 
 _JSON_START = re.compile(r"\{\s*\"")
 _ANSWER_KEYS = frozenset(
@@ -112,7 +123,8 @@ _ANSWER_PHRASE = re.compile(
     re.I,
 )
 _CHOOSE = re.compile(
-    r"(?<!not )(?<!n't )\b(?:choose|chose|select|pick|go[ \t]+with)[ \t]+"
+    r"\b(?:I|we)(?:'d|'ll|[ \t]+(?:would|will|must|should|shall|can|therefore|then|also))*"
+    r"[ \t]+(?:choose|chose|select|selected|pick|picked|go[ \t]+with|opt[ \t]+for)[ \t]+"
     r"(?:(?:option|choice|answer)[ \t]+)?",
     re.I,
 )
@@ -125,12 +137,12 @@ _IS_CORRECT = re.compile(
     re.M,
 )
 _MOST_LIKELY = re.compile(
-    r"\b(?:most[ \t]+(?:likely|appropriate|probable|suitable)|best|correct)\b[^.\n]{0,80}?"
+    r"\b(?:most[ \t]+(?:likely|appropriate|probable|suitable)|best|correct)\b[^.,;\n]{0,80}?"
     r"\b(?:is|would[ \t]+be)[ \t]*:?\s*",
     re.I,
 )
 _LINE = re.compile(r"[^\n]+")
-_LINE_LEAD = re.compile(r"^[ \t]*(?:#+|>+)?[ \t]*")
+_LINE_LEAD = re.compile(r"[ \t]*(?:#+|>+)?[ \t]*")
 _BARE_LINE = re.compile(
     r"(?:(?i:option|choice|answer)[ \t]*)?[*_]?[(\[]?[*_]?(?P<letter>[A-Za-z])"
     r"[*_]?[)\]]?[*_]?[ \t]*[.:]?[ \t]*$"
@@ -143,7 +155,7 @@ _CONFLICT_LINE = re.compile(r"[(\[]?(?P<letter>[A-Z])[)\]]?(?=[ \t]*(?:,|/|&|or\
 _MENTION = re.compile(
     r"\b(?i:option|choice)[ \t]*[(\[]?(?P<letter>[A-Z])[)\]]?(?![\w'-])|\((?P<paren>[A-Z])\)"
 )
-_NEGATED = re.compile(
+_NEGATED_AFTER = re.compile(
     r"[ \t]+(?:is|are|would[ \t]+be|seems)[ \t]+(?:not|less|incorrect|wrong|unlikely|false)\b",
     re.I,
 )
@@ -161,9 +173,12 @@ def extract_choice(text: str, options: Mapping[str, str]) -> Extraction:
     Returns:
         An :class:`Extraction`; ``choice`` is ``None`` when the response is invalid.
 
+    Raises:
+        ValueError: when ``options`` is empty or a key is not a single letter A-Z.
+
     Example:
-        >>> extract_choice("I first thought A, but the answer is (C).", {"A": "x", "B": "y",
-        ...                "C": "z"}).choice
+        >>> extract_choice("I first thought A, but the answer is (C).",
+        ...                {"A": "Flu", "B": "Cold", "C": "Pneumonia"}).choice
         'C'
     """
     opts = _build_options(options)
@@ -172,53 +187,43 @@ def extract_choice(text: str, options: Mapping[str, str]) -> Extraction:
     body, reason = _strip_reasoning(text)
     if reason is not None:
         return Extraction(None, None, reason)
-    body = body.translate(_QUOTES).replace("**", "").replace("__", "")
-    body = _WS.sub(" ", body)
+    body = _WS.sub(" ", body.translate(_QUOTES).replace("**", "").replace("__", ""))
     if not body.strip():
         return Extraction(None, None, "no answer after the reasoning block")
 
-    explicit = [*_json_candidates(body, opts), *_boxed_candidates(body, opts),
-                *_answer_phrase_candidates(body, opts)]
-    if explicit:
-        return _decide(explicit)
-    lenient = [*_line_candidates(body, opts), *_affirmation_candidates(body, opts)]
-    if lenient:
-        return _decide(lenient)
-    return _mention(body, opts)
-
-
-def _decide(candidates: list[_Candidate]) -> Extraction:
-    last = max(candidates, key=lambda c: c.pos)
-    return Extraction(last.choice, last.method, last.reason)
+    for tier in (_explicit_candidates, _lenient_candidates):
+        candidates = list(tier(body, opts))
+        if candidates:
+            last = max(candidates, key=lambda c: c.pos)
+            return Extraction(last.choice, last.method, last.reason)
+    return _mentioned(body, opts)
 
 
 def _build_options(options: Mapping[str, str]) -> _Options:
     if not options:
         raise ValueError("options must name at least one option")
-    letters = list(options)
-    for letter in letters:
+    for letter in options:
         if len(letter) != 1 or not ("A" <= letter <= "Z"):
             raise ValueError(f"option keys must be single letters A-Z, got {letter!r}")
-    normalised: dict[str, list[str]] = {}
+    by_text: dict[str, list[str]] = {}
     for letter, option_text in options.items():
         norm = _normalise(option_text)
         if norm:
-            normalised.setdefault(norm, []).append(letter)
-    # Duplicate option texts name no single option, so they never match.
-    texts = sorted(((t, ls[0]) for t, ls in normalised.items() if len(ls) == 1),
+            by_text.setdefault(norm, []).append(letter)
+    # Two options with the same text name no single option, so that text never matches.
+    texts = sorted(((t, ls[0]) for t, ls in by_text.items() if len(ls) == 1),
                    key=lambda item: -len(item[0]))
-    yes_no = {t: ls[0] for t, ls in normalised.items()
-              if t in ("yes", "no", "maybe") and len(ls) == 1}
+    yes_no = {t: letter for t, letter in texts if t in ("yes", "no", "maybe")}
     if not ("yes" in yes_no and "no" in yes_no):
         yes_no = {}
-    span = letters[0] if len(letters) == 1 else f"{min(letters)}-{max(letters)}"
+    letters = sorted(options)
+    span = letters[0] if len(letters) == 1 else f"{letters[0]}-{letters[-1]}"
     return _Options(frozenset(letters), span, tuple(texts), yes_no)
 
 
 def _normalise(text: str) -> str:
     text = _WS.sub(" ", text.translate(_QUOTES).replace("\n", " ")).strip()
-    text = text.strip("\"'`*_ ").rstrip(". ").lower()
-    return text
+    return text.strip("\"'`*_ ").rstrip(". ").lower()
 
 
 def _strip_reasoning(text: str) -> tuple[str, str | None]:
@@ -233,12 +238,19 @@ def _strip_reasoning(text: str) -> tuple[str, str | None]:
     return body, None
 
 
+def _hedged(body: str, start: int, end: int) -> bool:
+    """Whether the clause holding body[start:end] hedges it or gives someone else's view."""
+    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(body, max(0, start - 200),
+                                                                 start)), default=0)
+    return _HEDGE.search(body, clause_start, end) is not None
+
+
 def _read_value(tail: str, opts: _Options, *, loose: bool) -> _Candidate | None:
     """Read the answer that starts ``tail``: a letter, an option's text, or yes/no/maybe.
 
-    ``loose`` is for text after an explicit answer phrase, where an upper-case letter may
+    ``loose`` is for what follows an explicit answer phrase, where an upper-case letter may
     be followed by more words ("The answer is C because ..."); elsewhere a letter must be
-    wrapped or followed by punctuation. Returns a candidate with ``pos=0, tier=0``.
+    bracketed or followed by punctuation. The candidate returned has ``pos=0``.
     """
     tail = tail[:_MAX_TAIL]
     mark = None if _NOT_APPLICABLE.match(tail) else _MARK.match(tail)
@@ -252,15 +264,15 @@ def _read_value(tail: str, opts: _Options, *, loose: bool) -> _Candidate | None:
     lowered = tail.lower().lstrip(" \t\n\"'`*_")
     for norm, letter in opts.texts:
         if lowered.startswith(norm) and _TEXT_END.match(lowered, len(norm)) is not None:
-            return _Candidate(0, 0, letter, "option_text")
+            return _Candidate(0, letter, "option_text")
     if opts.yes_no:
         word = _YES_NO.match(lowered)
         if word is not None and (loose or _PUNCT_AFTER.match(lowered, word.end())):
             choice = opts.yes_no.get(word.group("word").lower())
             if choice is None:
-                return _Candidate(0, 0, None, "yes_no",
+                return _Candidate(0, None, "yes_no",
                                   f"answer {word.group('word')!r} is not one of the options")
-            return _Candidate(0, 0, choice, "yes_no")
+            return _Candidate(0, choice, "yes_no")
     return None
 
 
@@ -268,21 +280,40 @@ def _letter_value(letter: str, rest: str, opts: _Options, *, strict: bool) -> _C
     if letter not in opts.letters:
         if strict:
             return None
-        return _Candidate(0, 0, None, "letter",
+        return _Candidate(0, None, "letter",
                           f"answer {letter!r} is not one of the options ({opts.span})")
     other = _CONFLICT_AFTER.match(rest)
     if other is not None and other.group("letter") != letter and (
         other.group("letter") in opts.letters
     ):
-        return _Candidate(0, 0, None, "letter",
-                          f"{CONFLICT}: {letter} or {other.group('letter')}")
-    return _Candidate(0, 0, letter, "letter")
+        return _Candidate(0, None, "letter", f"{CONFLICT}: {letter} or {other.group('letter')}")
+    return _Candidate(0, letter, "letter")
 
 
-def _at(value: _Candidate, pos: int, tier: int, method: str) -> _Candidate:
-    keep = value.method if value.method in ("option_text", "yes_no") and method in (
-        "bare_letter", "letter_prefix", "affirmation") else method
-    return _Candidate(pos, tier, value.choice, keep, value.reason)
+def _at(value: _Candidate, pos: int, method: str) -> _Candidate:
+    """Place a value read from a tail; lenient rules keep the finer "option_text"/"yes_no"."""
+    if value.method in ("option_text", "yes_no") and method not in ("json", "boxed",
+                                                                     "answer_line"):
+        method = value.method
+    return _Candidate(pos, value.choice, method, value.reason)
+
+
+def _explicit_candidates(body: str, opts: _Options) -> Iterator[_Candidate]:
+    yield from _json_candidates(body, opts)
+    for match in _BOXED.finditer(body):
+        inner = match.group("body")
+        while (unwrapped := _LATEX_WRAP.sub(r"\1", inner)) != inner:
+            inner = unwrapped
+        read = _read_value(inner, opts, loose=True)
+        if read is None:
+            yield _Candidate(match.end(), None, "boxed",
+                             f"boxed answer {inner!r} does not name an option")
+        else:
+            yield _at(read, match.end(), "boxed")
+    for match in _ANSWER_PHRASE.finditer(body):
+        read = _read_value(body[match.end():], opts, loose=True)
+        if read is not None and not _hedged(body, match.start(), match.end()):
+            yield _at(read, match.end(), "answer_line")
 
 
 def _json_candidates(body: str, opts: _Options) -> list[_Candidate]:
@@ -302,24 +333,22 @@ def _json_candidates(body: str, opts: _Options) -> list[_Candidate]:
             continue
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
-        read = _read_value(value, opts, loose=True) if isinstance(value, str) else None
-        if read is None:
-            found.append(_Candidate(end, 1, None, "json",
-                                    f"JSON answer {value!r} does not name an option"))
-        else:
-            found.append(_at(read, end, 1, "json"))
+        found.append(_json_value(value, end, opts))
     if found:
         return found
-    # Malformed JSON (unescaped quotes, a lost opening): read the answer key by pattern.
+    # Malformed JSON (unescaped quotes, a lost opening brace): read the answer key by pattern.
     for match in _JSON_KEY_VALUE.finditer(body):
-        raw = match.group("quoted") if match.group("quoted") is not None else match.group("bare")
-        read = _read_value(raw, opts, loose=True)
-        if read is None:
-            found.append(_Candidate(match.end(), 1, None, "json",
-                                    f"JSON answer {raw!r} does not name an option"))
-        else:
-            found.append(_at(read, match.end(), 1, "json"))
+        quoted = match.group("quoted")
+        found.append(_json_value(match.group("bare") if quoted is None else quoted,
+                                 match.end(), opts))
     return found
+
+
+def _json_value(value: object, pos: int, opts: _Options) -> _Candidate:
+    read = _read_value(value, opts, loose=True) if isinstance(value, str) else None
+    if read is None:
+        return _Candidate(pos, None, "json", f"JSON answer {value!r} does not name an option")
+    return _at(read, pos, "json")
 
 
 _MISSING = object()
@@ -338,92 +367,86 @@ def _answer_in(obj: object) -> object:
     return _MISSING
 
 
-def _boxed_candidates(body: str, opts: _Options) -> Iterator[_Candidate]:
-    for match in _BOXED.finditer(body):
-        inner = match.group("body")
-        while True:
-            unwrapped = _LATEX_WRAP.sub(r"\1", inner)
-            if unwrapped == inner:
-                break
-            inner = unwrapped
-        read = _read_value(inner, opts, loose=True)
-        if read is None:
-            yield _Candidate(match.end(), 1, None, "boxed",
-                             f"boxed answer {inner!r} does not name an option")
-        else:
-            yield _at(read, match.end(), 1, "boxed")
-
-
-def _answer_phrase_candidates(body: str, opts: _Options) -> Iterator[_Candidate]:
-    for match in _ANSWER_PHRASE.finditer(body):
-        read = _read_value(body[match.end():], opts, loose=True)
-        if read is not None:
-            yield _at(read, match.end(), 1, "answer_line")
+def _lenient_candidates(body: str, opts: _Options) -> Iterator[_Candidate]:
+    yield from _line_candidates(body, opts)
+    for match in _IS_CORRECT.finditer(body):
+        letter = match.group("letter")
+        if letter in opts.letters and not _hedged(body, match.start("letter"), match.end()):
+            yield _Candidate(match.start("letter"), letter, "affirmation")
+    for pattern, loose in ((_CHOOSE, True), (_THEREFORE, False), (_MOST_LIKELY, False)):
+        for match in pattern.finditer(body):
+            read = _read_value(body[match.end():], opts, loose=loose)
+            if read is not None and not _hedged(body, match.start(), match.end()):
+                yield _at(read, match.end(), "affirmation")
 
 
 def _line_candidates(body: str, opts: _Options) -> list[_Candidate]:
+    """Answers given as whole lines.
+
+    A bare letter line counts anywhere. A line that starts with a letter marker or is an
+    option's text counts when it opens the response; later ones count only without such an
+    opening and when they name one option, since "A) ... B) ..." lines are an explanation.
+    """
     bare: list[_Candidate] = []
-    texty: list[_Candidate] = []  # "C) text" lines and option-text lines
-    first_line, second_line = -1, -1
+    texty: list[tuple[int, _Candidate]] = []  # (index among non-empty lines, candidate)
+    index = 0
     for line in _LINE.finditer(body):
         lead = _LINE_LEAD.match(line.group())
         content = line.group()[lead.end() if lead else 0:].rstrip()
         if not content:
             continue
-        if first_line < 0:
-            first_line = line.start()
-        elif second_line < 0:
-            second_line = line.start()
-        pos = line.start()
-        bare_match = _BARE_LINE.match(content)
-        if bare_match is not None:
-            read = _letter_value(bare_match.group("letter").upper(), "", opts, strict=False)
-            if read is not None:
-                bare.append(_at(read, pos, 2, "bare_letter"))
-            continue
-        prefix = _PREFIX_LINE.match(content)
-        if prefix is not None and _prefix_is_answer(prefix, opts):
-            letter = prefix.group("letter")
-            conflict = _CONFLICT_AFTER.match(content, prefix.start("sep"))
-            if letter in opts.letters and conflict is None:
-                texty.append(_Candidate(pos, 2, letter, "letter_prefix"))
-            continue
-        two = _CONFLICT_LINE.match(content)
-        if two is not None:
-            read = _letter_value(two.group("letter"), content[two.end():], opts, strict=True)
-            if read is not None and read.reason is not None:
-                bare.append(_at(read, pos, 2, "letter_prefix"))
-                continue
-        for norm, letter in opts.texts:
-            if _normalise(content) == norm:
-                texty.append(_Candidate(pos, 2, letter, "option_text"))
-                break
-        else:
-            if opts.yes_no and pos == first_line:
-                read = _read_value(content, opts, loose=False)
-                if read is not None and read.method == "yes_no":
-                    bare.append(_at(read, pos, 2, "yes_no"))
-    if len({c.choice for c in texty}) > 1:
-        # Several options listed line by line: only an answer given first, before the
-        # list or explanation starts, still counts.
-        heads = [c for c in texty if c.pos == first_line]
-        seconds = [c for c in texty if c.pos == second_line]
-        texty = heads if heads and not seconds else []
-    return bare + texty
+        found = _line_answer(content, line.start(), opts, first=index == 0)
+        if found is not None:
+            if found.method in ("bare_letter", "yes_no") or found.reason is not None:
+                bare.append(found)
+            else:
+                texty.append((index, found))
+        index += 1
+    listed = len({c.choice for _, c in texty}) > 1
+    if texty and texty[0][0] == 0 and not (listed and len(texty) > 1 and texty[1][0] == 1):
+        return [*bare, texty[0][1]]
+    return bare if listed else [*bare, *(c for _, c in texty)]
+
+
+def _line_answer(content: str, pos: int, opts: _Options, *, first: bool) -> _Candidate | None:
+    bare = _BARE_LINE.match(content)
+    if bare is not None:
+        read = _letter_value(bare.group("letter").upper(), "", opts, strict=False)
+        return None if read is None else _at(read, pos, "bare_letter")
+    prefix = _PREFIX_LINE.match(content)
+    if prefix is not None and _prefix_is_answer(prefix, opts):
+        letter = prefix.group("letter")
+        if letter not in opts.letters:
+            return None
+        read = _letter_value(letter, content[prefix.start("sep"):], opts, strict=True)
+        return None if read is None else _at(read, pos, "letter_prefix")
+    two = _CONFLICT_LINE.match(content)
+    if two is not None:
+        read = _letter_value(two.group("letter"), content[two.end():], opts, strict=True)
+        if read is not None and read.reason is not None:
+            return _at(read, pos, "letter_prefix")
+    norm = _normalise(content)
+    for text, letter in opts.texts:
+        if norm == text:
+            return _Candidate(pos, letter, "option_text")
+    if first and opts.yes_no:
+        read = _read_value(content, opts, loose=False)
+        if read is not None and read.method == "yes_no":
+            return _at(read, pos, "yes_no")
+    return None
 
 
 def _prefix_is_answer(prefix: re.Match[str], opts: _Options) -> bool:
-    """Whether 'C) text' opens with an answer rather than prose.
+    """Whether a line starting 'C) text' opens with an answer rather than prose.
 
     'C. text' with lower case after the full stop reads like prose ("E. coli grows") unless
     the text is option C's; 'C (text)' counts only when the brackets hold option C's text.
     """
     sep, text = prefix.group("sep"), prefix.group("text")
-    option_text = next((norm for norm, letter in opts.texts
-                        if letter == prefix.group("letter")), None)
+    option_text = next((t for t, letter in opts.texts if letter == prefix.group("letter")),
+                       None)
     if not sep.strip():
-        inner = text[1:].split(")", 1)[0]
-        return option_text is not None and _normalise(inner) == option_text
+        return option_text is not None and _normalise(text[1:].split(")", 1)[0]) == option_text
     if not sep.startswith(".") or prefix.group("open"):
         return True
     if text[0].isupper() or text[0].isdigit():
@@ -431,23 +454,12 @@ def _prefix_is_answer(prefix: re.Match[str], opts: _Options) -> bool:
     return option_text is not None and _normalise(text).startswith(option_text)
 
 
-def _affirmation_candidates(body: str, opts: _Options) -> Iterator[_Candidate]:
-    for match in _IS_CORRECT.finditer(body):
-        letter = match.group("letter")
-        if letter in opts.letters:
-            yield _Candidate(match.start("letter"), 2, letter, "affirmation")
-    for pattern, loose in ((_CHOOSE, True), (_THEREFORE, False), (_MOST_LIKELY, False)):
-        for match in pattern.finditer(body):
-            read = _read_value(body[match.end():], opts, loose=loose)
-            if read is not None:
-                yield _at(read, match.end(), 2, "affirmation")
-
-
-def _mention(body: str, opts: _Options) -> Extraction:
+def _mentioned(body: str, opts: _Options) -> Extraction:
     mentioned: set[str] = set()
     for match in _MENTION.finditer(body):
         letter = match.group("letter") or match.group("paren")
-        if letter in opts.letters and _NEGATED.match(body, match.end()) is None:
+        if (letter in opts.letters and _NEGATED_AFTER.match(body, match.end()) is None
+                and not _hedged(body, match.start(), match.end())):
             mentioned.add(letter)
     if len(mentioned) == 1:
         return Extraction(mentioned.pop(), "option_mention")
