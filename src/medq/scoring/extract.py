@@ -149,7 +149,7 @@ _BARE_LINE = re.compile(
 )
 _PREFIX_LINE = re.compile(
     r"(?:(?i:option|choice)[ \t]*)?(?P<open>[(\[]?)(?P<letter>[A-Z])"
-    r"(?P<sep>[)\]][ \t]*[.:,-]?|[.:,]|[ \t]+-|(?=[ \t]+\())[ \t]+(?P<text>\S.*)"
+    r"(?P<sep>[)\]][ \t]*[.:,;-]?|[.:,;]|[ \t]+(?:-|//)|(?=[ \t]+\())[ \t]+(?P<text>\S.*)"
 )
 _CONFLICT_LINE = re.compile(r"[(\[]?(?P<letter>[A-Z])[)\]]?(?=[ \t]*(?:,|/|&|or\b|and\b))")
 _MENTION = re.compile(
@@ -238,10 +238,17 @@ def _strip_reasoning(text: str) -> tuple[str, str | None]:
     return body, None
 
 
-def _hedged(body: str, start: int, end: int) -> bool:
-    """Whether the clause holding body[start:end] hedges it or gives someone else's view."""
+def _hedged(body: str, start: int, end: int, *, whole_clause: bool = False) -> bool:
+    """Whether the clause up to body[start:end] (or all of it) hedges the statement there.
+
+    "Colleagues might think option C is correct" and "is not pneumonia (option C)" are not
+    answers; "Although X, the answer is C" is, since the concession is its own clause.
+    """
     clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(body, max(0, start - 200),
                                                                  start)), default=0)
+    if whole_clause:
+        clause_end = _CLAUSE_BREAK.search(body, end)
+        end = len(body) if clause_end is None else clause_end.start()
     return _HEDGE.search(body, clause_start, end) is not None
 
 
@@ -459,7 +466,7 @@ def _mentioned(body: str, opts: _Options) -> Extraction:
     for match in _MENTION.finditer(body):
         letter = match.group("letter") or match.group("paren")
         if (letter in opts.letters and _NEGATED_AFTER.match(body, match.end()) is None
-                and not _hedged(body, match.start(), match.end())):
+                and not _hedged(body, match.start(), match.end(), whole_clause=True)):
             mentioned.add(letter)
     if len(mentioned) == 1:
         return Extraction(mentioned.pop(), "option_mention")
