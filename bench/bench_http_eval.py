@@ -170,9 +170,11 @@ def bare_loop(base_url: str, data: Path, concurrency: int) -> None:
         async with aiohttp.ClientSession() as session:
 
             async def ask(q: Mapping[str, Any]) -> str:
-                prompt = q["question"] + "".join(
-                    f"\n{k}. {v}" for k, v in q["options"].items()
-                ) + "\nAnswer:"
+                prompt = (
+                    q["question"]
+                    + "".join(f"\n{k}. {v}" for k, v in q["options"].items())
+                    + "\nAnswer:"
+                )
                 body = {
                     "model": MODEL,
                     "messages": [{"role": "user", "content": prompt}],
@@ -222,7 +224,8 @@ dataset_kwargs:
     test: {data}
 test_split: test
 output_type: generate_until
-doc_to_text: "{{{{question}}}}\\nA. {{{{A}}}}\\nB. {{{{B}}}}\\nC. {{{{C}}}}\\nD. {{{{D}}}}\\nAnswer:"
+doc_to_text: "{{{{question}}}}\\nA. {{{{A}}}}\\nB. {{{{B}}}}\\nC. {{{{C}}}}\\nD. {{{{D}}}}\\n\\
+  Answer:"
 doc_to_target: answer
 generation_kwargs:
   until: ["\\n\\n"]
@@ -250,7 +253,7 @@ def write_inspect_task(data: Path) -> Path:
     """A task file: json dataset, multiple_choice() solver, choice() scorer."""
     path = WORK / "inspect_medqa.py"
     path.write_text(
-        f'''from inspect_ai import Task, task
+        f"""from inspect_ai import Task, task
 from inspect_ai.dataset import Sample, json_dataset
 from inspect_ai.scorer import choice
 from inspect_ai.solver import multiple_choice
@@ -272,7 +275,7 @@ def medqa_bench():
         solver=multiple_choice(),
         scorer=choice(),
     )
-'''
+"""
     )
     return path
 
@@ -356,22 +359,16 @@ class Config:
 
 
 def medq_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
-    command = [
-        str(MEDQ), "eval", "--task", "medqa", "--data", str(cfg.source),
-        "--model", f"openai/{MODEL}", "--base-url", base_url,
-        "--concurrency", str(cfg.concurrency), "--strategy", "direct",
-    ]
+    flags = f"--task medqa --model openai/{MODEL} --strategy direct --concurrency {cfg.concurrency}"
+    command = [str(MEDQ), "eval", *flags.split(), "--data", str(cfg.source), "--base-url", base_url]
     if cfg.limit is not None:
         command += ["--limit", str(cfg.limit)]
     return command, base_env(MEDQ_HOME=str(scratch / "medq-home"))
 
 
 def bare_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
-    command = [
-        str(PROJECT_PY), __file__, "--bare-loop", base_url,
-        "--data", str(cfg.raw), "--concurrency", str(cfg.concurrency),
-    ]
-    return command, base_env()
+    command = [str(PROJECT_PY), __file__, "--bare-loop", base_url, "--data", str(cfg.raw)]
+    return [*command, "--concurrency", str(cfg.concurrency)], base_env()
 
 
 def lmeval_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
@@ -380,29 +377,21 @@ def lmeval_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], d
         f"model={MODEL},base_url={base_url}/chat/completions,"
         f"num_concurrent={cfg.concurrency},max_retries=3,tokenized_requests=False"
     )
-    command = [
-        str(LMEVAL_VENV / "bin" / "lm_eval"), "run", "--model", "local-chat-completions",
-        "--model_args", model_args, "--tasks", "medq_bench_medqa",
-        "--include_path", str(cfg.lmeval_tasks), "--apply_chat_template",
-    ]
+    flags = "--model local-chat-completions --tasks medq_bench_medqa --apply_chat_template"
+    command = [str(LMEVAL_VENV / "bin" / "lm_eval"), "run", *flags.split()]
+    command += ["--model_args", model_args, "--include_path", str(cfg.lmeval_tasks)]
     # HF_HOME in the scratch dir: the datasets cache starts empty every time, as medq's does.
     return command, base_env(HF_HOME=str(scratch / "hf"))
 
 
 def inspect_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
     assert cfg.inspect_task is not None
-    command = [
-        str(INSPECT_VENV / "bin" / "inspect"), "eval",
-        # inspect globs the task path and refuses absolute patterns; the cwd is ROOT.
-        str(cfg.inspect_task.relative_to(ROOT)),
-        "--model", f"openai-api/bench/{MODEL}", "--max-connections", str(cfg.concurrency),
-        "--display", "none", "--log-dir", str(scratch / "logs"),
-    ]
-    if cfg.limit is not None:
-        command += ["--limit", str(cfg.limit)]
-    return command, base_env(
-        BENCH_BASE_URL=base_url, BENCH_API_KEY="dummy", INSPECT_LOG_DIR=str(scratch / "logs")
-    )
+    flags = f"--model openai-api/bench/{MODEL} --max-connections {cfg.concurrency} --display none"
+    # inspect globs the task path and refuses absolute patterns; the cwd is ROOT.
+    task = str(cfg.inspect_task.relative_to(ROOT))
+    command = [str(INSPECT_VENV / "bin" / "inspect"), "eval", task, *flags.split()]
+    command += ["--log-dir", str(scratch / "logs")]
+    return command, base_env(BENCH_BASE_URL=base_url, BENCH_API_KEY="dummy")
 
 
 EVALS = {
@@ -426,7 +415,7 @@ HELP_COMMANDS = {
 
 
 def measure_eval(tool: str, latency: float, cfg: Config, repeats: int) -> Measurement:
-    """Run `tool`'s eval `repeats` times, each on a fresh server; keep the median-wall run."""
+    """Run `tool`'s eval `repeats` times, each on a fresh server; report the medians."""
     runs: list[Measurement] = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="medq-bench-", dir=WORK) as tmp:
@@ -438,8 +427,15 @@ def measure_eval(tool: str, latency: float, cfg: Config, repeats: int) -> Measur
                 rc, user, sys_, wall = run_measured(command, env, ROOT, 600, log)
                 stats = server.stats()
             m = Measurement(
-                tool=tool, kind="eval", command=command, latency=latency, rc=rc,
-                user_s=user, sys_s=sys_, wall_s=wall, requests=stats["chat"],
+                tool=tool,
+                kind="eval",
+                command=command,
+                latency=latency,
+                rc=rc,
+                user_s=user,
+                sys_s=sys_,
+                wall_s=wall,
+                requests=stats["chat"],
                 ideal_wall_s=cfg.n * latency / cfg.concurrency,
                 server_cpu_s=stats["cpu_s"] - cpu_before,
             )
@@ -450,11 +446,19 @@ def measure_eval(tool: str, latency: float, cfg: Config, repeats: int) -> Measur
             print(
                 f"  {tool:22} latency {latency:g}s: {m.cpu_s:6.2f} CPU-s {wall:6.2f} s wall, "
                 f"{m.requests} requests, rc {rc}",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
             runs.append(m)
-    runs.sort(key=lambda m: m.wall_s)
-    chosen = runs[len(runs) // 2]
+    chosen = runs[0]
+    chosen.user_s = statistics.median(r.user_s for r in runs)
+    chosen.sys_s = statistics.median(r.sys_s for r in runs)
+    chosen.wall_s = statistics.median(r.wall_s for r in runs)
+    chosen.server_cpu_s = statistics.median(r.server_cpu_s or 0.0 for r in runs)
+    # The fewest requests any repeat made: a short run must not hide behind a full one.
+    chosen.requests = min(r.requests or 0 for r in runs)
+    chosen.rc = max((r.rc for r in runs), key=abs)
+    chosen.note = "; ".join(r.note for r in runs if r.note)
     chosen.repeats = [
         {"cpu_s": round(r.cpu_s, 3), "wall_s": round(r.wall_s, 3), "requests": r.requests or 0}
         for r in runs
@@ -470,7 +474,10 @@ def measure_help(tool: str, command: list[str], times: int) -> Measurement:
     samples = [run_measured(command, env, ROOT, 120, log) for _ in range(times)]
     rc = max(s[0] for s in samples)
     return Measurement(
-        tool=tool, kind="help", command=command, rc=rc,
+        tool=tool,
+        kind="help",
+        command=command,
+        rc=rc,
         user_s=statistics.median(s[1] for s in samples),
         sys_s=statistics.median(s[2] for s in samples),
         wall_s=statistics.median(s[3] for s in samples),
@@ -481,9 +488,9 @@ def measure_help(tool: str, command: list[str], times: int) -> Measurement:
 # -- reporting ---------------------------------------------------------------------------------
 
 
-def markdown(evals: list[Measurement], helps: list[Measurement], n: int) -> str:
+def markdown(evals: list[Measurement], helps: list[Measurement], n: int, help_runs: int) -> str:
     lines = [
-        f"| tool | server latency | requests | CPU-s | wall-s | ideal wall-s |",
+        "| tool | server latency | requests | CPU-s | wall-s | ideal wall-s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for m in evals:
@@ -493,7 +500,7 @@ def markdown(evals: list[Measurement], helps: list[Measurement], n: int) -> str:
             f"| {m.tool} | {m.latency * 1000:.0f} ms | {requests} | {m.cpu_s:.2f} "
             f"| {m.wall_s:.2f} | {ideal} |"
         )
-    lines += ["", "| startup | wall-s (median of 5) | CPU-s |", "|---|---:|---:|"]
+    lines += ["", f"| startup | wall-s (median of {help_runs}) | CPU-s |", "|---|---:|---:|"]
     for m in helps:
         name = " ".join([Path(m.command[0]).name, *m.command[1:]])
         lines.append(f"| `{name}` | {m.wall_s:.2f} | {m.cpu_s:.2f} |")
@@ -507,14 +514,18 @@ def target_lines(evals: list[Measurement], helps: list[Measurement], n: int, c: 
             continue
         if m.latency == 0:
             verdict = "ok" if m.cpu_s <= TARGET_CPU_S else "MISSED"
-            out.append(f"- medq CPU with an instant server: {m.cpu_s:.2f} s "
-                       f"(target ≤ {TARGET_CPU_S}) {verdict}")
+            out.append(
+                f"- medq CPU with an instant server: {m.cpu_s:.2f} s "
+                f"(target ≤ {TARGET_CPU_S}) {verdict}"
+            )
         else:
             ideal = n * m.latency / c
             over = m.wall_s / ideal - 1
             verdict = "ok" if over <= TARGET_WALL_SLACK else "MISSED"
-            out.append(f"- medq wall at {m.latency * 1000:.0f} ms: {m.wall_s:.2f} s vs ideal "
-                       f"{ideal:.2f} s ({over:+.0%}; target ≤ +20%) {verdict}")
+            out.append(
+                f"- medq wall at {m.latency * 1000:.0f} ms: {m.wall_s:.2f} s vs ideal "
+                f"{ideal:.2f} s ({over:+.0%}; target ≤ +20%) {verdict}"
+            )
     for m in helps:
         if m.tool == "medq" and m.command[1:] == ["--help"]:
             verdict = "ok" if m.wall_s <= TARGET_HELP_S else "MISSED"
@@ -528,14 +539,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MedQA 4-option JSONL")
     parser.add_argument("--limit", type=int, default=None, help="first N questions (smoke test)")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--latency", type=float, action="append", default=None,
-                        help="server latency in seconds (repeatable; default 0 and 0.2)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of medq and the bare loop per latency (median wall kept)")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        action="append",
+        default=None,
+        help="server latency in seconds (repeatable; default 0 and 0.2)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of medq and the bare loop per latency (medians reported)",
+    )
     parser.add_argument("--peer-repeats", type=int, default=1, help="runs of each peer")
     parser.add_argument("--help-runs", type=int, default=5)
-    parser.add_argument("--tools", default=None,
-                        help="comma-separated subset of: " + ", ".join(EVALS))
+    parser.add_argument(
+        "--tools", default=None, help="comma-separated subset of: " + ", ".join(EVALS)
+    )
     parser.add_argument("--output", type=Path, default=WORK / "http_eval.json")
     # Internal: the server and the floor run as subprocesses of this same file.
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -560,8 +581,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     flat, n = prepare_data(args.data, args.limit)
     cfg = Config(
-        source=args.data, flat=flat, raw=flat.with_name(flat.name.replace("4opt", "raw")),
-        n=n, limit=args.limit, concurrency=args.concurrency,
+        source=args.data,
+        flat=flat,
+        raw=flat.with_name(flat.name.replace("4opt", "raw")),
+        n=n,
+        limit=args.limit,
+        concurrency=args.concurrency,
     )
     versions = {"python": platform.python_version()}
     if "lm-eval" in tools:
@@ -582,25 +607,30 @@ def main(argv: Sequence[str] | None = None) -> None:
             if tool in tools:
                 for command in HELP_COMMANDS[tool]:
                     helps.append(measure_help(tool, command, args.help_runs))
-                    print(f"  {' '.join(command[-2:]):28} {helps[-1].wall_s:.2f} s",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"  {' '.join(command[-2:]):28} {helps[-1].wall_s:.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
     evals = []
     load_before = os.getloadavg()
     for latency in latencies:
         for tool in tools:
             peer = tool in ("lm-eval", "inspect-ai")
-            evals.append(measure_eval(tool, latency, cfg, args.peer_repeats if peer
-                                      else args.repeats))
+            evals.append(
+                measure_eval(tool, latency, cfg, args.peer_repeats if peer else args.repeats)
+            )
 
-    table = markdown(evals, helps, n)
+    table = markdown(evals, helps, n, args.help_runs)
     targets = target_lines(evals, helps, n, args.concurrency)
     print(table)
     print()
     print(targets)
     report = {
         "machine": {
-            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
             "loadavg_before_evals": load_before,
         },
         "versions": versions,
@@ -613,8 +643,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "targets": targets,
     }
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}",
-          file=sys.stderr)
+    print(f"\nwrote {args.output}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -71,3 +71,27 @@ def test_sigkill_then_resume(medq_home: Path) -> None:
     # The resumed run asked only for what was missing (plus calls in flight at the kill).
     assert len(server.bodies) - requests_before <= n_items - len(before_samples)
     assert len(after_calls) == n_items
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_items(medq_home: Path) -> None:
+    env = {**os.environ, "MEDQ_HOME": str(medq_home), "OPENAI_API_KEY": "dummy"}
+    db = medq_home / "medq.sqlite"
+    with FakeOpenAIServer(latency=0.15) as server:
+        command = [
+            sys.executable, "-m", "medq.cli", "eval", "--task", "medqa", "--sample",
+            "--model", "openai/fake", "--base-url", server.base_url, "--concurrency", "2",
+        ]
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(_stored(db)[0]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    con = sqlite3.connect(db)
+    status = con.execute("SELECT status FROM runs").fetchone()[0]
+    kept = con.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    con.close()
+    assert status == "interrupted" and 4 <= kept < 50

@@ -62,6 +62,7 @@ class _Options:
     letters: frozenset[str]
     span: str  # "A-D", for reasons
     texts: tuple[tuple[str, str], ...]  # (normalised text, letter), longest text first
+    listed: tuple[tuple[str, str], ...]  # (letter, normalised text) in option order
     yes_no: Mapping[str, str]  # "yes"/"no"/"maybe" -> letter, only for yes/no questions
 
 
@@ -155,6 +156,7 @@ _CONFLICT_LINE = re.compile(r"[(\[]?(?P<letter>[A-Z])[)\]]?(?=[ \t]*(?:,|/|&|or\
 _MENTION = re.compile(
     r"\b(?i:option|choice)[ \t]*[(\[]?(?P<letter>[A-Z])[)\]]?(?![\w'-])|\((?P<paren>[A-Z])\)"
 )
+_LABELED = re.compile(r"(?<![\w'-])(?P<letter>[A-Z])[:)][ \t]+")
 _NEGATED_AFTER = re.compile(
     r"[ \t]+(?:is|are|would[ \t]+be|seems)[ \t]+(?:not|less|incorrect|wrong|unlikely|false)\b",
     re.I,
@@ -190,6 +192,9 @@ def extract_choice(text: str, options: Mapping[str, str]) -> Extraction:
     body = _WS.sub(" ", body.translate(_QUOTES).replace("**", "").replace("__", ""))
     if not body.strip():
         return Extraction(None, None, "no answer after the reasoning block")
+    body = _after_echoed_options(body, opts)
+    if not body.strip():
+        return Extraction(None, None, "no answer after the repeated question")
 
     for tier in (_explicit_candidates, _lenient_candidates):
         candidates = list(tier(body, opts))
@@ -218,7 +223,8 @@ def _build_options(options: Mapping[str, str]) -> _Options:
         yes_no = {}
     letters = sorted(options)
     span = letters[0] if len(letters) == 1 else f"{letters[0]}-{letters[-1]}"
-    return _Options(frozenset(letters), span, tuple(texts), yes_no)
+    listed = tuple((letter, _normalise(t)) for letter, t in options.items())
+    return _Options(frozenset(letters), span, tuple(texts), listed, yes_no)
 
 
 def _normalise(text: str) -> str:
@@ -236,6 +242,32 @@ def _strip_reasoning(text: str) -> tuple[str, str | None]:
     if closings:
         body = body[closings[-1].end():]
     return body, None
+
+
+def _after_echoed_options(body: str, opts: _Options) -> str:
+    """The text after the last line that lists every option and little else ("A: ..., B: ...").
+
+    Such a line is the question repeated (small models echo their prompt), and what comes
+    before it, such as a planted "the correct answer is E", is not the model's answer.
+    """
+    if opts.yes_no or len(opts.listed) < 3 or not all(t for _, t in opts.listed):
+        return body
+    cut = 0
+    # A bare list: its options' texts and little else (not a line discussing each option).
+    longest_list = sum(len(t) for _, t in opts.listed) + 8 * len(opts.listed) + 20
+    for line in _LINE.finditer(body):
+        lowered = _WS.sub(" ", line.group().lower())
+        if len(lowered) > longest_list:
+            continue
+        at = 0
+        for letter, text in opts.listed:
+            found = lowered.find(text, at)
+            if found < 0 or letter.lower() not in lowered[max(at, found - 5):found]:
+                break
+            at = found + len(text)
+        else:
+            cut = line.end()
+    return body[cut:]
 
 
 def _hedged(body: str, start: int, end: int, *, whole_clause: bool = False) -> bool:
@@ -266,19 +298,21 @@ def _read_value(tail: str, opts: _Options, *, loose: bool) -> _Candidate | None:
         wrapped = any(ch in "()[]*_" for ch in mark.group("open") + mark.group("close"))
         punct_after = _PUNCT_AFTER.match(tail, mark.end()) is not None
         plain_word = letter.islower() or letter == "I"
-        if wrapped or punct_after or (loose and not plain_word):
+        if wrapped or (punct_after and (loose or letter.isupper())) or (
+            loose and not plain_word
+        ):
             return _letter_value(letter.upper(), tail[mark.end():], opts, strict=not loose)
     lowered = tail.lower().lstrip(" \t\n\"'`*_")
     for norm, letter in opts.texts:
         if lowered.startswith(norm) and _TEXT_END.match(lowered, len(norm)) is not None:
-            return _Candidate(0, letter, "option_text")
+            return _Candidate(0, letter, "yes_no" if norm in opts.yes_no else "option_text")
     if opts.yes_no:
         word = _YES_NO.match(lowered)
         if word is not None and (loose or _PUNCT_AFTER.match(lowered, word.end())):
-            choice = opts.yes_no.get(word.group("word").lower())
+            said = word.group("word").lower()
+            choice = opts.yes_no.get(said)
             if choice is None:
-                return _Candidate(0, None, "yes_no",
-                                  f"answer {word.group('word')!r} is not one of the options")
+                return _Candidate(0, None, "yes_no", f"answer {said!r} is not one of the options")
             return _Candidate(0, choice, "yes_no")
     return None
 
@@ -332,7 +366,7 @@ def _json_candidates(body: str, opts: _Options) -> list[_Candidate]:
             continue
         try:
             obj, end = decoder.raw_decode(body, start.start())
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or absurdly deep
             continue
         parsed_until = end
         value = _answer_in(obj)
@@ -391,12 +425,13 @@ def _line_candidates(body: str, opts: _Options) -> list[_Candidate]:
     """Answers given as whole lines.
 
     A bare letter line counts anywhere. A line that starts with a letter marker or is an
-    option's text counts when it opens the response; later ones count only without such an
-    opening and when they name one option, since "A) ... B) ..." lines are an explanation.
+    option's text counts when it opens the response; later ones count only when the
+    response does not open with an answer and they name one option, since "A) ... B) ..."
+    lines after an answer are its explanation.
     """
     bare: list[_Candidate] = []
     texty: list[tuple[int, _Candidate]] = []  # (index among non-empty lines, candidate)
-    index = 0
+    index, opens_with_answer = 0, False
     for line in _LINE.finditer(body):
         lead = _LINE_LEAD.match(line.group())
         content = line.group()[lead.end() if lead else 0:].rstrip()
@@ -404,6 +439,7 @@ def _line_candidates(body: str, opts: _Options) -> list[_Candidate]:
             continue
         found = _line_answer(content, line.start(), opts, first=index == 0)
         if found is not None:
+            opens_with_answer = opens_with_answer or index == 0
             if found.method in ("bare_letter", "yes_no") or found.reason is not None:
                 bare.append(found)
             else:
@@ -412,7 +448,9 @@ def _line_candidates(body: str, opts: _Options) -> list[_Candidate]:
     listed = len({c.choice for _, c in texty}) > 1
     if texty and texty[0][0] == 0 and not (listed and len(texty) > 1 and texty[1][0] == 1):
         return [*bare, texty[0][1]]
-    return bare if listed else [*bare, *(c for _, c in texty)]
+    if opens_with_answer or listed:
+        return bare
+    return [*bare, *(c for _, c in texty)]
 
 
 def _line_answer(content: str, pos: int, opts: _Options, *, first: bool) -> _Candidate | None:
@@ -435,7 +473,7 @@ def _line_answer(content: str, pos: int, opts: _Options, *, first: bool) -> _Can
     norm = _normalise(content)
     for text, letter in opts.texts:
         if norm == text:
-            return _Candidate(pos, letter, "option_text")
+            return _Candidate(pos, letter, "yes_no" if text in opts.yes_no else "option_text")
     if first and opts.yes_no:
         read = _read_value(content, opts, loose=False)
         if read is not None and read.method == "yes_no":
@@ -466,6 +504,14 @@ def _mentioned(body: str, opts: _Options) -> Extraction:
     for match in _MENTION.finditer(body):
         letter = match.group("letter") or match.group("paren")
         if (letter in opts.letters and _NEGATED_AFTER.match(body, match.end()) is None
+                and not _hedged(body, match.start(), match.end(), whole_clause=True)):
+            mentioned.add(letter)
+    texts = dict(opts.listed)
+    lowered = body.lower()
+    for match in _LABELED.finditer(body):  # "would be A: Previous suicide attempt"
+        letter = match.group("letter")
+        text = texts.get(letter)
+        if (text and lowered.startswith(text, match.end())
                 and not _hedged(body, match.start(), match.end(), whole_clause=True)):
             mentioned.add(letter)
     if len(mentioned) == 1:
