@@ -285,7 +285,7 @@ def ensure_venv(venv: Path) -> None:
     marker = venv / ".medq-bench-installed"
     if marker.exists():
         return
-    print(f"creating {venv.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+    print(f"creating {venv} ...", file=sys.stderr, flush=True)
     python = shutil.which("python3") or sys.executable
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     for packages in PEER_INSTALLS[venv]:

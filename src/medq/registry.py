@@ -1,12 +1,14 @@
 """Name -> factory registries for tasks, strategies and model backends.
 
-Built-ins register through the same decorators third parties use; plugins add more through
+Built-ins (every public module of ``medq.tasks``, ``medq.strategies`` and ``medq.models``)
+register through the same decorators third parties use; plugins add more through
 the ``medq.tasks`` / ``medq.strategies`` / ``medq.models`` entry-point groups.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -45,8 +47,11 @@ class Registry(Generic[F]):
             return
         self._loaded = True
         package = importlib.import_module(self._builtin_package)
-        for module in getattr(package, "BUILTIN_MODULES", ()):
-            importlib.import_module(f"{self._builtin_package}.{module}")
+        # Every public module of the package registers itself on import, so adding a
+        # benchmark, strategy or backend never edits a central list.
+        for module in pkgutil.iter_modules(package.__path__):
+            if not module.name.startswith("_") and module.name != "base":
+                importlib.import_module(f"{self._builtin_package}.{module.name}")
         for ep in entry_points(group=self._group):
             ep.load()
 

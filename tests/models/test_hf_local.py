@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from medq.models import load_model  # noqa: E402
-from medq.models.base import Model, ModelError  # noqa: E402
+from medq.models.base import Model, ModelError, UnsupportedCapabilityError  # noqa: E402
 from medq.models.hf_local import HFLocalModel, hf, plain_prompt  # noqa: E402
 from medq.registry import models  # noqa: E402
 from medq.types import (  # noqa: E402
@@ -256,6 +256,11 @@ async def test_eos_ends_generation_with_stop(
 async def test_invalid_n_is_rejected(tiny: HFLocalModel) -> None:
     with pytest.raises(ValueError, match="n must be"):
         await tiny.complete(GenerationRequest(messages=chat(STEMS[0]), n=0))
+
+
+async def test_generation_logprobs_are_refused_not_dropped(tiny: HFLocalModel) -> None:
+    with pytest.raises(UnsupportedCapabilityError, match="loglikelihoods"):
+        await tiny.complete(GenerationRequest(messages=chat(STEMS[0]), logprobs=True))
 
 
 async def test_closed_model_refuses_calls(tiny_dir: Path) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-BUILTIN_MODULES: tuple[str, ...] = ("openai_compat", "hf_local", "replay")
-
 
 def load_model(spec: str, **options: Any) -> Any:
     """Build the backend for `spec`; options the backend does not take are dropped if None.

@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from medq.models.base import ModelError
+from medq.models.base import ModelError, UnsupportedCapabilityError
 from medq.registry import models
 from medq.types import (
     Capability,
@@ -179,6 +179,11 @@ class HFLocalModel:
         """Generate ``request.n`` completions; batched with concurrent calls."""
         if request.n < 1:
             raise ValueError("n must be at least 1")
+        if request.logprobs or request.top_logprobs:
+            raise UnsupportedCapabilityError(
+                f"{self.name} does not return token log-probabilities from generation; "
+                "score options with loglikelihoods() instead"
+            )
         result: Completion = await self._submit(request)
         return result
 

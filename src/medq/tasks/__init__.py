@@ -13,17 +13,7 @@ from medq.tasks.base import (
     task_names,
 )
 
-BUILTIN_MODULES: tuple[str, ...] = (
-    "medqa",
-    "medmcqa",
-    "pubmedqa",
-    "mmlu_medical",
-    "bioasq",
-    "medagentsbench",
-)
-
 __all__ = [
-    "BUILTIN_MODULES",
     "DatasetUnavailableError",
     "Task",
     "TaskDataError",
