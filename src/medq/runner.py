@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medq import __version__
 from medq.calls import CallLog, ItemModel, ItemTally
@@ -25,6 +25,9 @@ from medq.prompts import prompt_hash
 from medq.store import Store, content_hash
 from medq.strategies.base import Strategy, StrategySpec, build_strategy
 from medq.types import Answer, Question, Status
+
+if TYPE_CHECKING:
+    from medq.tasks.base import Scorer
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,18 @@ def _prompt_hashes(strategy_name: str) -> dict[str, str]:
     return {name: prompt_hash(name) for name in getattr(module, "PROMPTS", ())}
 
 
-def sample_row(question: Question, position: int, answer: Answer, tally: ItemTally) -> dict:
-    """The store row for one finished item."""
-    correct = None if answer.status is not Status.OK else int(answer.choice == question.gold)
+def sample_row(
+    question: Question,
+    position: int,
+    answer: Answer,
+    tally: ItemTally,
+    scorer: Scorer | None = None,
+) -> dict:
+    """The store row for one finished item, scored by the task's rule (default: equality)."""
+    correct = None
+    if answer.status is Status.OK and answer.choice is not None:
+        hit = scorer(question, answer.choice) if scorer else answer.choice == question.gold
+        correct = int(hit)
     details = dict(answer.details)
     details["metadata"] = dict(question.metadata)
     return {
@@ -115,6 +127,7 @@ async def answer_items(
     *,
     workers: int,
     on_done: Any = None,
+    scorer: Scorer | None = None,
 ) -> None:
     """Answer every item and store each result as soon as it is finished.
 
@@ -138,7 +151,7 @@ async def answer_items(
                 raise
             except ModelError as exc:
                 answer = Answer(None, Status.ERROR, reason=str(exc))
-            store.put_sample(run_id, sample_row(question, position, answer, tally))
+            store.put_sample(run_id, sample_row(question, position, answer, tally, scorer))
             if on_done is not None:
                 on_done()
 
@@ -250,7 +263,14 @@ async def evaluate_async(
     interrupted = False
     runner = asyncio.ensure_future(
         answer_items(
-            todo, strategy, log, store, run_id, workers=concurrency, on_done=bar.advance
+            todo,
+            strategy,
+            log,
+            store,
+            run_id,
+            workers=concurrency,
+            on_done=bar.advance,
+            scorer=task.scorer,
         )
     )
     loop = asyncio.get_running_loop()
@@ -327,7 +347,9 @@ async def rescore_async(run: str, store: Store) -> RunResult:
     log = CallLog(None, store)
     capabilities = frozenset(Capability(c) for c in row["info"].get("capabilities", []))
     log.bind(spec.model, row["info"]["endpoint"], capabilities)
-    await answer_items(enumerate(questions), strategy, log, store, run_id, workers=1)
+    await answer_items(
+        enumerate(questions), strategy, log, store, run_id, workers=1, scorer=task.scorer
+    )
     return RunResult(run_id, summarize(store.run(run_id), list(store.samples(run_id))), 0, False)
 
 

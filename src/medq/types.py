@@ -26,8 +26,9 @@ class Question:
     Attributes:
         id: the item's ID in its original release (stable across loaders).
         stem: the question text.
-        options: option letter -> option text, in presentation order ("A", "B", ...).
-        gold: the correct option letter.
+        options: option letter -> option text, in presentation order ("A", "B", ...);
+            empty for open-answer tasks (calculations, corrections).
+        gold: the correct option letter, or the reference answer of an open-answer task.
         context: supporting text shown with the question (PubMedQA abstracts), or None.
         metadata: subject, specialty, exam_step, language, source, topic, difficulty, ...
     """
@@ -42,7 +43,7 @@ class Question:
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", _frozen_mapping(self.options))
         object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
-        if self.gold not in self.options:
+        if self.options and self.gold not in self.options:
             raise ValueError(f"question {self.id}: gold {self.gold!r} is not an option letter")
 
     def __hash__(self) -> int:

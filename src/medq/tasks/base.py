@@ -21,6 +21,8 @@ from medq.registry import tasks
 from medq.types import Question
 
 Loader = Callable[[Path | None, bool], tuple[tuple[Question, ...], str]]
+Scorer = Callable[[Question, str], bool]
+"""A task's official scoring rule: (question, extracted answer) -> correct."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Task:
         citation: the paper to cite for this benchmark.
         source: where the items came from: a path, "hub:<repo>@<rev>", or "bundled sample".
         split: the split evaluated, e.g. "test" or "dev".
+        scorer: the task's official rule for whether an answer is correct; None means the
+            answer must equal the gold option letter exactly.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Task:
     citation: str
     source: str
     split: str
+    scorer: Scorer | None = None
 
     def __len__(self) -> int:
         return len(self.questions)
