@@ -147,11 +147,17 @@ class HFLocalModel:
         else:
             torch_dtype = getattr(torch, dtype)
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, revision=revision, dtype=torch_dtype
+            )
+        except (OSError, ValueError) as exc:
+            # transformers reports a missing path or an offline hub as OSError/ValueError
+            # with pages of context; one line naming the model is what a user needs.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"could not load local model {model!r}: {first}") from None
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model, revision=revision, dtype=torch_dtype
-        )
         self.model.to(self.device)
         self.model.eval()
 

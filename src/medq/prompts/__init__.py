@@ -27,7 +27,8 @@ def template(name: str) -> str:
 
 
 @cache
-def _fields(name: str) -> frozenset[str]:
+def template_fields(name: str) -> frozenset[str]:
+    """The placeholders template `name` uses."""
     return frozenset(f for _, f, _, _ in string.Formatter().parse(template(name)) if f)
 
 
@@ -38,7 +39,7 @@ def prompt_hash(name: str) -> str:
 
 def render(name: str, **values: str) -> str:
     """Fill template `name`; every placeholder must be given, and nothing else."""
-    wanted = _fields(name)
+    wanted = template_fields(name)
     missing = wanted - values.keys()
     extra = values.keys() - wanted
     if missing or extra:

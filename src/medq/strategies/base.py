@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from medq import registry
 from medq.models.base import Model
-from medq.prompts import question_fields, render, template
+from medq.prompts import question_fields, render, template, template_fields
 from medq.scoring.extract import extract_choice
 from medq.types import Answer, Completion, GenerationRequest, Message, Question, Status
 
@@ -85,7 +85,9 @@ def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Messa
     The system text comes first and is byte-identical across items, so server-side prefix
     caching works.
     """
-    user = Message("user", render(prompt, **question_fields(question)))
+    used = template_fields(prompt)
+    fields = {k: v for k, v in question_fields(question).items() if k in used}
+    user = Message("user", render(prompt, **fields))
     if not system:
         return (user,)
     return (Message("system", template("system").strip()), user)
