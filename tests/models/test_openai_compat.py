@@ -450,3 +450,12 @@ def test_subprocess_server() -> None:
         process.terminate()
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
+
+
+async def test_sample_index_is_mixed_into_the_seed(
+    server: FakeOpenAIServer, make_model: MakeModel
+) -> None:
+    model = make_model(server.base_url)
+    for index in (0, 1, 2):
+        await model.complete(ask(temperature=0.7, seed=11, sample_index=index))
+    assert [body["seed"] for body in server.bodies] == [11, 12, 13]

@@ -173,7 +173,9 @@ class OpenAICompatModel:
         if request.n != 1:
             body["n"] = request.n
         if request.seed is not None:
-            body["seed"] = request.seed
+            # Repeated samples of one prompt must differ: vLLM returns identical text for
+            # an identical (prompt, seed), so the sample index is mixed into the seed.
+            body["seed"] = request.seed + request.sample_index
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.stop:

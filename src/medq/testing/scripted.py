@@ -1,9 +1,17 @@
-"""A scripted model for tests: answers from a function or a table, and records every call."""
+"""A scripted model for tests: answers from a function or a table, and records every call.
+
+Example:
+    >>> model = ScriptedModel(table({"Verify option": "Verdict: incorrect"}, default="Answer: A"))
+    >>> # ... run a strategy against `model`, then inspect what it was asked:
+    >>> [(c.temperature, c.sample_index) for c in model.recorded]  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from medq.models.base import ModelError, TransientModelError, UnsupportedCapabilityError
 from medq.types import (
@@ -16,16 +24,54 @@ from medq.types import (
 )
 
 Responder = Callable[[GenerationRequest], str]
+Reply = str | Sequence[str] | Responder
+
+
+class UnscriptedCallError(LookupError):
+    """A table responder got a prompt that none of its keys match (a test bug, so loud)."""
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One call the scripted model answered (or failed), in the order it was made.
+
+    Attributes:
+        request: the request as received.
+        text: the reply, or None when the call failed.
+    """
+
+    request: GenerationRequest
+    text: str | None
+
+    @property
+    def prompt(self) -> str:
+        """The last message's content (the user turn the strategy just wrote)."""
+        return self.request.messages[-1].content
+
+    @property
+    def temperature(self) -> float:
+        return self.request.temperature
+
+    @property
+    def sample_index(self) -> int:
+        return self.request.sample_index
 
 
 class ScriptedModel:
     """A Model whose replies come from `respond(request)`; every request is kept in `calls`.
 
     Args:
-        respond: request -> response text. Raise a ModelError subclass to simulate failure.
+        respond: request -> response text (see `table` and `answers` for ready-made ones).
+            Raise a ModelError subclass to simulate failure.
         name: the model name used in cache keys.
         latency: seconds to wait per call (to exercise concurrency).
         fail_first: the first N calls raise TransientModelError (to exercise retries).
+
+    Attributes:
+        calls: every request, in arrival order.
+        recorded: every call with its reply (None when it failed), in completion order.
+        max_in_flight: the most calls that were ever waiting at once.
+        busy_s: seconds spent inside `complete` (the "model time" of a benchmark).
     """
 
     capabilities = frozenset({Capability.GENERATE})
@@ -44,13 +90,17 @@ class ScriptedModel:
         self.latency = latency
         self.fail_first = fail_first
         self.calls: list[GenerationRequest] = []
+        self.recorded: list[RecordedCall] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.busy_s = 0.0
 
     async def complete(self, request: GenerationRequest) -> Completion:
+        started = time.perf_counter()
         self.calls.append(request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        texts: list[str] = []
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
@@ -59,12 +109,18 @@ class ScriptedModel:
             texts = [self.respond(request) for _ in range(request.n)]
         finally:
             self.in_flight -= 1
+            self.recorded.append(RecordedCall(request, texts[0] if texts else None))
+            self.busy_s += time.perf_counter() - started
         return Completion(
             tuple(Generation(t, "stop") for t in texts),
             prompt_tokens=sum(len(m.content.split()) for m in request.messages),
             completion_tokens=sum(len(t.split()) for t in texts),
             model=self.name,
         )
+
+    def prompts(self, containing: str = "") -> list[str]:
+        """The prompts (last message) of the answered calls whose prompt contains `containing`."""
+        return [c.prompt for c in self.recorded if containing in c.prompt]
 
     async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
         raise UnsupportedCapabilityError(f"{self.name} cannot score options")
@@ -78,5 +134,47 @@ def failing(message: str = "scripted permanent failure") -> Responder:
 
     def respond(request: GenerationRequest) -> str:
         raise ModelError(message)
+
+    return respond
+
+
+def table(entries: Mapping[str, Reply], *, default: Reply | None = None) -> Responder:
+    """A responder that picks its reply by the first key found in the prompt.
+
+    The prompt is the request's last message. Keys are tried in insertion order, so put
+    the more specific ones first. A reply is a string; a sequence of strings, indexed by
+    the request's ``sample_index`` (cyclically); or a responder function. Raising inside
+    a responder function (e.g. `failing()`) simulates a failed sub-call.
+
+    Args:
+        entries: prompt substring -> reply.
+        default: the reply when no key matches; without one such a prompt raises
+            `UnscriptedCallError`.
+    """
+
+    def pick(reply: Reply, request: GenerationRequest) -> str:
+        if isinstance(reply, str):
+            return reply
+        if callable(reply):
+            return reply(request)
+        return reply[request.sample_index % len(reply)]
+
+    def respond(request: GenerationRequest) -> str:
+        prompt = request.messages[-1].content
+        for key, reply in entries.items():
+            if key in prompt:
+                return pick(reply, request)
+        if default is None:
+            raise UnscriptedCallError(f"no scripted reply for prompt: {prompt[:200]!r}")
+        return pick(default, request)
+
+    return respond
+
+
+def answers(*letters: str, template: str = "Reasoning.\nAnswer: {letter}") -> Responder:
+    """A responder that answers ``letters[sample_index % len(letters)]`` in a parseable form."""
+
+    def respond(request: GenerationRequest) -> str:
+        return template.format(letter=letters[request.sample_index % len(letters)])
 
     return respond
