@@ -72,8 +72,11 @@ def _print(renderable: Any) -> None:
 
 @app.command("eval")
 def eval_(
-    task: Annotated[str, typer.Option(help="Task name (see `medq tasks`).")],
-    model: Annotated[str, typer.Option(help="Model spec, e.g. openai/gpt-4o-mini or hf/PATH.")],
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option(help="Task name (see `medq tasks`).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model spec, e.g. openai/gpt-4o-mini or hf/PATH.")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
     sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
     strategy: Annotated[str, typer.Option(help="Strategy spec, e.g. cot.")] = "direct",
@@ -88,14 +91,25 @@ def eval_(
     concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Run file (TOML) fixing task, model, strategy, seed; flags override."),
+    ] = None,
 ) -> None:
     """Evaluate a model on a task; prints the run ID and its results.
 
     Running the same command again resumes the run: finished items are kept and no call
-    already made is repeated.
+    already made is repeated. With --config RUNFILE the run comes from the file, and any
+    flag given on the command line overrides the file's value.
     """
     from medq.runner import EvalSpec, evaluate
 
+    if config is not None:
+        task, model, data, sample, strategy, base_url, api_key_env, limit, concurrency, seed = (
+            _from_runfile(ctx, config)
+        )
+    if task is None or model is None:
+        _fail("--task and --model are required (or --config RUNFILE)")
     if scoring not in {"generative", "logprob"}:
         _fail(f"--scoring must be generative or logprob, not {scoring!r}")
     if scoring == "logprob":
@@ -123,6 +137,26 @@ def eval_(
     if result.interrupted:
         typer.echo("interrupted: run the same command again to resume.", err=True)
         raise typer.Exit(130)
+
+
+def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
+    """The eval settings from a run file, with the flags given on the command line winning."""
+    from medq.runfile import load_runfile
+
+    names = ("task", "model", "data", "sample", "strategy", "base_url", "api_key_env",
+             "limit", "concurrency", "seed")
+    # Compared by name: typer may carry its own copy of click's ParameterSource enum.
+    given = {
+        name: ctx.params[name]
+        for name in names
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }
+    if given.get("data") is not None:
+        given["data"] = str(given["data"])
+    run = _run_or_explain(lambda: load_runfile(config, **given))
+    spec = run.spec
+    return (spec.task, spec.model, spec.data, spec.sample, spec.strategy, spec.base_url,
+            spec.api_key_env, spec.limit, run.concurrency, spec.seed)
 
 
 def _run_or_explain(action: Any) -> Any:
@@ -215,7 +249,8 @@ def show(
 
     with Store() as store:
         run_id = _run_or_explain(lambda: store.resolve_run_id(run))
-        summary = summarize(store.run(run_id), store.samples(run_id))
+        row = store.run(run_id)
+        summary = summarize(row, store.samples(run_id))
     if output_format == "json":
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -226,7 +261,33 @@ def show(
             f"acc_norm: {_pct(summary['acc_norm'])}% "
             f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
         )
+    lines.extend(_import_lines(summary, row["info"]))
+    lines.extend(_task_metric_lines(summary))
     typer.echo("\n".join(lines))
+
+
+def _task_metric_lines(summary: dict[str, Any]) -> list[str]:
+    """MedCalc-Bench accuracy per category and the MEDEC subtasks, when the run has them."""
+    lines = []
+    if "medcalc" in summary:
+        cells = [f"{name} {row['average']:.2f}% ({row['correct']}/{row['n']})"
+                 for name, row in summary["medcalc"].items()]
+        lines.append("MedCalc-Bench by category: " + ", ".join(cells))
+    if "medec" in summary:
+        m = summary["medec"]
+        lines.append(
+            f"MEDEC: error flag {_pct(m['flag_accuracy'])}%, error sentence "
+            f"{_pct(m['sentence_accuracy'])}%, correction ROUGE-1 F (composite) "
+            f"{_pct(m['rouge1_composite'])}% (n={m['n']})"
+        )
+        for name, row in m["by_error_type"].items():
+            lines.append(
+                f"  {name}: flag {_pct(row['flag_accuracy'])}%, sentence "
+                f"{_pct(row['sentence_accuracy'])}%, ROUGE-1 {_pct(row['rouge1_composite'])}% "
+                f"(n={row['n']})"
+            )
+        lines.append(f"  {m['note']}")
+    return lines
 
 
 @app.command()
@@ -265,6 +326,110 @@ def demo(
     summaries, note = _run_or_explain(lambda: run_demo(os.environ.get("MEDQ_MODEL"), limit))
     typer.echo(note)
     _print(summary_table(summaries, title="medq demo: bundled samples"))
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Run IDs, unique prefixes, or 'last'.")],
+    baseline: Annotated[
+        str | None, typer.Option(help="Compare each run with this one instead of all pairs.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 0,
+    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 10_000,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, json or markdown.")
+    ] = "text",
+) -> None:
+    """Compare runs on their shared items: McNemar exact test, paired bootstrap interval
+    of the accuracy difference, Holm correction, and a win / tie / loss verdict per pair."""
+    from medq.compare import compare_runs, render_comparison
+    from medq.store import Store
+
+    if output_format not in {"text", "json", "markdown"}:
+        _fail(f"--format must be text, json or markdown, not {output_format!r}")
+    with Store() as store:
+        result = _run_or_explain(
+            lambda: compare_runs(
+                store, runs, baseline=baseline, seed=seed, n_resamples=resamples
+            )
+        )
+    typer.echo(render_comparison(result, output_format))
+
+
+@app.command()
+def report(
+    runs: Annotated[list[str], typer.Argument(help="Run IDs, unique prefixes, or 'last'.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="html, markdown or json.")
+    ] = "html",
+    seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 0,
+) -> None:
+    """Write a report of one or more runs (stdout unless -o): html is one self-contained
+    page with summary, subgroups, calibration, comparisons and a per-item browser."""
+    from medq.report import build_report
+    from medq.store import Store
+
+    with Store() as store:
+        text = _run_or_explain(lambda: build_report(store, runs, output_format, seed=seed))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)", err=True)
+
+
+def _import_lines(summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
+    """For imported runs: where the predictions came from, what is missing, and the paper's
+    own figure beside medq's."""
+    lines = []
+    if "imported_from" in info:
+        lines.append(
+            f"imported from {info['imported_from']} ({info['format']}): {info['imported']} of "
+            f"{info['n_items']} task items; {info['missing_items']} missing (not scored)"
+        )
+        if info.get("gold_mismatches"):
+            lines.append(f"warning: {info['gold_mismatches']} items have another gold answer "
+                         "in the file than in the task")
+    if "paper_accuracy" in summary:
+        parser = f" ({summary['paper_parser']})" if summary.get("paper_parser") else ""
+        medq = "—" if summary["accuracy"] is None else f"{100 * summary['accuracy']:.2f}%"
+        lines.append(
+            f"paper's own parser: {100 * summary['paper_accuracy']:.2f}%{parser}; "
+            f"medq: {medq} with {summary['invalid']} invalid"
+        )
+    return lines
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Released predictions (JSON lines, or .gz).")],
+    task: Annotated[str, typer.Option(help="Task the predictions answer (see `medq tasks`).")],
+    model: Annotated[
+        str, typer.Option(help="Name to store the run under (biasmedqa: selects the model).")
+    ],
+    input_format: Annotated[
+        str, typer.Option("--format", help="mirage, medagentsbench, biasmedqa or jsonl.")
+    ] = "jsonl",
+    data: Annotated[Path | None, typer.Option(help="Files of the task's original release.")] = None,
+    sample: Annotated[bool, typer.Option(help="Questions from the task's bundled sample.")] = False,
+    condition: Annotated[
+        str | None, typer.Option(help="biasmedqa: the condition, e.g. no_bias, false_consensus.")
+    ] = None,
+) -> None:
+    """Import predictions made elsewhere as a run scored by medq's own extractor, with the
+    paper's own figure beside medq's. Importing the same file again changes nothing."""
+    from medq.importers import import_predictions
+
+    result = _run_or_explain(
+        lambda: import_predictions(
+            file, task=task, model=model, fmt=input_format, data=data, sample=sample,
+            condition=condition,
+        )
+    )
+    _print(summary_table([result.summary], title=result.run_id))
+    typer.echo("\n".join(_import_lines(result.summary, result.info)))
+    typer.echo(f"run_id: {result.run_id}" + ("  (already imported)" if result.existed else ""))
 
 
 def main() -> None:
