@@ -23,7 +23,7 @@ from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.retry import RetryPolicy
 from medq.prompts import prompt_hash
 from medq.store import Store, content_hash
-from medq.strategies.base import Strategy, StrategySpec, build_strategy
+from medq.strategies.base import Strategy, StrategySpec, build_strategy, prepare_strategy
 from medq.types import Answer, Question, Status
 
 if TYPE_CHECKING:
@@ -74,14 +74,30 @@ class RunResult:
     interrupted: bool
 
 
-def _prompt_hashes(strategy_name: str) -> dict[str, str]:
+def _prompt_hashes(strategy: StrategySpec) -> dict[str, str]:
+    """Hashes of every prompt of the strategy and of the strategies nested in it."""
     import importlib
 
-    try:
-        module = importlib.import_module(f"medq.strategies.{strategy_name}")
-    except ImportError:
-        return {}
-    return {name: prompt_hash(name) for name in getattr(module, "PROMPTS", ())}
+    hashes = {}
+    for spec in strategy.nested():
+        try:
+            module = importlib.import_module(f"medq.strategies.{spec.name}")
+        except ImportError:
+            continue
+        hashes.update({name: prompt_hash(name) for name in getattr(module, "PROMPTS", ())})
+    return hashes
+
+
+async def _prepare(strategy: Strategy, log: CallLog, run_id: str) -> dict[str, int]:
+    """Run the strategy's one-off preparation (e.g. self-generated exemplars); its cost."""
+    tally = ItemTally(run_id, None)
+    await prepare_strategy(strategy, ItemModel(log, tally))
+    return {
+        "calls": tally.calls,
+        "new_calls": tally.new_calls,
+        "prompt_tokens": tally.prompt_tokens,
+        "completion_tokens": tally.completion_tokens,
+    }
 
 
 def sample_row(
@@ -226,13 +242,21 @@ async def evaluate_async(
             raise ValueError(f"task {spec.task}: duplicate item ID {question.id!r}")
         seen.add(question.id)
     strategy_spec = StrategySpec.parse(spec.strategy)
-    strategy = build_strategy(strategy_spec, seed=spec.seed)
+    strategy = build_strategy(strategy_spec, seed=spec.seed, task=task)
     own_model = model is None
     if model is None:
         from medq.models import load_model
 
         model = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
     run_id = spec.run_id()
+    log = CallLog(model, store, concurrency=concurrency, retry=retry or RetryPolicy())
+    log.bind(spec.model, model.endpoint, model.capabilities)
+    try:
+        preparation = await _prepare(strategy, log, run_id)
+    except BaseException:
+        if own_model:
+            await model.aclose()
+        raise
     info = {
         "task_source": task.source,
         "split": task.split,
@@ -240,10 +264,11 @@ async def evaluate_async(
         "n_items": len(questions),
         "endpoint": model.endpoint,
         "extractor_version": EXTRACTOR_VERSION,
-        "prompts": _prompt_hashes(strategy_spec.name),
+        "prompts": _prompt_hashes(strategy_spec),
         "medq_version": __version__,
         "concurrency": concurrency,
         "capabilities": sorted(c.value for c in model.capabilities),
+        "preparation": preparation,
     }
     spec_json = {k: v for k, v in asdict(spec).items() if k != "api_key_env"}
     store.create_or_resume_run(
@@ -256,8 +281,6 @@ async def evaluate_async(
     )
     done = store.done_items(run_id)
     todo = [(i, q) for i, q in enumerate(questions) if q.id not in done]
-    log = CallLog(model, store, concurrency=concurrency, retry=retry or RetryPolicy())
-    log.bind(spec.model, model.endpoint, model.capabilities)
     bar = _Progress(len(todo), f"{spec.task} · {strategy_spec}", progress)
     started = time.perf_counter()
     interrupted = False
@@ -343,10 +366,11 @@ async def rescore_async(run: str, store: Store) -> RunResult:
     spec = EvalSpec(**row["spec"])
     task = load_task(spec.task, spec.data, sample=spec.sample)
     questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
-    strategy = build_strategy(StrategySpec.parse(spec.strategy), seed=spec.seed)
+    strategy = build_strategy(StrategySpec.parse(spec.strategy), seed=spec.seed, task=task)
     log = CallLog(None, store)
     capabilities = frozenset(Capability(c) for c in row["info"].get("capabilities", []))
     log.bind(spec.model, row["info"]["endpoint"], capabilities)
+    await _prepare(strategy, log, run_id)
     await answer_items(
         enumerate(questions), strategy, log, store, run_id, workers=1, scorer=task.scorer
     )

@@ -1,0 +1,131 @@
+"""Run files: one TOML (or YAML) file that fixes task, model, strategy and seed of a run.
+
+A run file holds the fields of `EvalSpec` plus ``concurrency``; the strategy is either a
+spec string or a table whose ``name`` is the strategy and whose other keys are its
+parameters (a nested table is a nested strategy). Relative ``data`` paths are relative to
+the file. Unknown keys are errors, so a typo never silently changes a run.
+
+Example (``run.toml``)::
+
+    task = "medqa"
+    model = "openai/gpt-4o-mini"
+    seed = 1
+    data = "data/medqa_usmle"
+
+    [strategy]
+    name = "self_consistency"
+    n = 5
+    temperature = 0.7
+    base = { name = "cot_few_shot", k = 3 }
+
+``medq eval --config run.toml`` runs it; a flag given on the command line overrides the
+file's value (the stored spec, and so the run ID, always reflect what actually ran).
+YAML files (``.yaml`` / ``.yml``) work when PyYAML is installed; medq does not require it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from medq.runner import EvalSpec
+from medq.strategies.base import StrategySpec, StrategySpecError
+
+__all__ = ["RunFile", "RunFileError", "load_runfile", "read_runfile"]
+
+DEFAULT_CONCURRENCY = 32
+_SPEC_FIELDS = {f.name: f for f in fields(EvalSpec)}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "task": (str,), "model": (str,), "data": (str,), "sample": (bool,), "limit": (int,),
+    "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int,),
+}
+
+
+class RunFileError(ValueError):
+    """A run file that cannot be read, or holds unknown keys or values of the wrong type."""
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """A loaded run file: the run's spec and its concurrency."""
+
+    spec: EvalSpec
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+def read_runfile(path: Path | str) -> dict[str, Any]:
+    """The run file's values, checked: the strategy as its canonical spec string, ``data``
+    resolved against the file's folder. Only keys present in the file are returned."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RunFileError(f"run file {path}: {exc.strerror or exc}") from None
+    raw = _parse(path, text)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "strategy":
+            try:
+                values[key] = str(StrategySpec.coerce(value))
+            except StrategySpecError as exc:
+                raise RunFileError(f"run file {path}: {exc}") from None
+            continue
+        if key not in _TYPES:
+            known = ", ".join(sorted([*_TYPES, "strategy"]))
+            raise RunFileError(f"run file {path}: unknown key {key!r}; known keys: {known}")
+        ok = isinstance(value, _TYPES[key]) and not (
+            isinstance(value, bool) and bool not in _TYPES[key]
+        )
+        if not ok:
+            raise RunFileError(
+                f"run file {path}: {key!r} must be {_TYPES[key][0].__name__}, "
+                f"not {type(value).__name__}"
+            )
+        values[key] = value
+    if "data" in values:
+        values["data"] = str((path.parent / values["data"]).resolve())
+    return values
+
+
+def _parse(path: Path, text: str) -> Mapping[str, Any]:
+    if path.suffix in {".yaml", ".yml"}:
+        try:
+            import yaml  # type: ignore[import-untyped]
+        except ImportError:
+            raise RunFileError(f"run file {path}: YAML needs PyYAML; use TOML") from None
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RunFileError(f"run file {path}: not valid YAML ({exc})") from None
+    else:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise RunFileError(f"run file {path}: not valid TOML ({exc})") from None
+    if not isinstance(document, Mapping):
+        raise RunFileError(f"run file {path}: expected a table of keys")
+    return document
+
+
+def load_runfile(path: Path | str, **overrides: Any) -> RunFile:
+    """The run described by the file at `path`; `overrides` that are not None win.
+
+    Example:
+        >>> run = load_runfile("run.toml", limit=10)
+        >>> evaluate(run.spec, concurrency=run.concurrency)
+    """
+    values = read_runfile(path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("task", "model"):
+        if not values.get(key):
+            raise RunFileError(f"run file {path}: {key!r} is required")
+    unknown = set(values) - set(_SPEC_FIELDS) - {"concurrency"}
+    if unknown:
+        raise RunFileError(f"unknown run setting(s) {sorted(unknown)}")
+    concurrency = values.pop("concurrency", DEFAULT_CONCURRENCY)
+    if "strategy" in values:
+        values["strategy"] = str(StrategySpec.coerce(values["strategy"]))
+    return RunFile(EvalSpec(**values), concurrency)

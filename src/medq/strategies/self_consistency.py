@@ -1,0 +1,116 @@
+"""Self-consistency: sample several reasoning paths and take the majority answer.
+
+Wang, X., Wei, J., Schuurmans, D., Le, Q., Chi, E., Narang, S., Chowdhery, A., & Zhou, D.
+"Self-Consistency Improves Chain of Thought Reasoning in Language Models" (ICLR 2023).
+
+The base strategy (a nested spec, default ``cot``) runs `n` times on a view of the model
+that samples: every request of sample i is sent at `temperature`, with sample index
+``<the base's own index> * n + i`` (0..n-1 for a one-call base; distinct cache entries,
+yet reproducible, however the base numbers its own calls) and seed ``seed + i`` (so
+servers that honour seeds do not return one sample n times). Ties go to the earliest
+option letter among the tied (medq's one voting rule, `medq.strategies._voting`); invalid
+samples do not vote but are counted, and the winner's share of all n samples is the
+confidence; a failed call makes the item an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from medq.models.base import Model
+from medq.registry import strategies
+from medq.strategies._voting import answer_by_vote, gather_or_cancel
+from medq.strategies.base import (
+    PreparedStrategy,
+    Strategy,
+    StrategySpec,
+    StrategySpecError,
+    build_strategy,
+    prepare_strategy,
+)
+from medq.types import (
+    Answer,
+    Completion,
+    ContinuationScore,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    Question,
+)
+
+if TYPE_CHECKING:
+    from medq.tasks.base import Task
+
+CALLS_PER_ITEM = "n × base"
+PROMPTS = ("system",)
+
+
+class SamplingModel:
+    """`model`, with every generation request sent as sample `index` of `count` at
+    `temperature`."""
+
+    def __init__(self, model: Model, index: int, count: int, temperature: float) -> None:
+        self._model = model
+        self.index = index
+        self.count = count
+        self.temperature = temperature
+        self.name = model.name
+        self.endpoint = model.endpoint
+        self.capabilities = model.capabilities
+
+    async def complete(self, request: GenerationRequest) -> Completion:
+        seed = None if request.seed is None else request.seed + self.index
+        sampled = replace(
+            request,
+            temperature=self.temperature,
+            seed=seed,
+            sample_index=request.sample_index * self.count + self.index,
+        )
+        return await self._model.complete(sampled)
+
+    async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
+        return await self._model.loglikelihoods(request)
+
+    async def aclose(self) -> None:
+        """The wrapped model belongs to the caller."""
+
+
+@strategies.register()
+def self_consistency(
+    *,
+    n: int = 5,
+    temperature: float = 0.7,
+    base: StrategySpec | str = "cot",
+    seed: int = 0,
+    task: Task | None = None,
+) -> Strategy:
+    """Majority vote over `n` samples of `base` at `temperature`; n × base calls.
+
+    Args:
+        n: samples per item.
+        temperature: sampling temperature for every call of every sample.
+        base: the strategy sampled, as a spec: ``cot``, ``cot_few_shot(k=3)``, ...
+        seed: seed of the base strategy; sample i is sent with seed + i.
+        task: the evaluated task (passed on to the base strategy).
+
+    Example:
+        >>> StrategySpec.parse("self_consistency(n=5,base=cot_few_shot(k=3))")
+    """
+    if n < 1:
+        raise StrategySpecError(f"self_consistency needs n >= 1, not {n}")
+    base_spec = StrategySpec.coerce(base)
+    inner = build_strategy(base_spec, seed=seed, task=task)
+
+    async def prepare(model: Model) -> None:
+        await prepare_strategy(inner, model)
+
+    async def solve(question: Question, model: Model) -> Answer:
+        samples = await gather_or_cancel(
+            *(inner(question, SamplingModel(model, i, n, temperature)) for i in range(n))
+        )
+        choices = [a.choice for a in samples]
+        return answer_by_vote(samples, list(question.options), choices=choices,
+                              invalid_samples=choices.count(None), base=str(base_spec),
+                              temperature=temperature)
+
+    return PreparedStrategy(solve, prepare)
