@@ -171,8 +171,13 @@ def test_pool_is_derived_from_the_task_and_found_beside_its_files(release: Path)
     assert len(resolve_pool(None, None, task, 2).questions) == 2
     spec = StrategySpec.parse("few_shot:k=1")
     build_strategy(spec, seed=0, task=task)
+    # The bundled test sample draws on the bundled dev sample, which shares no stem with it.
+    sample = load_task("medqa", sample=True)
+    bundled = resolve_pool(None, None, sample, None)
+    assert (bundled.name, len(bundled.questions)) == ("medqa_dev", 50)
+    assert not {q.stem for q in bundled.questions} & {q.stem for q in sample.questions}
     with pytest.raises(DatasetUnavailableError, match="pool_data=PATH"):
-        build_strategy(spec, seed=0, task=load_task("medqa", sample=True))
+        resolve_pool("medqa_train", None, sample, None)
     with pytest.raises(StrategySpecError, match="pool=TASK"):
         build_strategy(spec, seed=0)
     with pytest.raises(StrategySpecError, match="selection"):

@@ -76,6 +76,10 @@ def build_samples(shared: Path, out: Path) -> None:
     _write(samples, "medqa_usmle/US/test.jsonl", _first_lines(medqa / "test.jsonl", N))
     four = "4_options/phrases_no_exclude_test.jsonl"
     _write(samples, f"medqa_usmle/US/{four}", _first_lines(medqa / four, N))
+    # Dev items: the exemplar pool of few-shot strategies on the bundled test sample.
+    _write(samples, "medqa_usmle/US/dev.jsonl", _first_lines(medqa / "dev.jsonl", N))
+    dev_four = "4_options/phrases_no_exclude_dev.jsonl"
+    _write(samples, f"medqa_usmle/US/{dev_four}", _first_lines(medqa / dev_four, N))
     medmcqa = shared / "mirage" / "rawdata" / "medmcqa" / "data" / "dev.json"
     _write(samples, "medmcqa/dev.json", _first_lines(medmcqa, N))
 

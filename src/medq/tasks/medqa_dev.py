@@ -11,8 +11,9 @@ Tasks:
     medqa_5opt_train  the same 10178 with 5 options (``US/train.jsonl``)
 
 These load from a local copy of the original release only (``--data`` or a strategy's
-``pool_data``): no Hub copy of these files in their original format is pinned, and no
-sample is bundled. IDs are the zero-padded line index, as for the test split, so a dev ID
+``pool_data``): no Hub copy of these files in their original format is pinned. The first
+50 dev items ship as a sample (``sample=True``), the exemplar pool for few-shot strategies
+on the bundled test sample. IDs are the zero-padded line index, as for the test split, so a dev ID
 may equal a test ID; few-shot strategies exclude exemplars by identical stem across splits.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medq.tasks._io import find, no_hub, no_sample
+from medq.tasks._io import BUNDLED, find, no_hub, no_sample, sample_path
 from medq.tasks.base import TaskSpec, register_task
 from medq.tasks.medqa import CITATION, CITE_SHORT, _parse
 from medq.types import Question
@@ -34,7 +35,9 @@ def _loader(name: str, split: str, n_options: int) -> TaskSpec:
 
     def load(data: Path | None, sample: bool) -> tuple[tuple[Question, ...], str]:
         if sample:
-            raise no_sample(name, "the bundled MedQA sample holds test items only")
+            if split != "dev":
+                raise no_sample(name, "only the dev split ships a sample")
+            return _parse(sample_path(f"medqa_usmle/{folder}{filename}"), name, n_options), BUNDLED
         if data is None:
             raise no_hub(name, expects)
         path = find(data, candidates, name, expects)
