@@ -1,0 +1,224 @@
+"""Report performance: `build_report` over 10 runs x 4,183 items (the MedMCQA dev size).
+
+Target (issue 3): the HTML report builds in <= 5 s and the file stays <= 10 MB.
+
+The workload is real text: the 4,183 MedMCQA dev questions of MIRAGE's benchmark.json and
+the four released MIRAGE MedMCQA answer sets (GPT-4 and GPT-3.5, CoT and RAG; 570-860
+characters per response on average), from ``../shared/data/mirage``. Ten runs are made
+with medq's own engine (`evaluate` with a scripted model that replays those answers),
+alternating medq's cot and direct prompts. Reasoning runs replay the released responses
+(the first four sets as released, later runs another item's response with its sentences
+shuffled, so no two runs share text and neither the string table nor gzip can shortcut
+them); direct runs answer "The answer is (X)." as a direct prompt does. ``--all-cot``
+is the stress case: all ten runs replay reasoning. Items get one of
+21 MedMCQA subject names by hash (MIRAGE's copy has no subject field), so the subgroup
+chart is exercised.
+
+Usage::
+
+    .venv/bin/python bench/bench_report.py            # build the store once, time 5 builds
+    .venv/bin/python bench/bench_report.py --repeats 1
+
+The store is cached in ``bench/.work/report_store.sqlite``; the report is written to
+``bench/.work/report.html``; results go to ``bench/.work/report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+MIRAGE = ROOT.parent / "shared" / "data" / "mirage"
+SETS = ("cot__OpenAI_gpt-4-32k", "cot__OpenAI_gpt-35-turbo-16k", "rag_32__OpenAI_gpt-4-32k",
+        "rag_32__OpenAI_gpt-35-turbo-16k")
+SUBJECTS = ("Anatomy", "Anaesthesia", "Biochemistry", "Dental", "ENT", "Forensic Medicine",
+            "Gynaecology & Obstetrics", "Medicine", "Microbiology", "Ophthalmology",
+            "Orthopaedics", "Pathology", "Pediatrics", "Pharmacology", "Physiology",
+            "Psychiatry", "Radiology", "Skin", "Social & Preventive Medicine", "Surgery",
+            "Unknown")
+N_RUNS = 10
+TARGET_S, TARGET_MB = 5.0, 10.0
+
+
+def _questions() -> tuple:
+    from medq.types import Question
+
+    bench = json.loads((MIRAGE / "benchmark.json").read_text())["medmcqa"]
+    return tuple(
+        Question(item_id, row["question"], row["options"], row["answer"],
+                 metadata={"subject": SUBJECTS[sum(map(ord, item_id)) % len(SUBJECTS)]})
+        for item_id, row in bench.items()
+    )
+
+
+def _responses(name: str) -> dict[str, str]:
+    with gzip.open(MIRAGE / "predictions" / f"{name}.jsonl.gz", "rt") as lines:
+        rows = [json.loads(line) for line in lines]
+    return {r["id"]: (r["raw_outputs"] or [""])[0] for r in rows if r["dataset"] == "medmcqa"}
+
+
+def _shuffled(text: str, rng: random.Random) -> str:
+    sentences = re.split(r"(?<=[.!?]) ", text)
+    rng.shuffle(sentences)
+    return " ".join(sentences)
+
+
+def _final_answer(response: str) -> str:
+    found = re.search(r'"answer_choice"\s*:\s*"([A-D])', response)
+    return f"The answer is ({found.group(1) if found else 'A'})."
+
+
+ALL_COT = False  # --all-cot: every run replays reasoning (the stress case)
+
+
+def build_store(path: Path) -> list[str]:
+    """Ten runs through medq's engine, replaying the released answers; returns run IDs."""
+    from medq.registry import tasks
+    from medq.runner import EvalSpec, evaluate
+    from medq.store import Store
+    from medq.tasks.base import Task
+    from medq.testing.scripted import ScriptedModel
+
+    questions = _questions()
+
+    @tasks.register("bench_medmcqa")
+    def bench_medmcqa(data: Path | None, sample: bool) -> Task:
+        return Task("bench_medmcqa", questions, "MedMCQA dev via MIRAGE", "mirage", "dev")
+
+    by_stem = {}
+    for q in questions:
+        by_stem.setdefault(q.stem, q.id)
+    answer_sets = {name: _responses(name) for name in SETS}
+    ids = []
+    with Store(path) as store:
+        for run in range(N_RUNS):
+            name = SETS[run % len(SETS)]
+            answers = answer_sets[name]
+            rng = random.Random(run)
+            if run >= len(SETS):  # another item's answer, sentences shuffled
+                keys = sorted(answers)
+                moved = keys[:]
+                rng.shuffle(moved)
+                answers = {k: _shuffled(answers[m], rng) for k, m in zip(keys, moved, strict=True)}
+            strategy = "cot" if run % 2 == 0 or ALL_COT else "direct"
+            if strategy == "direct":  # a direct prompt gets a short answer, not reasoning
+                answers = {k: _final_answer(v) for k, v in answers.items()}
+
+            def respond(request, answers=answers) -> str:
+                text = request.messages[-1].content
+                stem = text.split("Question: ", 1)[1].split("\n\nOptions:", 1)[0]
+                return answers.get(by_stem.get(stem, ""), "no answer")
+
+            spec = EvalSpec(task="bench_medmcqa", model=f"replay/{name}-{run}",
+                            strategy=strategy)
+            model = ScriptedModel(respond, name=spec.model)
+            ids.append(evaluate(spec, store=store, model=model, progress=False).run_id)
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached store")
+    parser.add_argument("--all-cot", action="store_true",
+                        help="stress case: all ten runs replay reasoning "
+                             "(default: 5 cot, 5 direct)")
+    args = parser.parse_args()
+    global ALL_COT
+    ALL_COT = args.all_cot
+    if not (MIRAGE / "benchmark.json").is_file():
+        sys.exit(f"needs MIRAGE's released files under {MIRAGE}")
+    from medq.report import build_report
+    from medq.store import Store
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    tag = "_allcot" if ALL_COT else ""
+    path = WORK / f"report_store{tag}.sqlite"
+    ids_file = WORK / f"report_runs{tag}.json"
+    if args.rebuild or not path.exists() or not ids_file.exists():
+        for stale in WORK.glob(f"report_store{tag}.sqlite*"):
+            stale.unlink()
+        started = time.perf_counter()
+        ids = build_store(path)
+        ids_file.write_text(json.dumps(ids))
+        print(f"store built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    ids = json.loads(ids_file.read_text())
+
+    from medq.registry import tasks
+    from medq.tasks.base import Task
+
+    questions = _questions()  # the report loads the task's questions, like a real one
+
+    @tasks.register("bench_medmcqa")
+    def bench_medmcqa(data: Path | None, sample: bool) -> Task:
+        return Task("bench_medmcqa", questions, "MedMCQA dev via MIRAGE", "mirage", "dev")
+
+    timings, cpu, html = [], [], ""
+    with Store(path) as store:
+        for _ in range(args.repeats):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            html = build_report(store, ids)
+            timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
+        phases = _phases(store, ids)
+    out = WORK / f"report{tag}.html"
+    out.write_text(html, encoding="utf-8")
+    size_mb = out.stat().st_size / 1e6
+    result = {
+        "workload": "10 cot" if ALL_COT else "5 cot + 5 direct",
+        "runs": len(ids), "items_per_run": len(questions), "repeats": args.repeats,
+        "build_s_median": statistics.median(timings), "build_s_all": timings,
+        "build_cpu_s_median": statistics.median(cpu),
+        "load_average": os.getloadavg(),
+        "html_mb": size_mb, "phases_s": phases,
+        "target_s": TARGET_S, "target_mb": TARGET_MB,
+    }
+    (WORK / f"report{tag}.json").write_text(json.dumps(result, indent=2))
+    ok_s = "✓" if result["build_s_median"] <= TARGET_S else "✗"
+    ok_mb = "✓" if size_mb <= TARGET_MB else "✗"
+    print(f"| workload | build wall s (median of {args.repeats}) | CPU s | HTML MB |")
+    print("|---|---:|---:|---:|")
+    print(f"| {result['workload']}, {len(ids)} × {len(questions):,} | "
+          f"{result['build_s_median']:.2f} {ok_s} | {result['build_cpu_s_median']:.2f} | "
+          f"{size_mb:.2f} {ok_mb} |")
+    print(f"load average during the run: {result['load_average'][0]:.1f}")
+    print("phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+
+
+def _phases(store, ids: list[str]) -> dict[str, float]:
+    """Where one build spends its time."""
+    from medq.report import _comparisons, render
+    from medq.report.data import gather_runs
+    from medq.report.items import encode_payload, item_payload
+
+    marks = {}
+    t = time.perf_counter()
+    runs = gather_runs(store, ids)
+    marks["load runs + stats"] = time.perf_counter() - t
+    t = time.perf_counter()
+    comparisons = _comparisons(store, ids, runs, 0)
+    marks["paired comparisons (45 pairs)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    payload = item_payload(store, runs)
+    marks["item data (calls from store)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    blob = encode_payload(payload)
+    marks["json + gzip + base64"] = time.perf_counter() - t
+    t = time.perf_counter()
+    render.render_html(runs, comparisons, blob, "bench")
+    marks["templates + svg"] = time.perf_counter() - t
+    return marks
+
+
+if __name__ == "__main__":
+    main()

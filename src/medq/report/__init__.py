@@ -1,0 +1,67 @@
+"""Reports over stored runs: one self-contained HTML page, Markdown, or JSON.
+
+Example:
+    >>> from medq.report import build_report
+    >>> from medq.store import Store
+    >>> html = build_report(Store(), ["last"])            # doctest: +SKIP
+    >>> md = build_report(Store(), ["run-a", "run-b"], "markdown")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from medq.store import Store
+
+FORMATS = ("html", "markdown", "json")
+
+__all__ = ["FORMATS", "build_report"]
+
+
+def build_report(store: Store, run_ids: Sequence[str], fmt: str = "html", *,
+                 title: str | None = None, seed: int = 0) -> str:
+    """Render a report of one or more runs.
+
+    Args:
+        store: the store holding the runs.
+        run_ids: run IDs, unique prefixes, or "last"; duplicates are dropped.
+        fmt: "html" (one self-contained page with an item browser), "markdown" (tables)
+            or "json" (the numbers behind the page, without the items).
+        title: the page title; defaults to the run IDs.
+        seed: seed of the paired bootstrap in the comparisons.
+
+    Raises:
+        RunNotFoundError: a run ID matches no run.
+        ValueError: no runs, or an unknown format.
+    """
+    from medq.report import render
+    from medq.report.data import gather_runs
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    resolved = list(dict.fromkeys(store.resolve_run_id(r) for r in run_ids))
+    if not resolved:
+        raise ValueError("a report needs at least one run")
+    runs = gather_runs(store, resolved)
+    comparisons = _comparisons(store, resolved, runs, seed)
+    title = title or "medq report: " + ", ".join(resolved[:3]) + (
+        f" and {len(resolved) - 3} more" if len(resolved) > 3 else "")
+    if fmt == "json":
+        return render.render_json(runs, comparisons)
+    if fmt == "markdown":
+        return render.render_markdown(runs, comparisons, title)
+    from medq.report.items import encode_payload, item_payload
+
+    return render.render_html(runs, comparisons, encode_payload(item_payload(store, runs)),
+                              title)
+
+
+def _comparisons(store: Store, run_ids: list[str], runs: Sequence[Any], seed: int) -> list[Any]:
+    """Paired comparisons among the runs of each task (items pair only within a task)."""
+    from medq.compare import compare_runs
+
+    by_task: dict[str, list[str]] = {}
+    for run in runs:
+        by_task.setdefault(run.summary["task"], []).append(run.run_id)
+    return [compare_runs(store, ids, seed=seed) for ids in by_task.values() if len(ids) >= 2]

@@ -1,0 +1,81 @@
+"""What a report shows, gathered from the store: summaries, breakdowns, calibration,
+paired comparisons and the per-item records, as plain values the renderers format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from medq.scoring.calibration import Calibration, run_calibration
+from medq.scoring.metrics import summarize
+from medq.scoring.stats import NO_GROUP, GroupStats, breakdown
+from medq.store import Store
+from medq.types import Question
+
+# Metadata fields broken down when items carry them, in display order.
+SUBGROUP_FIELDS = (
+    "subject", "specialty", "exam_step", "language", "source", "topic", "difficulty",
+)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One run's section of the report.
+
+    Attributes:
+        run_id: the run's full ID.
+        summary: `medq.scoring.metrics.summarize` of the run.
+        breakdowns: metadata field -> `medq.scoring.stats.breakdown` of it (only fields
+            with at least two groups).
+        calibration: `medq.scoring.calibration.run_calibration` of the run, None when no
+            item has a confidence.
+        questions: item ID -> Question, or None when the task could not be loaded.
+        task_note: why `questions` is None (the item browser then shows the prompt).
+        samples: the run's stored per-item rows.
+    """
+
+    run_id: str
+    summary: dict[str, Any]
+    breakdowns: dict[str, list[GroupStats]]
+    calibration: Calibration | None
+    questions: Mapping[str, Question] | None
+    task_note: str | None
+    samples: list[dict[str, Any]]
+
+
+def load_questions(spec: Mapping[str, Any]) -> tuple[dict[str, Question] | None, str | None]:
+    """The run's task items by ID, or (None, reason) when the task cannot be loaded."""
+    from medq.registry import UnknownNameError
+    from medq.tasks.base import DatasetUnavailableError, TaskDataError, load_task
+
+    name = spec.get("task", "?")
+    try:
+        task = load_task(name, spec.get("data"), sample=bool(spec.get("sample", False)))
+    except (UnknownNameError, DatasetUnavailableError, TaskDataError, OSError, ValueError,
+            KeyError) as exc:
+        return None, (f"task {name!r} could not be loaded ({exc}); the item browser shows "
+                      "the prompts the model saw instead of the question and options")
+    return {q.id: q for q in task.questions}, None
+
+
+def gather_runs(store: Store, run_ids: Sequence[str]) -> list[RunReport]:
+    """Load every run once (samples, summary, breakdowns, task questions)."""
+    task_cache: dict[str, tuple[dict[str, Question] | None, str | None]] = {}
+    reports = []
+    for run_id in run_ids:
+        row = store.run(run_id)
+        samples = list(store.samples(run_id))
+        spec = row["spec"]
+        cache_key = repr((spec.get("task"), spec.get("data"), spec.get("sample")))
+        if cache_key not in task_cache:
+            task_cache[cache_key] = load_questions(spec)
+        questions, note = task_cache[cache_key]
+        breakdowns = {}
+        for field in SUBGROUP_FIELDS:
+            groups = breakdown(samples, field)
+            if len([g for g in groups if g.group != NO_GROUP]) >= 2:
+                breakdowns[field] = groups
+        reports.append(RunReport(run_id, summarize(row, samples), breakdowns,
+                                 run_calibration(samples), questions, note, samples))
+    return reports

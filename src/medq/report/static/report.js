@@ -1,0 +1,220 @@
+// The per-item browser: decompresses the embedded item data and renders one page of items
+// at a time, each item's details only when opened. All text goes in through textContent,
+// never parsed as markup: model output is untrusted.
+(() => {
+  "use strict";
+  const PAGE = 50;
+  const VERDICT_NAMES = { c: "correct", w: "wrong", i: "invalid", e: "error" };
+  const ROLES = { s: "system", u: "user", a: "assistant" };
+  const $ = (id) => document.getElementById(id);
+  const state = { verdict: "all", run: "any", field: "", value: "", text: "", page: 0 };
+  let data = null;
+  let matching = [];
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+  const str = (index) => (index >= 0 ? data.strings[index] : null);
+
+  async function load() {
+    const node = $("item-data");
+    if (typeof DecompressionStream === "undefined") {
+      $("item-count").textContent = "This browser cannot unpack the item data " +
+        "(it needs DecompressionStream: Chrome 80+, Firefox 113+, Safari 16.4+).";
+      return;
+    }
+    const binary = atob(node.textContent.trim());
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    data = JSON.parse(await new Response(stream).text());
+    setUpFilters();
+    update();
+  }
+
+  function setUpFilters() {
+    const fieldSelect = $("filter-field");
+    data.fields.forEach((field, f) => {
+      if (data.items.some((item) => item.m[f] >= 0)) {
+        fieldSelect.append(el("option", { value: String(f), text: field }));
+      }
+    });
+    fieldSelect.addEventListener("change", () => {
+      state.field = fieldSelect.value;
+      state.value = "";
+      fillValues();
+      update();
+    });
+    $("filter-value").addEventListener("change", (e) => { state.value = e.target.value; update(); });
+    $("filter-run").addEventListener("change", (e) => { state.run = e.target.value; update(); });
+    $("filter-text").addEventListener("input", (e) => { state.text = e.target.value.toLowerCase(); update(); });
+    for (const button of document.querySelectorAll("#verdict-filters button")) {
+      button.addEventListener("click", () => {
+        state.verdict = button.dataset.verdict;
+        for (const b of document.querySelectorAll("#verdict-filters button")) {
+          b.setAttribute("aria-pressed", String(b === button));
+        }
+        update();
+      });
+    }
+    $("page-prev").addEventListener("click", () => { state.page--; render(); });
+    $("page-next").addEventListener("click", () => { state.page++; render(); });
+  }
+
+  function fillValues() {
+    const select = $("filter-value");
+    select.replaceChildren(el("option", { value: "", text: "all values" }));
+    select.disabled = state.field === "";
+    if (state.field === "") return;
+    const f = Number(state.field);
+    const counts = new Map();
+    for (const item of data.items) counts.set(item.m[f], (counts.get(item.m[f]) || 0) + 1);
+    const values = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    for (const [value, count] of values) {
+      const label = value >= 0 ? str(value) : "(none)";
+      select.append(el("option", { value: String(value), text: `${label} (${count})` }));
+    }
+  }
+
+  function verdictMatches(item) {
+    const runs = state.run === "any" ? item.r.map((_, i) => i) : [Number(state.run)];
+    const verdicts = runs.map((i) => (item.r[i] ? item.r[i][0] : null)).filter((v) => v);
+    switch (state.verdict) {
+      case "all": return true;
+      case "wrong": return verdicts.some((v) => v === "w" || v === "i");
+      case "invalid": return verdicts.includes("i");
+      case "error": return verdicts.includes("e");
+      case "correct": return verdicts.includes("c");
+      case "disagree": {
+        const scored = item.r.filter((r) => r && r[0] !== "e").map((r) => r[0] === "c");
+        return scored.includes(true) && scored.includes(false);
+      }
+      default: return true;
+    }
+  }
+
+  function matches(item) {
+    if (!verdictMatches(item)) return false;
+    if (state.field !== "" && state.value !== "" && item.m[Number(state.field)] !== Number(state.value)) {
+      return false;
+    }
+    if (state.text) {
+      const stem = str(item.q) || "";
+      if (!item.id.toLowerCase().includes(state.text) && !stem.toLowerCase().includes(state.text)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  function update() {
+    matching = data.items.filter(matches);
+    state.page = 0;
+    render();
+  }
+
+  function render() {
+    const pages = Math.max(1, Math.ceil(matching.length / PAGE));
+    state.page = Math.min(Math.max(state.page, 0), pages - 1);
+    const start = state.page * PAGE;
+    const shown = matching.slice(start, start + PAGE);
+    const count = $("item-count");
+    count.dataset.count = String(matching.length);
+    count.textContent = `${matching.length} of ${data.items.length} items match` +
+      (matching.length ? ` · showing ${start + 1}–${start + shown.length}` : "");
+    $("item-list").replaceChildren(...shown.map(summaryRow));
+    $("page-info").textContent = `page ${state.page + 1} of ${pages}`;
+    $("page-prev").disabled = state.page === 0;
+    $("page-next").disabled = state.page >= pages - 1;
+  }
+
+  function summaryRow(item) {
+    const chips = el("span", { class: "chips" });
+    item.r.forEach((r, i) => {
+      const v = r ? r[0] : "n";
+      const name = r ? VERDICT_NAMES[v] : "not in this run";
+      chips.append(el("span", { class: `chip ${v}`, title: `run ${i + 1}: ${name}`, text: String(i + 1) }), " ");
+    });
+    const task = data.tasks.length > 1 ? `${data.tasks[item.t]} · ` : "";
+    const summary = el("summary", {},
+      el("span", { class: "mono", text: task + item.id }), chips,
+      el("span", { text: `gold ${item.g}` }),
+      el("span", { class: "stem", text: str(item.q) || "(question text unavailable)" }));
+    const details = el("details", { class: "item", "data-item": item.id }, summary);
+    details.addEventListener("toggle", () => {
+      if (details.open && details.childElementCount === 1) details.append(itemBody(item));
+    }, { once: false });
+    return details;
+  }
+
+  function itemBody(item) {
+    const body = el("div", { class: "body" });
+    if (item.fp) {
+      body.append(el("p", { class: "note", text: "The task's data could not be loaded: the text below is the prompt the model saw." }));
+    }
+    if (item.x !== undefined) body.append(el("pre", { class: "text", text: str(item.x) }));
+    body.append(el("pre", { class: "text", text: str(item.q) || "(no question text stored)" }));
+    if (item.o) {
+      const list = el("ul", { class: "options" });
+      for (const [letter, text] of item.o) {
+        const picks = item.r.map((r, i) => (r && r[1] === letter ? `run ${i + 1}` : null)).filter((x) => x);
+        list.append(el("li", { class: letter === item.g ? "gold" : "" ,
+          text: `${letter}. ${str(text)}${letter === item.g ? "  ✓ gold" : ""}${picks.length ? `  ← ${picks.join(", ")}` : ""}` }));
+      }
+      body.append(list);
+    }
+    const meta = data.fields.map((f, i) => (item.m[i] >= 0 ? `${f}: ${str(item.m[i])}` : null)).filter((x) => x);
+    if (meta.length) body.append(el("p", { class: "muted", text: meta.join(" · ") }));
+    item.r.forEach((r, i) => { if (r) body.append(runResult(r, i)); });
+    return body;
+  }
+
+  function runResult(r, i) {
+    const [v, choice, truncated, confidence, reason, response, calls, paper] = r;
+    const run = data.runs[i];
+    const box = el("div", { class: "run-result" });
+    const facts = [`extracted: ${choice === null ? "—" : choice}`, VERDICT_NAMES[v]];
+    if (truncated) facts.push("truncated");
+    if (confidence !== null) facts.push(`confidence ${confidence.toFixed(3)}`);
+    box.append(el("div", {},
+      el("span", { class: `chip ${v}`, text: String(i + 1) }), " ",
+      el("strong", { text: `${run.model} · ${run.strategy}` }), " ",
+      el("span", { text: facts.join(" · ") })));
+    if (reason >= 0) box.append(el("div", { class: "muted", text: `reason: ${str(reason)}` }));
+    if (paper >= 0) box.append(el("div", { class: "muted", text: `paper's parser: ${str(paper)}` }));
+    if (!calls.length && response >= 0) {
+      box.append(el("div", { class: "role", text: "response" }), el("pre", { class: "text", text: str(response) }));
+    }
+    calls.forEach((c, k) => box.append(callView(data.calls[c], k, calls.length)));
+    return box;
+  }
+
+  function callView(call, k, total) {
+    const [kind, messages, params, outputs] = call;
+    const view = el("details", { class: "call" },
+      el("summary", { text: `call ${k + 1} of ${total} (${kind})` }));
+    view.open = total === 1;
+    for (const [role, text] of messages) {
+      view.append(el("div", { class: "role", text: ROLES[role] || role }), el("pre", { class: "text", text: str(text) }));
+    }
+    outputs.forEach(([text, finish], j) => {
+      const label = outputs.length > 1 ? `response ${j + 1}` : "response";
+      view.append(el("div", { class: "role", text: finish ? `${label} (finish: ${finish})` : label }),
+        el("pre", { class: "text", text: str(text) }));
+    });
+    view.append(el("div", { class: "muted mono", text: `parameters: ${str(params)}` }));
+    return view;
+  }
+
+  load().catch((error) => {
+    $("item-count").textContent = `Could not load the items: ${error}`;
+    throw error;
+  });
+})();

@@ -1,0 +1,224 @@
+"""The report's content, without a browser: numbers, formats, self-containment, escaping."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from medq.cli import app
+from medq.registry import tasks
+from medq.report import build_report
+from medq.report.render import pct
+from medq.runner import EvalSpec, evaluate
+from medq.scoring.metrics import summarize
+from medq.store import Store
+from medq.tasks.base import Task
+from medq.testing.scripted import ScriptedModel
+from medq.types import GenerationRequest, Question
+
+HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)> Answer: C"
+
+
+def scripted(salt: str) -> ScriptedModel:
+    """Deterministic per item: some right, some wrong, some invalid, some hostile."""
+
+    def respond(request: GenerationRequest) -> str:
+        h = int(hashlib.sha256((salt + request.messages[-1].content).encode()).hexdigest(), 16)
+        if h % 10 == 0:
+            return HOSTILE
+        if h % 10 == 1:
+            return "I am not sure, see https://example.com/x"
+        return f"The answer is ({'ABCD'[h % 4]})."
+
+    return ScriptedModel(respond, name=f"scripted/{salt}")
+
+
+def make_runs(store: Store, n: int = 2) -> list[str]:
+    ids = []
+    for i, strategy in enumerate(["direct", "cot", "direct"][:n]):
+        spec = EvalSpec(task="medqa", sample=True, model=f"scripted/m{i}", strategy=strategy)
+        ids.append(evaluate(spec, store=store, model=scripted(f"m{i}"), progress=False).run_id)
+    return ids
+
+
+@pytest.fixture
+def store(medq_home: Path):
+    with Store() as s:
+        yield s
+
+
+def items_of(html: str) -> dict:
+    blob = re.search(r'<script type="application/octet-stream" id="item-data">([^<]*)</script>',
+                     html)
+    assert blob is not None
+    return json.loads(gzip.decompress(base64.b64decode(blob.group(1))))
+
+
+def test_summary_numbers_match_summarize(store: Store) -> None:
+    (run_id,) = make_runs(store, 1)
+    summary = summarize(store.run(run_id), store.samples(run_id))
+    html = build_report(store, [run_id])
+    row = re.search(rf'<tr data-run="{run_id}">(.*?)</tr>', html, re.S)
+    assert row is not None
+    cells = dict(re.findall(r'data-field="(\w+)">([^<]*)<', row.group(1)))
+    assert cells["n"] == str(summary["n"]) == "50"
+    assert cells["accuracy"] == pct(summary["accuracy"])
+    assert cells["ci"] == f"{pct(summary['ci_low'])}–{pct(summary['ci_high'])}"
+    assert cells["invalid"].startswith(f"{summary['invalid']} (")
+    assert summary["invalid"] > 0  # the scripted model gives some unparseable answers
+    assert "comparison" not in re.findall(r'<section id="(\w+)"', html)
+
+
+def test_self_contained_and_locked_down(store: Store) -> None:
+    html = build_report(store, make_runs(store, 2))
+    # Nothing outside the page is ever referenced: no src/href/url() to the network.
+    assert not re.search(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html, re.I)
+    assert "url(" not in html and "@import" not in html
+    assert "<link" not in html.replace('<link rel="icon" href="data:,">', "")
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None and "default-src 'none'" in csp.group(1)
+    # The only script that may run is the page's own, allowed by its hash.
+    script = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(script) == 1
+    digest = base64.b64encode(hashlib.sha256(script[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp.group(1)
+
+
+def test_hostile_model_output_stays_text(store: Store) -> None:
+    html = build_report(store, make_runs(store, 1))
+    # The hostile text never reaches the markup; it travels compressed in the item data
+    # and the page inserts it with textContent.
+    assert "pwned" not in html and "onerror" not in html
+    data = items_of(html)
+    assert HOSTILE in data["strings"]
+    js = re.findall(r"<script>(.*?)</script>", html, re.S)[0]
+    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "eval(" not in js
+
+
+def test_escapes_hostile_metadata_and_run_fields(store: Store) -> None:
+    @tasks.register("report_hostile")
+    def report_hostile(data: Path | None, sample: bool) -> Task:
+        questions = tuple(
+            Question(f"h{i}", f"Question {i}?", {"A": "a", "B": "b"}, "A",
+                     metadata={"subject": "<b onmouseover=x>cardio|logy</b>" if i % 2 else "ok"})
+            for i in range(6)
+        )
+        return Task("report_hostile", questions, "none", "generated", "test")
+
+    spec = EvalSpec(task="report_hostile", model="scripted/<i>evil</i>")
+    run_id = evaluate(spec, store=store, model=scripted("h"), progress=False).run_id
+    html = build_report(store, [run_id])
+    assert "<b onmouseover" not in html and "<i>evil</i>" not in html
+    assert "&lt;i&gt;evil&lt;/i&gt;" in html
+    markdown = build_report(store, [run_id], "markdown")
+    assert "<b " not in markdown and "&lt;b onmouseover=x&gt;cardio\\|logy&lt;/b&gt;" in markdown
+
+
+def test_item_data_has_questions_calls_and_verdicts(store: Store) -> None:
+    ids = make_runs(store, 2)
+    data = items_of(build_report(store, ids))
+    assert [r["id"] for r in data["runs"]] == ids
+    assert len(data["items"]) == 50
+    samples = {s["item_id"]: s for s in store.samples(ids[0])}
+    strings = data["strings"]
+    for item in data["items"]:
+        sample = samples[item["id"]]
+        assert item["g"] == sample["gold"]
+        assert [letter for letter, _ in item["o"]] == ["A", "B", "C", "D", "E"][:len(item["o"])]
+        verdict, choice, _, _, _, response, calls, _ = item["r"][0]
+        expected = {"ok": "c" if sample["correct"] else "w", "invalid": "i"}[sample["status"]]
+        assert (verdict, choice, strings[response]) == (expected, sample["choice"],
+                                                         sample["response"])
+        kind, messages, _, outputs = data["calls"][calls[0]]
+        assert kind == "chat" and strings[outputs[0][0]] == sample["response"]
+        assert strings[item["q"]] in strings[messages[-1][1]]  # the prompt holds the question
+    # The system prompt is stored once, however many calls use it.
+    system = [m[1] for c in data["calls"] for m in c[1] if m[0] == "s"]
+    assert len(system) == 100 and len(set(system)) == 1
+
+
+def test_multi_run_sections(store: Store) -> None:
+    ids = make_runs(store, 3)
+    html = build_report(store, ids)
+    sections = re.findall(r'<section id="(\w+)"', html)
+    assert sections == ["summary", "cost", "comparison", "subgroups", "items"]
+    assert html.count("<tr>", html.index('id="comparison"'), html.index('id="subgroups"')) == 4
+    assert 'data-subgroup="exam_step"' in html  # medqa items carry exam_step
+    assert html.count("<svg") == 3  # two cost plots, one subgroup chart
+
+
+def test_markdown_and_json(store: Store) -> None:
+    ids = make_runs(store, 2)
+    summaries = [summarize(store.run(i), store.samples(i)) for i in ids]
+    markdown = build_report(store, ids, "markdown")
+    for number, s in enumerate(summaries, start=1):
+        assert f"| {number} | `{s['run_id']}` |" in markdown
+        assert f"| {s['n']} | {pct(s['accuracy'])} | {pct(s['ci_low'])}–{pct(s['ci_high'])} |" \
+            in markdown
+    assert "## Paired comparisons" in markdown and "## Accuracy by exam_step" in markdown
+    report = json.loads(build_report(store, ids, "json"))
+    assert [r["summary"] for r in report["runs"]] == json.loads(json.dumps(summaries))
+    pair = report["comparisons"][0]["pairs"][0]
+    assert (pair["run_a"], pair["run_b"], pair["n_shared"]) == (ids[0], ids[1], 50)
+    groups = report["runs"][0]["breakdowns"]["exam_step"]
+    assert sum(g["n"] for g in groups) == 50
+
+
+def test_calibration_when_confidences_exist(store: Store) -> None:
+    from medq.report.data import gather_runs
+    from medq.report.render import render_html
+
+    (run_id,) = make_runs(store, 1)
+    for i, s in enumerate(store.samples(run_id)):  # give every item a confidence
+        store.put_sample(run_id, {**s, "confidence": (i % 10) / 10 + 0.05})
+    runs = gather_runs(store, [run_id])
+    assert runs[0].calibration is not None and runs[0].calibration.n == 50
+    html = render_html(runs, [], "", "t")
+    assert 'id="calibration"' in html and "ECE" in html
+    assert "## Calibration" in build_report(store, [run_id], "markdown")
+
+
+def test_falls_back_to_prompts_when_task_data_is_gone(store: Store, tmp_path: Path) -> None:
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps([{"id": f"g{i}", "stem": f"Gone question {i}?"}
+                                  for i in range(4)]))
+
+    @tasks.register("report_gone")
+    def report_gone(data: Path | None, sample: bool) -> Task:
+        assert data is not None
+        rows = json.loads(Path(data).read_text())
+        questions = tuple(Question(r["id"], r["stem"], {"A": "x", "B": "y"}, "B") for r in rows)
+        return Task("report_gone", questions, "none", str(data), "test")
+
+    spec = EvalSpec(task="report_gone", model="scripted/g", data=str(source))
+    run_id = evaluate(spec, store=store, model=scripted("g"), progress=False).run_id
+    source.unlink()
+    html = build_report(store, [run_id])
+    assert "could not be loaded" in html and "prompts the model saw" in html
+    data = items_of(html)
+    first = data["items"][0]
+    assert first["fp"] == 1 and "o" not in first
+    assert "Gone question 0?" in data["strings"][first["q"]]
+
+
+def test_cli_report(store: Store, tmp_path: Path) -> None:
+    ids = make_runs(store, 2)
+    runner = CliRunner()
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", *ids, "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("<!doctype html>")
+    result = runner.invoke(app, ["report", "last", "--format", "markdown"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0 and result.stdout.startswith("# medq report")
+    result = runner.invoke(app, ["report", "nope"])
+    assert result.exit_code == 2 and "no run matches" in result.output
+    result = runner.invoke(app, ["report", "last", "--format", "pdf"])
+    assert result.exit_code == 2 and "unknown report format" in result.output
