@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -147,12 +148,14 @@ def paired_bootstrap(
     return float(low), float(high)
 
 
-def _load(store: Store, run_id: str) -> tuple[dict[str, int], set[str], dict[str, str]]:
+def _load(
+    samples: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, int], set[str], dict[str, str]]:
     """A run's outcomes (1/0 per scored item), its error items, and gold per item."""
     scored: dict[str, int] = {}
     errors: set[str] = set()
     gold: dict[str, str] = {}
-    for s in store.samples(run_id):
+    for s in samples:
         gold[s["item_id"]] = s["gold"]
         if s["status"] == "error":
             errors.add(s["item_id"])
@@ -213,6 +216,7 @@ def compare_runs(
     seed: int = 0,
     n_resamples: int = 10_000,
     alpha: float = 0.05,
+    samples: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Comparison:
     """Compare runs pairwise on shared items, with Holm's correction across all pairs.
 
@@ -221,7 +225,8 @@ def compare_runs(
     need not be listed in `runs`). Run IDs may be unique prefixes or 'last'.
 
     Every pair's bootstrap starts from the same seed, so a pair's interval does not depend
-    on which other runs are compared alongside it.
+    on which other runs are compared alongside it. `samples` (run ID -> sample rows) spares
+    re-reading runs the caller has already loaded.
 
     Example:
         >>> c = compare_runs(Store(), ["medqa-direct-1a2b", "medqa-cot-3c4d"])
@@ -239,7 +244,11 @@ def compare_runs(
         raise ValueError(f"a run is listed twice: {', '.join(ids)}")
     if len(ids) < 2:
         raise ValueError("compare needs at least two runs (or one run and --baseline)")
-    data = {run_id: _load(store, run_id) for run_id in ids}
+    loaded = samples or {}
+    data = {
+        run_id: _load(loaded[run_id] if run_id in loaded else store.samples(run_id))
+        for run_id in ids
+    }
     if base is None:
         names = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
     else:

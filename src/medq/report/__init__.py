@@ -64,4 +64,9 @@ def _comparisons(store: Store, run_ids: list[str], runs: Sequence[Any], seed: in
     by_task: dict[str, list[str]] = {}
     for run in runs:
         by_task.setdefault(run.summary["task"], []).append(run.run_id)
-    return [compare_runs(store, ids, seed=seed) for ids in by_task.values() if len(ids) >= 2]
+    samples = {run.run_id: run.samples for run in runs}
+    return [
+        compare_runs(store, ids, seed=seed, samples=samples)
+        for ids in by_task.values()
+        if len(ids) >= 2
+    ]
