@@ -138,6 +138,11 @@ def test_clear_errors() -> None:
               "direct:temperature=0.5"]
     )
     assert result.exit_code == 2 and "no parameter" in result.stderr
+    with FakeOpenAIServer() as server:
+        result = runner.invoke(app, ["eval", "--task", "medcalc", "--sample", "--model",
+                                     "openai/x", "--base-url", server.base_url, "--limit", "2"])
+        assert server.count == 0
+    assert result.exit_code == 2 and "open-answer item" in result.stderr
 
 
 def test_listings() -> None:

@@ -135,9 +135,13 @@ def test_report_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
     search.send_keys(hostile)
     wait.until(lambda d: d.find_element(By.ID, "item-count").get_attribute("data-count") == "1")
     driver.find_element(By.CSS_SELECTOR, "#item-list details.item summary").click()
-    texts = [e.get_attribute("textContent")
-             for e in driver.find_elements(By.CSS_SELECTOR, "#item-list pre.text")]
-    assert HOSTILE in texts
+
+    def texts(d: object) -> list[str]:
+        return [e.get_attribute("textContent")
+                for e in driver.find_elements(By.CSS_SELECTOR, "#item-list pre.text")]
+
+    # The item's details render when it opens; under load that can take a moment.
+    wait.until(lambda d: HOSTILE in texts(d))
     assert driver.find_elements(By.CSS_SELECTOR, "#item-list img, #item-list a") == []
     assert driver.title != "pwned"
 

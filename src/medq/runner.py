@@ -363,6 +363,10 @@ async def rescore_async(run: str, store: Store) -> RunResult:
 
     run_id = store.resolve_run_id(run)
     row = store.run(run_id)
+    if row["strategy"].startswith("import:"):
+        from medq.importers import rescore_import
+
+        return RunResult(run_id, rescore_import(run_id, store=store), 0, False)
     spec = EvalSpec(**row["spec"])
     task = load_task(spec.task, spec.data, sample=spec.sample)
     questions = list(task.questions[: spec.limit] if spec.limit else task.questions)

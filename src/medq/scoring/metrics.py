@@ -29,12 +29,21 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     Keys: run_id, task, model, strategy, status, n, correct, accuracy, ci_low, ci_high,
     invalid, invalid_rate, truncated, truncation_rate, errors, calls, prompt_tokens,
     completion_tokens, wall_s, and acc_norm (with its interval) when the strategy scored
-    option log-likelihoods.
+    option log-likelihoods; paper_accuracy, paper_correct, paper_n and paper_parser when
+    imported samples carry the paper's own verdict (``details["paper"]["correct"]``);
+    medcalc (accuracy per MedCalc-Bench category, `medq.scoring.medcalc.medcalc_table`) and
+    medec (the three MEDEC subtasks, `medq.scoring.medec.medec_metrics`) for those tasks.
     """
+    samples = list(samples)
     n = correct = invalid = truncated = errors = calls = 0
     prompt_tokens = completion_tokens = 0
     norm_correct = norm_n = 0
+    paper_correct = paper_n = 0
     for s in samples:
+        paper = s["details"].get("paper")
+        if isinstance(paper, Mapping) and paper.get("correct") is not None:
+            paper_n += 1
+            paper_correct += int(bool(paper["correct"]))
         calls += s["calls"]
         prompt_tokens += s["prompt_tokens"]
         completion_tokens += s["completion_tokens"]
@@ -80,4 +89,17 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     if norm_n:
         nl, nh = wilson_interval(norm_correct, norm_n)
         summary.update(acc_norm=norm_correct / norm_n, acc_norm_ci_low=nl, acc_norm_ci_high=nh)
+    if paper_n:
+        summary.update(paper_accuracy=paper_correct / paper_n, paper_correct=paper_correct,
+                       paper_n=paper_n, paper_parser=run["info"].get("paper_parser"))
+    summary.update(_task_metrics(samples))
     return summary
+
+
+def _task_metrics(samples: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Benchmark-specific metrics, present only when the items carry their metadata."""
+    from medq.scoring.medcalc import medcalc_table
+    from medq.scoring.medec import medec_metrics
+
+    found = {"medcalc": medcalc_table(samples), "medec": medec_metrics(samples)}
+    return {k: v for k, v in found.items() if v is not None}

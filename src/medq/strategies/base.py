@@ -263,6 +263,12 @@ def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Messa
     The system text comes first and is byte-identical across items, so server-side prefix
     caching works.
     """
+    if not question.options:
+        raise StrategySpecError(
+            f"item {question.id!r} is an open-answer item (no options); multiple-choice "
+            f"prompt {prompt!r} cannot answer it — use the task's own strategies "
+            f"(`medq strategies`), e.g. calc_cot for medcalc or medec_json for medec"
+        )
     used = template_fields(prompt)
     fields = {k: v for k, v in question_fields(question).items() if k in used}
     user = Message("user", render(prompt, **fields))
