@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,21 @@ def build_report(store: Store, run_ids: Sequence[str], fmt: str = "html", *,
         RunNotFoundError: a run ID matches no run.
         ValueError: no runs, or an unknown format.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    # Building a report allocates millions of short-lived, acyclic objects (decoded rows and
+    # calls) on top of a large live heap; the cyclic collector's full passes over that heap
+    # cost about a third of the build time on 10 x 4,183 items, and free nothing.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(store, run_ids, fmt, title, seed)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, seed: int) -> str:
     from medq.report import render
     from medq.report.data import gather_runs
 
