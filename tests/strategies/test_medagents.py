@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from tests.strategies.conftest import RunTiny
 
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
@@ -129,18 +129,9 @@ def test_failed_vote_is_an_error_in_the_run() -> None:
 
 
 @pytest.mark.slow
-def test_end_to_end_on_the_tiny_local_model(tmp_path: Path) -> None:
-    tiny_model = pytest.importorskip("tests.models.tiny_model", reason="needs torch")
-    spec = EvalSpec(
-        task="medqa",
-        sample=True,
-        limit=1,
-        model=f"hf/{tiny_model.build_tiny_model(tmp_path / 'tiny')}",
-        strategy="medagents:question_experts=2,option_experts=1,max_rounds=1,max_tokens=8",
-    )
-    with Store() as store:
-        result = evaluate(spec, store=store, progress=False)
-        (row,) = store.samples(result.run_id)
+def test_end_to_end_on_the_tiny_local_model(run_tiny: RunTiny) -> None:
+    strategy = "medagents:question_experts=2,option_experts=1,max_rounds=1,max_tokens=8"
+    (row,) = run_tiny(strategy, limit=1)
     # 2 domain calls + 3 analyses + report + 3 votes + <= 3 advice + <= 1 revision + decision
     assert 10 <= row["calls"] <= 14
     assert row["status"] in {"ok", "invalid"}

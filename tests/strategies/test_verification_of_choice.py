@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from tests.strategies.conftest import RunTiny
 
 from medq.models.base import ModelError
 from medq.runner import EvalSpec, evaluate
@@ -71,17 +70,7 @@ def test_failed_sub_call_is_an_error_in_the_run() -> None:
 
 
 @pytest.mark.slow
-def test_end_to_end_on_the_tiny_local_model(tmp_path: Path) -> None:
-    tiny_model = pytest.importorskip("tests.models.tiny_model", reason="needs torch")
-    spec = EvalSpec(
-        task="medqa",
-        sample=True,
-        limit=2,
-        model=f"hf/{tiny_model.build_tiny_model(tmp_path / 'tiny')}",
-        strategy="verification_of_choice:max_tokens=8",
-    )
-    with Store() as store:
-        result = evaluate(spec, store=store, progress=False)
-        rows = list(store.samples(result.run_id))
+def test_end_to_end_on_the_tiny_local_model(run_tiny: RunTiny) -> None:
+    rows = run_tiny("verification_of_choice:max_tokens=8")
     assert [r["calls"] for r in rows] == [5, 5]  # 4 options + 1
     assert {r["status"] for r in rows} <= {"ok", "invalid"}
