@@ -432,6 +432,104 @@ def import_(
     typer.echo(f"run_id: {result.run_id}" + ("  (already imported)" if result.existed else ""))
 
 
+corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True)
+index_app = typer.Typer(help="Retrieval indexes over corpora.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+app.add_typer(index_app, name="index")
+
+
+@corpus_app.command("add")
+def corpus_add(
+    name: Annotated[str, typer.Argument(help="Name to store the corpus under.")],
+    path: Annotated[Path, typer.Argument(help="MedRAG JSONL, JSON, .txt/.md, or a folder.")],
+    chunk_words: Annotated[int, typer.Option(help="Words per chunk of text files.")] = 128,
+    overlap_words: Annotated[int, typer.Option(help="Words shared by adjacent chunks.")] = 32,
+    replace: Annotated[bool, typer.Option(help="Replace a corpus of that name.")] = False,
+) -> None:
+    """Add a corpus of snippets (MedRAG's id/title/content) or chunked documents."""
+    from medq.retrieval import add_corpus
+
+    corpus = _run_or_explain(lambda: add_corpus(
+        name, path, chunk_words=chunk_words, overlap_words=overlap_words, replace=replace))
+    typer.echo(f"corpus {corpus.name}: {len(corpus)} snippets in {corpus.path}")
+
+
+@corpus_app.command("list")
+def corpus_list() -> None:
+    """List stored corpora with their sizes and indexes."""
+    from rich.table import Table
+
+    from medq.retrieval import list_corpora
+
+    table = Table()
+    for column in ("corpus", "snippets", "indexes", "source"):
+        table.add_column(column)
+    for info in list_corpora():
+        table.add_row(info["name"], str(info["n_snippets"]), ", ".join(info["indexes"]),
+                      info["source"])
+    _print(table)
+
+
+@index_app.command("build")
+def index_build(
+    corpus: Annotated[str, typer.Argument(help="Corpus name (see `medq corpus list`).")],
+    retriever: Annotated[
+        str, typer.Option(help="bm25, dense (MiniLM) or dense:MODEL (e.g. dense:medcpt).")
+    ] = "bm25",
+    chunk_size: Annotated[int, typer.Option(help="dense: snippets per saved chunk.")] = 4096,
+) -> None:
+    """Build (or rebuild) an index; an interrupted dense build resumes where it stopped."""
+    import time
+
+    from rich.progress import Progress
+
+    from medq.retrieval import build_bm25, open_corpus
+
+    c = _run_or_explain(lambda: open_corpus(corpus))
+    name, _, model = retriever.partition(":")
+    start = time.perf_counter()
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"{corpus} · {retriever}", total=len(c))
+        if name == "bm25" and not model:
+            _run_or_explain(lambda: build_bm25(
+                c, progress=lambda done: progress.update(task, completed=done)))
+        elif name == "dense":
+            from medq.retrieval.dense import DenseIndex, load_encoder
+
+            encoder = load_encoder(model) if model else load_encoder()
+            _run_or_explain(lambda: DenseIndex.build(
+                c, encoder, chunk_size=chunk_size,
+                progress=lambda done, total: progress.update(task, completed=done)))
+        else:
+            _fail(f"--retriever must be bm25, dense or dense:MODEL, not {retriever!r}")
+    typer.echo(f"{retriever} index of {corpus} ({len(c)} snippets) built in "
+               f"{time.perf_counter() - start:.1f} s")
+
+
+@app.command()
+def search(
+    corpus: Annotated[str, typer.Argument(help="Corpus name(s), joined with '+'.")],
+    query: Annotated[str, typer.Argument(help="The search query.")],
+    k: Annotated[int, typer.Option("-k", help="Passages to return.")] = 10,
+    retriever: Annotated[
+        str, typer.Option(help="bm25, dense:MODEL, or several joined with '+' (RRF).")
+    ] = "bm25",
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Search a corpus and print the best passages."""
+    from medq.retrieval import open_retriever
+
+    found = _run_or_explain(lambda: open_retriever(corpus, retriever).search(query, k))
+    if output_format == "json":
+        typer.echo(json.dumps([{"id": p.id, "corpus": p.corpus, "title": p.title,
+                                "score": p.score, "content": p.content} for p in found],
+                              indent=2, ensure_ascii=False))
+        return
+    for rank, p in enumerate(found, start=1):
+        typer.echo(f"{rank:>2}. [{p.corpus}:{p.id}] {p.score:.3f}  {p.title}")
+        typer.echo(f"    {' '.join(p.content.split())[:200]}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
