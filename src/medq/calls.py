@@ -25,6 +25,7 @@ from medq.types import (
     GenerationRequest,
     LoglikelihoodRequest,
     TokenLogprob,
+    ToolCall,
 )
 
 
@@ -37,8 +38,16 @@ def _messages_json(messages: Any) -> list[dict[str, str]]:
 
 
 def completion_to_json(completion: Completion) -> dict[str, Any]:
-    """A Completion as plain JSON."""
-    return asdict(completion)
+    """A Completion as plain JSON.
+
+    ``tool_calls`` is written only for generations that have some, so a completion without
+    tool calls is stored exactly as before tool calling existed.
+    """
+    data = asdict(completion)
+    for generation in data["generations"]:
+        if not generation["tool_calls"]:
+            del generation["tool_calls"]
+    return data
 
 
 def completion_from_json(data: dict[str, Any]) -> Completion:
@@ -51,7 +60,10 @@ def completion_from_json(data: dict[str, Any]) -> Completion:
                 TokenLogprob(t["token"], t["logprob"], tuple((a, b) for a, b in t["top"]))
                 for t in g["logprobs"]
             )
-        generations.append(Generation(g["text"], g.get("finish_reason"), logprobs))
+        tool_calls = tuple(
+            ToolCall(c["id"], c["name"], c["arguments"]) for c in g.get("tool_calls") or ()
+        )
+        generations.append(Generation(g["text"], g.get("finish_reason"), logprobs, tool_calls))
     return Completion(
         tuple(generations), data["prompt_tokens"], data["completion_tokens"], data.get("model")
     )

@@ -7,7 +7,8 @@ no component can mutate another's data behind its back.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -17,6 +18,79 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
+
+
+def _freeze_json(value: Any) -> Any:
+    """A read-only view of a JSON value: objects become mappings, arrays tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze_json(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze_json(v) for v in value)
+    return value
+
+
+def _thaw_json(value: Any) -> Any:
+    """Plain dicts and lists again (fresh copies) from a read-only JSON value."""
+    if isinstance(value, JSONObject):
+        return value.thaw()
+    if isinstance(value, Mapping):
+        return {k: _thaw_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_thaw_json(v) for v in value]
+    return value
+
+
+class JSONObject(Mapping[str, Any]):
+    """A read-only JSON object, compared and hashed by its canonical JSON text.
+
+    Tool definitions are large (the calculators' schemas are ~100 kB), so this copies the
+    value once, through its JSON text, and hands out read-only views of the parts read;
+    building one from a JSONObject costs nothing.
+
+    Raises:
+        TypeError: the value is not JSON (e.g. holds a set or a non-string key).
+    """
+
+    __slots__ = ("_data", "_text")
+
+    def __init__(self, value: Mapping[str, Any]) -> None:
+        if isinstance(value, JSONObject):
+            self._text, self._data = value._text, value._data
+            return
+        try:
+            self._text = json.dumps(_thaw_json(value), sort_keys=True, allow_nan=False)
+        except ValueError as exc:
+            raise TypeError(f"not a JSON object: {exc}") from None
+        self._data: dict[str, Any] = json.loads(self._text)
+
+    def __getitem__(self, key: str) -> Any:
+        return _freeze_json(self._data[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JSONObject):
+            return self._text == other._text
+        if isinstance(other, Mapping):
+            return self._data == _thaw_json(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __repr__(self) -> str:
+        return f"JSONObject({self._data!r})"
+
+    def thaw(self) -> dict[str, Any]:
+        """The object as plain dicts and lists (a fresh copy)."""
+        return json.loads(self._text)
+
+
+TOOL_CHOICES = ("auto", "required", "none")
 
 
 @dataclass(frozen=True)
@@ -64,6 +138,18 @@ class GenerationRequest:
 
     `sample_index` distinguishes repeated samples of the same prompt in the cache key, so
     sampled calls are distinct yet reproducible.
+
+    `tools` are function definitions the model may call, each an OpenAI function spec
+    ``{"name", "description", "parameters": <JSON Schema>}``, kept as read-only
+    `JSONObject`s (`tool_specs()` and `params()` give them back as plain JSON).
+    `tool_choice` is ``"auto"``, ``"required"``, ``"none"`` or the name of one of the
+    tools; None leaves it to the server. Both enter `params()`, and so the cache key, only
+    when set: a request without tools has the same key it always had.
+
+    Example::
+
+        GenerationRequest((Message("user", "BMI of 70 kg, 175 cm?"),),
+                          tools=(json_schema("body_mass_index"),), tool_choice="required")
     """
 
     messages: tuple[Message, ...]
@@ -75,10 +161,35 @@ class GenerationRequest:
     logprobs: bool = False
     top_logprobs: int | None = None
     sample_index: int = 0
+    tools: tuple[Mapping[str, Any], ...] = ()
+    tool_choice: str | None = None
+
+    def __post_init__(self) -> None:
+        names = []
+        for tool in self.tools:
+            if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str):
+                raise ValueError(f"a tool must be a mapping with a string 'name', not {tool!r}")
+            names.append(tool["name"])
+        tools = tuple(JSONObject(t) for t in self.tools)
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique: {names}")
+        if self.tool_choice is not None:
+            if not tools:
+                raise ValueError(f"tool_choice={self.tool_choice!r} needs tools")
+            if self.tool_choice not in TOOL_CHOICES and self.tool_choice not in names:
+                raise ValueError(
+                    f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or a tool name "
+                    f"({', '.join(names)}), not {self.tool_choice!r}"
+                )
+        object.__setattr__(self, "tools", tools)
+
+    def tool_specs(self) -> list[dict[str, Any]]:
+        """The tools as plain JSON dicts (fresh copies, safe to change)."""
+        return [_thaw_json(t) for t in self.tools]
 
     def params(self) -> dict[str, Any]:
         """Generation parameters as a plain JSON-able dict (used in cache keys and logs)."""
-        return {
+        params: dict[str, Any] = {
             "n": self.n,
             "temperature": self.temperature,
             "seed": self.seed,
@@ -88,6 +199,12 @@ class GenerationRequest:
             "top_logprobs": self.top_logprobs,
             "sample_index": self.sample_index,
         }
+        # Only when set, so the cache keys of requests without tools stay as they were.
+        if self.tools:
+            params["tools"] = self.tool_specs()
+        if self.tool_choice is not None:
+            params["tool_choice"] = self.tool_choice
+        return params
 
 
 @dataclass(frozen=True)
@@ -100,12 +217,32 @@ class TokenLogprob:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call the model made, as the API returns it.
+
+    Attributes:
+        id: the call's ID from the server (``call_...``).
+        name: the function called.
+        arguments: the arguments as the raw JSON text the model wrote (may be invalid JSON;
+            parsing and validating it is the caller's job).
+    """
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
 class Generation:
-    """One of the n choices returned for a request."""
+    """One of the n choices returned for a request.
+
+    `text` is empty when the model answered with `tool_calls` only.
+    """
 
     text: str
     finish_reason: str | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def truncated(self) -> bool:
@@ -147,6 +284,7 @@ class Capability(enum.Enum):
     GENERATE = "generate"
     TOP_LOGPROBS = "top_logprobs"
     LOGLIKELIHOOD = "loglikelihood"
+    TOOLS = "tools"  # function (tool) calling: GenerationRequest.tools
 
 
 class Status(enum.StrEnum):

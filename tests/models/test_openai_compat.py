@@ -31,8 +31,15 @@ from medq.testing.openai_server import (
     fixed_responder,
     letter_responder,
     table_responder,
+    tool_call_responder,
 )
-from medq.types import Capability, GenerationRequest, LoglikelihoodRequest, Message
+from medq.types import (
+    Capability,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    Message,
+    ToolCall,
+)
 
 MakeModel = Callable[..., OpenAICompatModel]
 
@@ -166,7 +173,7 @@ async def test_missing_capability_fails_before_any_request(
     server: FakeOpenAIServer, make_model: MakeModel
 ) -> None:
     model = make_model(server.base_url, logprobs=False)
-    assert model.capabilities == frozenset({Capability.GENERATE})
+    assert model.capabilities == frozenset({Capability.GENERATE, Capability.TOOLS})
     with pytest.raises(UnsupportedCapabilityError, match="logprobs=False"):
         await model.complete(ask(logprobs=True))
     with pytest.raises(UnsupportedCapabilityError):
@@ -192,6 +199,161 @@ async def test_loglikelihoods_are_unsupported(
     with pytest.raises(UnsupportedCapabilityError, match="chat API"):
         await model.loglikelihoods(LoglikelihoodRequest((Message("user", "q"),), ("A", "B")))
     assert server.count == 0
+
+
+# -- tool calling ------------------------------------------------------------------------
+
+BMI_TOOL = {
+    "name": "body_mass_index",
+    "description": "Body mass index.",
+    "parameters": {
+        "type": "object",
+        "properties": {"weight_kg": {"type": "number"}, "height_cm": {"type": "number"}},
+        "required": ["weight_kg", "height_cm"],
+    },
+}
+MAP_TOOL = {
+    "name": "mean_arterial_pressure",
+    "description": "Mean arterial pressure.",
+    "parameters": {"type": "object", "properties": {"sbp": {"type": "number"}}},
+}
+
+
+async def test_tools_are_sent_as_openai_function_tools(
+    server: FakeOpenAIServer, make_model: MakeModel
+) -> None:
+    model = make_model(server.base_url)
+    assert Capability.TOOLS in model.capabilities
+    await model.complete(ask(tools=(BMI_TOOL, MAP_TOOL), tool_choice="required"))
+    await model.complete(ask(tools=(BMI_TOOL, MAP_TOOL), tool_choice="mean_arterial_pressure"))
+    await model.complete(ask(tools=(BMI_TOOL,)))
+    first, named, unset = server.bodies
+    assert first["tools"] == [
+        {"type": "function", "function": BMI_TOOL},
+        {"type": "function", "function": MAP_TOOL},
+    ]
+    assert first["tool_choice"] == "required"
+    assert named["tool_choice"] == {
+        "type": "function", "function": {"name": "mean_arterial_pressure"}}
+    assert "tool_choice" not in unset
+    assert server.tools[2] == [{"type": "function", "function": BMI_TOOL}]
+
+
+async def test_a_request_without_tools_sends_no_tool_fields(
+    server: FakeOpenAIServer, make_model: MakeModel
+) -> None:
+    await make_model(server.base_url).complete(ask())
+    assert "tools" not in server.bodies[0] and "tool_choice" not in server.bodies[0]
+    assert server.tools == [[]]
+
+
+async def test_tool_calls_are_parsed_and_null_content_is_empty_text(
+    make_model: MakeModel,
+) -> None:
+    def choose(body: Any, index: int) -> tuple[str, dict[str, float]]:
+        return "body_mass_index", {"weight_kg": 70, "height_cm": 175}
+
+    async with FakeOpenAIServer(tool_call_responder(choose)) as server:
+        model = make_model(server.base_url)
+        completion = await model.complete(ask(tools=(BMI_TOOL,), tool_choice="required"))
+        async with aiohttp.ClientSession() as session:
+            body = {"model": "m", "messages": [{"role": "user", "content": "x"}],
+                    "tools": [{"type": "function", "function": BMI_TOOL}]}
+            async with session.post(f"{server.base_url}/chat/completions", json=body) as r:
+                raw = await r.json()
+    generation = completion.generations[0]
+    assert generation.text == ""
+    assert generation.finish_reason == "tool_calls"
+    assert generation.tool_calls == (
+        ToolCall("call_1_0_0", "body_mass_index", '{"weight_kg": 70, "height_cm": 175}'),
+    )
+    message = raw["choices"][0]["message"]
+    assert message["content"] is None
+    assert message["tool_calls"][0]["type"] == "function"
+    assert raw["choices"][0]["finish_reason"] == "tool_calls"
+
+
+async def test_several_tool_calls_with_text(make_model: MakeModel) -> None:
+    def respond(body: Any, index: int) -> dict[str, Any]:
+        return {"content": "Computing both.", "tool_calls": [
+            {"name": "body_mass_index", "arguments": {"weight_kg": 70, "height_cm": 175}},
+            {"name": "mean_arterial_pressure", "arguments": '{"sbp": 1'},  # broken on purpose
+        ]}
+
+    async with FakeOpenAIServer(respond) as server:
+        model = make_model(server.base_url)
+        completion = await model.complete(ask(tools=(BMI_TOOL, MAP_TOOL)))
+    generation = completion.generations[0]
+    assert generation.text == "Computing both."
+    assert [c.name for c in generation.tool_calls] == ["body_mass_index", "mean_arterial_pressure"]
+    assert generation.tool_calls[1].arguments == '{"sbp": 1'  # raw, for the caller to judge
+    assert len({c.id for c in generation.tool_calls}) == 2
+
+
+async def test_tools_to_a_model_without_tool_calling_fail_before_any_request(
+    server: FakeOpenAIServer, make_model: MakeModel
+) -> None:
+    model = make_model(server.base_url, tools=False)
+    assert Capability.TOOLS not in model.capabilities
+    with pytest.raises(UnsupportedCapabilityError, match="tools=False"):
+        await model.complete(ask(tools=(BMI_TOOL,), tool_choice="required"))
+    assert server.count == 0
+    await model.complete(ask())  # plain requests still work
+    assert server.count == 1
+
+
+async def _serve_message(message: dict[str, Any], make_model: MakeModel) -> Any:
+    async def reply(request: web.Request) -> web.Response:
+        choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+        return web.json_response({"choices": [choice]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", reply)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        model = make_model(f"http://127.0.0.1:{runner.addresses[0][1]}/v1")
+        return await model.complete(ask(tools=(BMI_TOOL,)))
+    finally:
+        await runner.cleanup()
+
+
+async def test_object_arguments_become_json_text(make_model: MakeModel) -> None:
+    # Some servers send the arguments as an object, not as the JSON text OpenAI sends.
+    message = {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function",
+         "function": {"name": "body_mass_index", "arguments": {"weight_kg": 70}}}]}
+    completion = await _serve_message(message, make_model)
+    assert completion.generations[0].tool_calls == (
+        ToolCall("c1", "body_mass_index", '{"weight_kg": 70}'),)
+    assert completion.generations[0].text == ""  # no content key at all
+
+
+async def test_malformed_tool_call_is_a_lasting_error(make_model: MakeModel) -> None:
+    message = {"role": "assistant", "content": None,
+               "tool_calls": [{"id": "c1", "type": "function", "function": {"arguments": "{}"}}]}
+    with pytest.raises(ModelError, match="malformed tool call") as info:
+        await _serve_message(message, make_model)
+    assert not isinstance(info.value, TransientModelError)
+
+
+async def test_fake_server_rejects_what_openai_rejects() -> None:
+    bad_bodies = [
+        {"tool_choice": "auto"},  # no tools
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "array"}}}]},
+        {"tools": [{"name": "f"}]},  # not wrapped in {"type": "function", ...}
+        {"tools": [{"type": "function", "function": {"name": "f"}}],
+         "tool_choice": {"type": "function", "function": {"name": "g"}}},
+    ]
+    async with FakeOpenAIServer() as server, aiohttp.ClientSession() as session:
+        for extra in bad_bodies:
+            body = {"model": "m", "messages": [{"role": "user", "content": "x"}], **extra}
+            async with session.post(f"{server.base_url}/chat/completions", json=body) as r:
+                assert r.status == 400, extra
+                assert (await r.json())["error"]["code"] == "invalid_tools"
 
 
 # -- errors and retries ------------------------------------------------------------------
@@ -373,6 +535,9 @@ def test_registered_as_openai() -> None:
     assert model.endpoint == "http://127.0.0.1:9/v1"
     assert model.timeout == 5.0
     assert Capability.TOP_LOGPROBS not in model.capabilities
+    assert Capability.TOOLS in model.capabilities
+    without_tools = models.get("openai")("m", base_url="http://127.0.0.1:9/v1", tools=False)
+    assert Capability.TOOLS not in without_tools.capabilities
 
 
 async def test_session_is_reusable_after_aclose(

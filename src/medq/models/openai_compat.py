@@ -28,6 +28,7 @@ import aiohttp
 from medq.models.base import ModelError, TransientModelError, UnsupportedCapabilityError
 from medq.registry import models
 from medq.types import (
+    TOOL_CHOICES,
     Capability,
     Completion,
     ContinuationScore,
@@ -35,6 +36,7 @@ from medq.types import (
     GenerationRequest,
     LoglikelihoodRequest,
     TokenLogprob,
+    ToolCall,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -57,6 +59,10 @@ class OpenAICompatModel:
         timeout: total seconds allowed for one HTTP attempt.
         logprobs: whether the server can return token log-probabilities; pass False for
             servers that cannot (e.g. llama.cpp) so logprob strategies fail up front.
+        tools: whether the server supports tool (function) calling; pass False for servers
+            that do not (e.g. vLLM started without ``--enable-auto-tool-choice``), so
+            requests with tools fail up front and strategies that can fall back
+            (``calculator_tool``) use JSON output instead.
 
     The aiohttp session is created on first use inside the running event loop and lives
     until `aclose()`; after `aclose()` the model may be used again (in another loop).
@@ -70,14 +76,18 @@ class OpenAICompatModel:
         api_key_env: str | None = None,
         timeout: float = 600.0,
         logprobs: bool = True,
+        tools: bool = True,
     ) -> None:
         self.model = model
         self.name = f"openai/{model}"
         self.endpoint = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = self.endpoint.rstrip("/")
-        self.capabilities = frozenset(
-            {Capability.GENERATE, Capability.TOP_LOGPROBS} if logprobs else {Capability.GENERATE}
-        )
+        capabilities = {Capability.GENERATE}
+        if logprobs:
+            capabilities.add(Capability.TOP_LOGPROBS)
+        if tools:
+            capabilities.add(Capability.TOOLS)
+        self.capabilities = frozenset(capabilities)
         self.timeout = timeout
         key = os.environ.get(api_key_env or DEFAULT_API_KEY_ENV)
         if api_key_env is not None and not key:
@@ -130,17 +140,22 @@ class OpenAICompatModel:
         """Make one ``/chat/completions`` call for `request` (no retries here).
 
         Raises:
-            UnsupportedCapabilityError: logprobs asked of a server declared without them
-                (before any request is sent).
+            UnsupportedCapabilityError: logprobs or tools asked of a server declared
+                without them (before any request is sent).
             TransientModelError: 408/409/429/5xx, timeout, connection error, malformed body.
             ModelError: any other 4xx (with the server's message), fewer choices than
-                asked, or missing logprobs that were asked for.
+                asked, missing logprobs that were asked for, or a malformed tool call.
         """
         wants_logprobs = request.logprobs or request.top_logprobs is not None
         if wants_logprobs and Capability.TOP_LOGPROBS not in self.capabilities:
             raise UnsupportedCapabilityError(
                 f"model {self.name!r} was declared without log-probabilities "
                 "(logprobs=False), but the request asks for them"
+            )
+        if request.tools and Capability.TOOLS not in self.capabilities:
+            raise UnsupportedCapabilityError(
+                f"model {self.name!r} was declared without tool calling (tools=False), but "
+                f"the request offers {len(request.tools)} tool(s)"
             )
         payload = json.dumps(self._body(request, wants_logprobs)).encode()
         session = self._client()
@@ -184,6 +199,12 @@ class OpenAICompatModel:
             body["logprobs"] = True
             if request.top_logprobs is not None:
                 body["top_logprobs"] = request.top_logprobs
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": t} for t in request.tool_specs()]
+        if request.tool_choice in TOOL_CHOICES:
+            body["tool_choice"] = request.tool_choice
+        elif request.tool_choice is not None:
+            body["tool_choice"] = {"type": "function", "function": {"name": request.tool_choice}}
         return body
 
     def _parse(self, raw: bytes, request: GenerationRequest, wants_logprobs: bool) -> Completion:
@@ -217,6 +238,7 @@ class OpenAICompatModel:
                     text=message.get("content") or "",
                     finish_reason=choice.get("finish_reason"),
                     logprobs=logprobs,
+                    tool_calls=self._tool_calls(message.get("tool_calls")),
                 )
             )
         usage = data.get("usage") or {}
@@ -226,6 +248,25 @@ class OpenAICompatModel:
             completion_tokens=usage.get("completion_tokens") or 0,
             model=data.get("model"),
         )
+
+
+    def _tool_calls(self, calls: Any) -> tuple[ToolCall, ...]:
+        """``message.tool_calls`` as ToolCalls; `arguments` stays the raw JSON text."""
+        out = []
+        try:
+            for call in calls or ():
+                function = call["function"]
+                arguments = function.get("arguments")
+                if not isinstance(arguments, str):
+                    # Some servers send the arguments as an object rather than its JSON text.
+                    arguments = json.dumps(arguments if arguments is not None else {})
+                out.append(ToolCall(str(call.get("id") or ""), str(function["name"]), arguments))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(
+                f"{self._url} returned a malformed tool call ({type(exc).__name__}: {exc}): "
+                f"{json.dumps(calls)[:300]}"
+            ) from None
+        return tuple(out)
 
 
 def _token_logprob(entry: Mapping[str, Any]) -> TokenLogprob:
@@ -294,8 +335,14 @@ def openai(
     api_key_env: str | None = None,
     timeout: float = 600.0,
     logprobs: bool = True,
+    tools: bool = True,
 ) -> OpenAICompatModel:
     """``openai/<model>``: any OpenAI-compatible chat server (see `OpenAICompatModel`)."""
     return OpenAICompatModel(
-        model, base_url=base_url, api_key_env=api_key_env, timeout=timeout, logprobs=logprobs
+        model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        timeout=timeout,
+        logprobs=logprobs,
+        tools=tools,
     )

@@ -4,19 +4,28 @@ Later MedCalc-Bench work finds that LLMs fail mostly at formula recall and arith
 that handing the computation to code closes much of the gap (Khandekar et al. 2024, the
 "code-augmented" setting; Goodell et al., "Large language model agents can use tools to
 perform clinical calculations", npj Digital Medicine 2025). Here the model never
-computes: the system text lists every calculator of `medq.calculators` (name, what it
-computes, its parameters in a compact form of their JSON schema) and asks for
-``{"calculator": name, "arguments": {...}}``; medq validates the arguments with the
-calculator's pydantic model and computes the result.
+computes: it picks one calculator of `medq.calculators` and reads its arguments from the
+note; medq validates the arguments with the calculator's pydantic model and computes the
+result. Two ways of asking, chosen by the backend:
 
-This is the JSON-schema-output path, which runs on every backend. When the reply cannot
-be used (no JSON, an unknown calculator, a missing or out-of-range parameter, an unknown
-unit), the error is sent back once and the model may correct itself (``repair=True``): 1
-call per item, 2 when a repair is needed. Native tool calling (an OpenAI ``tools`` field)
-needs support in medq's request type and backends and is not used yet.
+- ``mode="tools"``, when the model declares `Capability.TOOLS` (the OpenAI-compatible
+  backend does unless built with ``tools=False``): every calculator is offered as a
+  function tool (name, description, its pydantic JSON schema as the parameters) with
+  ``tool_choice="required"``, and the first tool call is computed. A reply with no tool
+  call but a ``{"calculator": ..., "arguments": ...}`` object in its text (servers whose
+  tool parser missed it) is read from the text.
+- ``mode="json"``, on every other backend, or with ``tools=False``: the system text lists
+  every calculator (name, what it computes, its parameters in a compact form of their JSON
+  schema) and asks for ``{"calculator": name, "arguments": {...}}`` as the reply.
 
-The answer's ``details`` show the trace: the calculator chosen, the arguments as given,
-the validated parameters, the result and each attempt's error.
+When the call cannot be used (no call, arguments that are not JSON, an unknown
+calculator, a missing or out-of-range parameter, an unknown unit), the error is sent back
+once as a user turn and the model may correct itself (``repair=True``): 1 call per item,
+2 when a repair is needed.
+
+The answer's ``details`` show the trace: the mode, the calculator chosen, the arguments as
+given (and in tools mode the raw argument text), the validated parameters, the result and
+each attempt's error.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from functools import cache
 from typing import Any
@@ -36,15 +46,40 @@ from medq.registry import strategies
 from medq.scoring.extract import _strip_reasoning
 from medq.strategies.base import Strategy, generation_request
 from medq.strategies.calc_direct import calc_messages, require_calculation
-from medq.types import Answer, Message, Question, Status
+from medq.types import Answer, Capability, Generation, JSONObject, Message, Question, Status
 
-CALLS_PER_ITEM = "1 (+1 repair when the first reply cannot be computed)"
+CALLS_PER_ITEM = "1 (+1 repair when the first call cannot be computed), in either mode"
 PROMPTS = ("medcalc_tool_system", "medcalc_tool", "medcalc_tool_repair")
+
+# The tools-mode prompts: the tool definitions carry the catalog, so the text only frames
+# the task. (The cache key holds the messages, so a change here is never a stale hit.)
+TOOLS_SYSTEM = (
+    "You are a helpful assistant for medical calculations. Do not compute the result "
+    "yourself: call the one calculator tool that answers the task, with its parameters read "
+    "from the patient note, and a program will compute the result. A quantity is a number in "
+    'the unit its parameter names, or {"value": number, "unit": "unit"} in one of the '
+    "units listed. Leave out an optional parameter the note does not give."
+)
+TOOLS_USER = (
+    "Here is the patient note:\n{note}\n\nHere is the task:\n{question}\n\n"
+    "Call the calculator that answers the task."
+)
+TOOLS_REPAIR = (
+    "That calculator call could not be computed: {error}\n\n"
+    "Please call the calculator again with corrected arguments."
+)
 
 _QUANTITY_BOILERPLATE = re.compile(
     r', or \{"value": number, "unit": "\.\.\."\} in an accepted unit'
 )
 _MAX_UNITS = 6
+
+
+@cache
+def calculator_tools() -> tuple[JSONObject, ...]:
+    """Every calculator as an OpenAI function spec ``{"name", "description", "parameters"}``
+    (read-only, built once: the schemas come to ~100 kB)."""
+    return tuple(JSONObject(json_schema(calc)) for calc in calculators().values())
 
 
 @cache
@@ -145,6 +180,34 @@ def _call(obj: Mapping[str, Any], keys: Mapping[str, str]) -> tuple[str, Mapping
     return 'the reply has no "arguments" object'
 
 
+def read_tool_call(generation: Generation) -> tuple[str, Mapping[str, Any]] | str:
+    """(calculator, arguments) from a reply's first tool call, or the reason it has none.
+
+    A reply without tool calls is read as text (`read_call`), for servers whose tool parser
+    left the call in the content.
+    """
+    if not generation.tool_calls:
+        found = read_call(generation.text)
+        return found if not isinstance(found, str) else "the reply called no calculator tool"
+    call = generation.tool_calls[0]
+    try:
+        arguments = json.loads(call.arguments)
+    except (ValueError, RecursionError):
+        return f"the arguments of {call.name} are not valid JSON: {call.arguments[:200]!r}"
+    if not isinstance(arguments, dict):
+        return f"the arguments of {call.name} must be an object, not {type(arguments).__name__}"
+    return call.name, arguments
+
+
+def _said(generation: Generation) -> str:
+    """A reply as text (the answer text, and the turn replayed before a repair): its text
+    and the tool call it made, if any."""
+    if not generation.tool_calls:
+        return generation.text
+    call = generation.tool_calls[0]
+    return f"{generation.text}\nCalled {call.name} with arguments {call.arguments}".strip()
+
+
 def format_result(result: Any, output: str) -> str:
     """A calculator's result as answer text: a number, MM/DD/YYYY, or "(w weeks, d days)"."""
     if output == "weeks_days" and isinstance(result, tuple | list) and len(result) == 2:
@@ -176,41 +239,57 @@ def compute_call(call: tuple[str, Mapping[str, Any]]) -> tuple[dict[str, Any], s
 
 @strategies.register()
 def calculator_tool(
-    *, seed: int = 0, max_tokens: int | None = None, repair: bool = True
+    *, seed: int = 0, max_tokens: int | None = None, repair: bool = True, tools: bool = True
 ) -> Strategy:
-    """Pick a calculator and its inputs as JSON; medq validates and computes.
+    """Pick a calculator and its inputs (a tool call, or JSON); medq validates and computes.
 
     Args:
         seed: sent with the request for servers that honour it.
         max_tokens: completion limit (server default when None).
-        repair: send a reply that cannot be computed back once with the error.
+        repair: send a call that cannot be computed back once with the error.
+        tools: offer the calculators as native tools when the backend can call tools;
+            False always asks for JSON output (as before tool calling existed).
     """
 
     async def solve(question: Question, model: Model) -> Answer:
         require_calculation(question, "calculator_tool")
-        messages = calc_messages(question, "medcalc_tool_system", "medcalc_tool",
-                                 catalog=catalog())
+        mode = "tools" if tools and Capability.TOOLS in model.capabilities else "json"
+        if mode == "tools":
+            messages: tuple[Message, ...] = (
+                Message("system", TOOLS_SYSTEM),
+                Message("user", TOOLS_USER.format(note=question.context or "",
+                                                  question=question.stem)),
+            )
+        else:
+            messages = calc_messages(question, "medcalc_tool_system", "medcalc_tool",
+                                     catalog=catalog())
         attempts: list[dict[str, Any]] = []
         truncated = False
         text = ""
         for attempt in range(2 if repair else 1):
             request = generation_request(messages, seed=seed, max_tokens=max_tokens)
+            if mode == "tools":
+                request = replace(request, tools=calculator_tools(), tool_choice="required")
             generation = (await model.complete(request)).generations[0]
-            text, truncated = generation.text, truncated or generation.truncated
-            call = read_call(text)
+            text, truncated = _said(generation), truncated or generation.truncated
+            call = read_tool_call(generation) if mode == "tools" else read_call(text)
+            raw = generation.tool_calls[0].arguments if generation.tool_calls else None
             try:
                 if isinstance(call, str):
                     raise ValueError(call)
                 trace, answer = compute_call(call)
             except (ValueError, ArithmeticError) as exc:
                 attempts.append({"error": str(exc)})
-                messages = (*messages, Message("assistant", text),
-                            Message("user", render("medcalc_tool_repair", error=str(exc))))
+                repair_text = (TOOLS_REPAIR.format(error=exc) if mode == "tools"
+                               else render("medcalc_tool_repair", error=str(exc)))
+                messages = (*messages, Message("assistant", text), Message("user", repair_text))
                 continue
             attempts.append({"error": None})
-            details = {**trace, "attempts": attempts, "repaired": attempt > 0}
+            details = {"mode": mode, **trace, "attempts": attempts, "repaired": attempt > 0}
+            if mode == "tools":
+                details["raw_arguments"] = raw
             return Answer(answer, Status.OK, text, truncated=truncated, details=details)
         return Answer(None, Status.INVALID, text, truncated=truncated,
-                      reason=attempts[-1]["error"], details={"attempts": attempts})
+                      reason=attempts[-1]["error"], details={"mode": mode, "attempts": attempts})
 
     return solve

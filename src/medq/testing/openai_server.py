@@ -17,6 +17,11 @@ Three ways to run it::
     # (c) as a separate process (prints its base URL on the first line of stdout)
     python -m medq.testing.openai_server --port 0 --latency 0.2 --responder letter
 
+A responder may also call tools: it returns ``{"tool_calls": [{"name": ..., "arguments":
+{...}}]}`` (optionally with ``"content"``), and the choice comes back OpenAI-shaped, with
+``message.tool_calls`` carrying call IDs and the arguments as JSON text, and
+``finish_reason: "tool_calls"``; `tool_call_responder` builds such a responder.
+
 Faults are counted per request body: ``faults={"429": 1, "500": 2}`` makes the first
 attempt of every distinct request get a 429, the next two a 500, and every later attempt
 succeed. Retries resend identical bytes, so this stays deterministic under any concurrency.
@@ -44,10 +49,14 @@ from typing import Any
 
 from aiohttp import web
 
-Responder = Callable[[Mapping[str, Any], int], str | None]
-"""(request body, choice index) -> response text, or None for ``"content": null``.
+Reply = str | Mapping[str, Any] | None
+Responder = Callable[[Mapping[str, Any], int], Reply]
+"""(request body, choice index) -> response text, None for ``"content": null``, or a dict
+``{"tool_calls": [{"name": str, "arguments": dict | str}], "content": str | None}``.
 
 Must be cheap and deterministic."""
+
+ToolChooser = Callable[[Mapping[str, Any], int], tuple[str, Mapping[str, Any] | str] | None]
 
 _TOKEN = re.compile(r"\s*\S+")
 _CHOSEN_PROB = 0.7
@@ -92,6 +101,31 @@ def table_responder(table: Mapping[str, str], default: str = "I don't know.") ->
 def fixed_responder(text: str) -> Responder:
     """Always answer `text`."""
     return lambda body, index: text
+
+
+def tool_call_responder(choose: ToolChooser, fallback: str = "I cannot call a tool.") -> Responder:
+    """Call the tool `choose(body, index)` names, with its arguments, when tools are offered.
+
+    `choose` returns ``(tool name, arguments)`` (a dict, or raw text sent as is, which may
+    be broken JSON on purpose), or None to answer `fallback` instead. A request that offers
+    no tools, or says ``tool_choice: "none"``, also gets `fallback`, as a real server would.
+    """
+
+    def respond(body: Mapping[str, Any], index: int) -> Reply:
+        if not body.get("tools") or body.get("tool_choice") == "none":
+            return fallback
+        chosen = choose(body, index)
+        if chosen is None:
+            return fallback
+        name, arguments = chosen
+        return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
+    return respond
+
+
+def offered_tool_names(body: Mapping[str, Any]) -> list[str]:
+    """The function names a chat request offers as tools."""
+    return [t["function"]["name"] for t in body.get("tools") or ()]
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,12 @@ class FakeOpenAIServer:
     def bodies(self) -> list[Mapping[str, Any]]:
         """The bodies of every chat request received, in arrival order."""
         return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
+
+    @property
+    def tools(self) -> list[list[Mapping[str, Any]]]:
+        """The ``tools`` each chat request offered (an empty list when none), in arrival
+        order."""
+        return [list(b.get("tools") or ()) for b in self.bodies]
 
     @property
     def count(self) -> int:
@@ -272,6 +312,9 @@ class FakeOpenAIServer:
             return _error(400, "you must provide a model parameter", "missing_model")
         if self.models is not None and body["model"] not in self.models:
             return _error(404, f"The model `{body['model']}` does not exist.", "model_not_found")
+        problem = _tools_problem(body)
+        if problem is not None:
+            return _error(400, problem, "invalid_tools")
         return web.json_response(self._completion(body))
 
     def _scheduled_fault(self, raw: bytes) -> str | None:
@@ -310,8 +353,17 @@ class FakeOpenAIServer:
         choices = []
         completion_tokens = 0
         for index in range(n):
-            text = self.responder(body, index)
-            finish = "stop"
+            reply = self.responder(body, index)
+            tool_calls = None
+            if isinstance(reply, Mapping):
+                tool_calls = [
+                    _tool_call(call, f"call_{len(self.requests)}_{index}_{k}")
+                    for k, call in enumerate(reply.get("tool_calls") or ())
+                ]
+                text = reply.get("content")
+            else:
+                text = reply
+            finish = "tool_calls" if tool_calls else "stop"
             for s in stop:
                 cut = text.find(s) if text is not None else -1
                 if cut >= 0:
@@ -322,9 +374,15 @@ class FakeOpenAIServer:
                 text = "".join(tokens)
                 finish = "length"
             completion_tokens += len(tokens)
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if tool_calls:
+                message["tool_calls"] = tool_calls
+                completion_tokens += sum(
+                    len(_TOKEN.findall(c["function"]["arguments"])) for c in tool_calls
+                )
             choice: dict[str, Any] = {
                 "index": index,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish,
             }
@@ -344,6 +402,42 @@ class FakeOpenAIServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+def _tool_call(call: Mapping[str, Any], call_id: str) -> dict[str, Any]:
+    arguments = call.get("arguments", {})
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return {"id": call_id, "type": "function",
+            "function": {"name": call["name"], "arguments": arguments}}
+
+
+def _tools_problem(body: Mapping[str, Any]) -> str | None:
+    """What OpenAI would reject in the request's ``tools`` and ``tool_choice``, or None."""
+    tools = body.get("tools")
+    choice = body.get("tool_choice")
+    if tools is None:
+        return None if choice is None else "tool_choice is only allowed when tools are given."
+    if not isinstance(tools, list) or not tools:
+        return "'tools' must be a non-empty array."
+    names = []
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(
+            function, dict
+        ):
+            return f"tools[{i}] must be {{'type': 'function', 'function': {{...}}}}."
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            return f"tools[{i}].function.name is missing."
+        parameters = function.get("parameters", {"type": "object"})
+        if not isinstance(parameters, dict) or parameters.get("type") != "object":
+            return f"tools[{i}].function.parameters must be a JSON Schema of type 'object'."
+        names.append(function["name"])
+    if choice is None or choice in ("auto", "required", "none"):
+        return None
+    if isinstance(choice, dict) and (choice.get("function") or {}).get("name") in names:
+        return None
+    return f"tool_choice {choice!r} names no offered tool."
 
 
 def _headers(request: web.Request) -> dict[str, str]:

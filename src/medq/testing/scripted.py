@@ -4,14 +4,22 @@ Example:
     >>> model = ScriptedModel(table({"Verify option": "Verdict: incorrect"}, default="Answer: A"))
     >>> # ... run a strategy against `model`, then inspect what it was asked:
     >>> [(c.temperature, c.sample_index) for c in model.recorded]  # doctest: +SKIP
+
+A reply may also be a `Generation`, e.g. a tool call made with `tool_call` (the model must
+be built with ``tools=True`` to be offered tools):
+
+    >>> model = ScriptedModel(lambda r: tool_call("body_mass_index", {"weight": 70}),
+    ...                       tools=True)
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from medq.models.base import ModelError, TransientModelError, UnsupportedCapabilityError
 from medq.types import (
@@ -21,10 +29,11 @@ from medq.types import (
     Generation,
     GenerationRequest,
     LoglikelihoodRequest,
+    ToolCall,
 )
 
-Responder = Callable[[GenerationRequest], str]
-Reply = str | Sequence[str] | Responder
+Responder = Callable[[GenerationRequest], str | Generation]
+Reply = str | Generation | Sequence[str] | Responder
 
 
 class UnscriptedCallError(LookupError):
@@ -38,10 +47,12 @@ class RecordedCall:
     Attributes:
         request: the request as received.
         text: the reply, or None when the call failed.
+        tool_calls: the tool calls of the reply, if it made any.
     """
 
     request: GenerationRequest
     text: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def prompt(self) -> str:
@@ -61,11 +72,14 @@ class ScriptedModel:
     """A Model whose replies come from `respond(request)`; every request is kept in `calls`.
 
     Args:
-        respond: request -> response text (see `table` and `answers` for ready-made ones).
-            Raise a ModelError subclass to simulate failure.
+        respond: request -> response text, or a `Generation` (a tool call: see `tool_call`);
+            see `table` and `answers` for ready-made ones. Raise a ModelError subclass to
+            simulate failure.
         name: the model name used in cache keys.
         latency: seconds to wait per call (to exercise concurrency).
         fail_first: the first N calls raise TransientModelError (to exercise retries).
+        tools: declare `Capability.TOOLS` (tool calling); without it a request that offers
+            tools raises UnsupportedCapabilityError, as a real backend would.
 
     Attributes:
         calls: every request, in arrival order.
@@ -83,7 +97,10 @@ class ScriptedModel:
         name: str = "scripted/test",
         latency: float = 0.0,
         fail_first: int = 0,
+        tools: bool = False,
     ) -> None:
+        if tools:
+            self.capabilities = frozenset({Capability.GENERATE, Capability.TOOLS})
         self.respond = respond
         self.name = name
         self.endpoint = "scripted"
@@ -100,21 +117,32 @@ class ScriptedModel:
         self.calls.append(request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        texts: list[str] = []
+        generations: list[Generation] = []
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
             if len(self.calls) <= self.fail_first:
                 raise TransientModelError("scripted transient failure")
-            texts = [self.respond(request) for _ in range(request.n)]
+            if request.tools and Capability.TOOLS not in self.capabilities:
+                raise UnsupportedCapabilityError(
+                    f"{self.name} was built without tools=True but was offered tools")
+            generations = [_generation(self.respond(request)) for _ in range(request.n)]
         finally:
             self.in_flight -= 1
-            self.recorded.append(RecordedCall(request, texts[0] if texts else None))
+            first = generations[0] if generations else None
+            self.recorded.append(RecordedCall(
+                request,
+                first.text if first else None,
+                first.tool_calls if first else (),
+            ))
             self.busy_s += time.perf_counter() - started
         return Completion(
-            tuple(Generation(t, "stop") for t in texts),
+            tuple(generations),
             prompt_tokens=sum(len(m.content.split()) for m in request.messages),
-            completion_tokens=sum(len(t.split()) for t in texts),
+            completion_tokens=sum(
+                len(g.text.split()) + sum(len(c.arguments.split()) for c in g.tool_calls)
+                for g in generations
+            ),
             model=self.name,
         )
 
@@ -127,6 +155,19 @@ class ScriptedModel:
 
     async def aclose(self) -> None:
         return None
+
+
+def _generation(reply: str | Generation) -> Generation:
+    return reply if isinstance(reply, Generation) else Generation(reply, "stop")
+
+
+def tool_call(
+    name: str, arguments: Mapping[str, Any] | str, *, call_id: str = "call_0", text: str = ""
+) -> Generation:
+    """A reply that calls tool `name` with `arguments` (a dict, or raw JSON text, which may
+    be broken on purpose), as a backend with tool calling returns it."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return Generation(text, "tool_calls", tool_calls=(ToolCall(call_id, name, raw),))
 
 
 def failing(message: str = "scripted permanent failure") -> Responder:
@@ -152,14 +193,14 @@ def table(entries: Mapping[str, Reply], *, default: Reply | None = None) -> Resp
             `UnscriptedCallError`.
     """
 
-    def pick(reply: Reply, request: GenerationRequest) -> str:
-        if isinstance(reply, str):
+    def pick(reply: Reply, request: GenerationRequest) -> str | Generation:
+        if isinstance(reply, str | Generation):
             return reply
         if callable(reply):
             return reply(request)
         return reply[request.sample_index % len(reply)]
 
-    def respond(request: GenerationRequest) -> str:
+    def respond(request: GenerationRequest) -> str | Generation:
         prompt = request.messages[-1].content
         for key, reply in entries.items():
             if key in prompt:
