@@ -41,7 +41,7 @@ from typing import Any
 
 from medq.calculators import Calculator, calculators, get_calculator, json_schema
 from medq.models.base import Model
-from medq.prompts import render
+from medq.prompts import render, template
 from medq.registry import strategies
 from medq.scoring.extract import _strip_reasoning
 from medq.strategies.base import Strategy, generation_request
@@ -49,24 +49,14 @@ from medq.strategies.calc_direct import calc_messages, require_calculation
 from medq.types import Answer, Capability, Generation, JSONObject, Message, Question, Status
 
 CALLS_PER_ITEM = "1 (+1 repair when the first call cannot be computed), in either mode"
-PROMPTS = ("medcalc_tool_system", "medcalc_tool", "medcalc_tool_repair")
-
-# The tools-mode prompts: the tool definitions carry the catalog, so the text only frames
-# the task. (The cache key holds the messages, so a change here is never a stale hit.)
-TOOLS_SYSTEM = (
-    "You are a helpful assistant for medical calculations. Do not compute the result "
-    "yourself: call the one calculator tool that answers the task, with its parameters read "
-    "from the patient note, and a program will compute the result. A quantity is a number in "
-    'the unit its parameter names, or {"value": number, "unit": "unit"} in one of the '
-    "units listed. Leave out an optional parameter the note does not give."
-)
-TOOLS_USER = (
-    "Here is the patient note:\n{note}\n\nHere is the task:\n{question}\n\n"
-    "Call the calculator that answers the task."
-)
-TOOLS_REPAIR = (
-    "That calculator call could not be computed: {error}\n\n"
-    "Please call the calculator again with corrected arguments."
+PROMPTS = (
+    "medcalc_tool_system",
+    "medcalc_tool",
+    "medcalc_tool_repair",
+    # Tools mode: the tool definitions carry the catalog, so the text only frames the task.
+    "medcalc_tools_system",
+    "medcalc_tools",
+    "medcalc_tools_repair",
 )
 
 _QUANTITY_BOILERPLATE = re.compile(
@@ -256,9 +246,9 @@ def calculator_tool(
         mode = "tools" if tools and Capability.TOOLS in model.capabilities else "json"
         if mode == "tools":
             messages: tuple[Message, ...] = (
-                Message("system", TOOLS_SYSTEM),
-                Message("user", TOOLS_USER.format(note=question.context or "",
-                                                  question=question.stem)),
+                Message("system", template("medcalc_tools_system").strip()),
+                Message("user", render("medcalc_tools", note=question.context or "",
+                                       question=question.stem)),
             )
         else:
             messages = calc_messages(question, "medcalc_tool_system", "medcalc_tool",
@@ -280,8 +270,8 @@ def calculator_tool(
                 trace, answer = compute_call(call)
             except (ValueError, ArithmeticError) as exc:
                 attempts.append({"error": str(exc)})
-                repair_text = (TOOLS_REPAIR.format(error=exc) if mode == "tools"
-                               else render("medcalc_tool_repair", error=str(exc)))
+                prompt = "medcalc_tools_repair" if mode == "tools" else "medcalc_tool_repair"
+                repair_text = render(prompt, error=str(exc))
                 messages = (*messages, Message("assistant", text), Message("user", repair_text))
                 continue
             attempts.append({"error": None})
