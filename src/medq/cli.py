@@ -441,16 +441,33 @@ app.add_typer(index_app, name="index")
 @corpus_app.command("add")
 def corpus_add(
     name: Annotated[str, typer.Argument(help="Name to store the corpus under.")],
-    path: Annotated[Path, typer.Argument(help="MedRAG JSONL, JSON, .txt/.md, or a folder.")],
+    path: Annotated[
+        Path | None, typer.Argument(help="MedRAG JSONL, JSON, .txt/.md, or a folder.")
+    ] = None,
+    hub: Annotated[
+        str | None,
+        typer.Option(help="A MedRAG corpus from the Hub: textbooks, statpearls, pubmed, "
+                     "wikipedia (or a repository ID)."),
+    ] = None,
+    revision: Annotated[str | None, typer.Option(help="Hub commit to pin (--hub).")] = None,
     chunk_words: Annotated[int, typer.Option(help="Words per chunk of text files.")] = 128,
     overlap_words: Annotated[int, typer.Option(help="Words shared by adjacent chunks.")] = 32,
     replace: Annotated[bool, typer.Option(help="Replace a corpus of that name.")] = False,
 ) -> None:
     """Add a corpus of snippets (MedRAG's id/title/content) or chunked documents."""
-    from medq.retrieval import add_corpus
+    if (path is None) == (hub is None):
+        _fail("give either PATH or --hub CORPUS")
+    if hub is not None:
+        from medq.retrieval.hub_corpora import add_medrag_corpus
 
-    corpus = _run_or_explain(lambda: add_corpus(
-        name, path, chunk_words=chunk_words, overlap_words=overlap_words, replace=replace))
+        corpus = _run_or_explain(
+            lambda: add_medrag_corpus(name, hub, revision=revision, replace=replace))
+    else:
+        from medq.retrieval import add_corpus
+
+        corpus = _run_or_explain(lambda: add_corpus(
+            name, path, chunk_words=chunk_words, overlap_words=overlap_words,
+            replace=replace))
     typer.echo(f"corpus {corpus.name}: {len(corpus)} snippets in {corpus.path}")
 
 
