@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -222,3 +223,109 @@ def test_cli_report(store: Store, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no run matches" in result.output
     result = runner.invoke(app, ["report", "last", "--format", "pdf"])
     assert result.exit_code == 2 and "unknown report format" in result.output
+
+
+SNIPPETS = [
+    {"id": "n1", "title": "Presentation",
+     "content": "A patient presents with pain and fever; the year-old man is examined."},
+    {"id": "n2", "title": "Management",
+     "content": "Management of the patient depends on the most likely diagnosis.\n\n"
+                "The next step is often imaging."},
+    {"id": "n3", "title": "Pregnancy", "content": "<img src=x onerror=alert(1)> A woman, "
+                                                   "pregnant at 30 weeks, gives her history."},
+    {"id": "n4", "title": "Vital signs",
+     "content": "Her blood pressure, pulse and temperature are within normal limits."},
+]
+
+
+def rag_run(store: Store, strategy: str, respond) -> str:
+    """A retrieval run on the medqa sample over a tiny stored corpus (BM25, offline)."""
+    from medq.retrieval import add_corpus, list_corpora
+
+    if not any(c["name"] == "notes" for c in list_corpora()):
+        source = Path(os.environ["MEDQ_HOME"]) / "notes.jsonl"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text("".join(json.dumps(r) + "\n" for r in SNIPPETS))
+        add_corpus("notes", source)
+    spec = EvalSpec(task="medqa", sample=True, model="scripted/rag", strategy=strategy)
+    return evaluate(spec, store=store, model=ScriptedModel(respond, name="scripted/rag"),
+                    progress=False).run_id
+
+
+def snippet_text(data: dict, row: list[int]) -> str | None:
+    """A snippet's text as the page reads it: a string, or a slice of one (a prompt)."""
+    if row[3] < 0:
+        return None
+    text = data["strings"][row[3]]
+    return text[row[4]:row[5]] if len(row) > 4 else text  # ASCII here: JS and Python agree
+
+
+def medrag_answer(request: GenerationRequest) -> str:
+    return json.dumps({"step_by_step_thinking": "Document [2] agrees with Document [1].",
+                       "answer_choice": "A"})
+
+
+def test_item_data_has_retrieved_snippets_and_marks(store: Store) -> None:
+    (plain,) = make_runs(store, 1)
+    run_id = rag_run(store, "medrag:corpus=notes,k=4,budget=60", medrag_answer)
+    data = items_of(build_report(store, [plain, run_id]))
+    strings = data["strings"]
+    table = {strings[row[1]]: (strings[row[0]], strings[row[2]], snippet_text(data, row))
+             for row in data["snippets"]}
+    assert len(table) == len(data["snippets"])  # each snippet once, however often retrieved
+    by_id = {r["id"]: r for r in SNIPPETS}
+    for ident, (corpus, title, text) in table.items():
+        assert (corpus, title) == ("notes", by_id[ident]["title"])
+        assert text == by_id[ident]["content"]  # read back from the prompts, blank line too
+    assert all(len(row) == 6 for row in data["snippets"])  # a slice of a prompt, no copy
+    samples = {s["item_id"]: s for s in store.samples(run_id)}
+    checked = 0
+    for item in data["items"]:
+        assert len(item["r"][0]) == 8  # a run without retrieval carries nothing more
+        details = samples[item["id"]]["details"]
+        rag = item["r"][1][8]
+        ids = [strings[data["snippets"][row][1]] for row, _, _ in rag["k"]]
+        assert ids == [r["id"] for r in details["retrieved"]]
+        assert [score for _, score, _ in rag["k"]] == [round(r["score"], 4)
+                                                       for r in details["retrieved"]]
+        cited = [i for i, (_, _, marks) in zip(ids, rag["k"], strict=True) if marks & 1]
+        named = [i for i, (_, _, marks) in zip(ids, rag["k"], strict=True) if marks & 2]
+        assert cited == details["cited"] and sorted(named) == sorted(details["referenced"])
+        checked += bool(named) and len(ids) > len(cited)
+    assert checked > 0  # some items had referenced snippets and some retrieved but not shown
+    assert "onerror" not in build_report(store, [run_id])
+
+
+def test_item_data_has_follow_ups_and_rounds(store: Store) -> None:
+    def imedrag_replies(request: GenerationRequest) -> str:
+        text = request.messages[-1].content
+        if "Before answering" in text:
+            return "Query 1: patient management\nQuery 2: vital signs"
+        if text.startswith("Here are the relevant documents"):
+            return "Imaging first."
+        return medrag_answer(request)
+
+    run_id = rag_run(store, "imedrag:corpus=notes,rounds=1,queries=2,k=2", imedrag_replies)
+    data = items_of(build_report(store, [run_id]))
+    strings = data["strings"]
+    follow_ups = data["items"][0]["r"][0][8]["f"]
+    assert [(strings[q], strings[a]) for q, a, _ in follow_ups] == [
+        ("patient management", "Imaging first."), ("vital signs", "Imaging first.")]
+    first = [data["snippets"][row] for row, _, marks in follow_ups[0][2] if marks == 1]
+    assert first and all(snippet_text(data, row) == next(r["content"] for r in SNIPPETS
+                                                         if r["id"] == strings[row[1]])
+                         for row in first)
+
+    def uncertain(request: GenerationRequest) -> str:
+        if "disagreed" in request.messages[-1].content:
+            return "Query 1: patient management"
+        return f"Reasoning.\nAnswer: {'AB'[request.sample_index % 2]}"
+
+    run_id = rag_run(store, "uncertainty_search:corpus=notes,rounds=2,n=2,k=2", uncertain)
+    data = items_of(build_report(store, [run_id]))
+    rag = data["items"][0]["r"][0][8]
+    (votes, entropy, queries, shown), (_, _, later, shown_later) = rag["u"]
+    assert (data["strings"][votes], entropy, [data["strings"][q] for q in queries]) == (
+        "A B", 1.0, ["patient management"])
+    assert shown == [] and later == [] and shown_later == list(range(len(shown_later)))
+    assert shown_later and all(rag["k"][i][2] & 1 for i in shown_later)

@@ -2,7 +2,8 @@
 
 Asserts that the page loads with no console errors and no request leaving the page, that
 the summary shows `summarize`'s numbers, that the "wrong" filter shows exactly the wrong
-items, and that hostile model output renders as text. Saves a screenshot to artifacts/.
+items, that hostile model output renders as text, and that a MedRAG run's items show their
+retrieved snippets with the cited ones marked. Saves screenshots to artifacts/.
 
 Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them).
 Without them the test skips locally and fails under CI (CI set), so CI cannot skip it.
@@ -156,7 +157,11 @@ def test_report_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
     driver.execute_script("window.scrollTo(0, 0)")
     assert driver.save_screenshot(str(ARTIFACTS / "report.png"))
 
-    # No console errors (CSP violations included), and no request left the page.
+    assert_quiet_and_offline(driver, page)
+
+
+def assert_quiet_and_offline(driver, page: Path) -> None:
+    """No console errors (CSP violations included), and no request left the page."""
     errors = [e for e in driver.get_log("browser") if e["level"] in {"SEVERE", "ERROR"}]
     assert errors == []
     requests = []  # (document that asked, URL)
@@ -172,3 +177,81 @@ def test_report_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
     assert all(url.startswith(("file://", "data:")) for url in ours), ours
     outside = [url for _, url in requests if not url.startswith(("file:", "data:", "chrome:"))]
     assert outside == []
+
+
+# Outside the Basic Multilingual Plane (🩺 is two UTF-16 units) so that texts read back as
+# slices of a prompt must be sliced in the page's units, not Python's.
+SNIPPETS = {
+    "n1": ("Presentation", "🩺 A patient presents with pain and fever; the year-old man."),
+    "n2": ("Management", "Management of the patient depends on the diagnosis. 🩺"),
+    "n3": ("Pregnancy", HOSTILE + " A woman, pregnant at 30 weeks, gives her history. 🩺"),
+    "n4": ("Vital signs", "Her blood pressure, pulse and temperature are normal. 🩺"),
+}
+
+
+def test_retrieved_snippets_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from medq.retrieval import add_corpus
+
+    source = tmp_path / "notes.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "title": t, "content": c}) + "\n"
+                              for i, (t, c) in SNIPPETS.items()), encoding="utf-8")
+    add_corpus("notes", source)
+    reply = json.dumps({"step_by_step_thinking": "Document [1] says so.", "answer_choice": "A"})
+    with Store() as store:
+        spec = EvalSpec(task="medqa", sample=True, model="scripted/rag",
+                        strategy="medrag:corpus=notes,k=4,budget=60")
+        run_id = evaluate(spec, store=store, model=ScriptedModel(lambda r: reply),
+                          progress=False).run_id
+        # An item with a snippet retrieved but not shown, beside the cited one.
+        sample = next(s for s in store.samples(run_id)
+                      if len(s["details"]["retrieved"]) > len(s["details"]["cited"]) > 0)
+        page = tmp_path / "report.html"
+        page.write_text(build_report(store, [run_id]), encoding="utf-8")
+    details = sample["details"]
+
+    driver.get_log("performance")
+    driver.get(page.as_uri())
+    wait = WebDriverWait(driver, 15)
+    wait.until(lambda d: d.find_element(By.ID, "item-count").get_attribute("data-count"))
+    driver.find_element(By.ID, "filter-text").send_keys(sample["item_id"])
+    wait.until(lambda d: d.find_element(By.ID, "item-count").get_attribute("data-count") == "1")
+    driver.find_element(By.CSS_SELECTOR, "#item-list details.item summary").click()
+    # Collapsed until asked for: the list renders when its summary is clicked.
+    toggle = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "details.snippets summary"))
+    assert driver.find_elements(By.CSS_SELECTOR, "li.snippet") == []
+    assert f"{len(details['retrieved'])} snippets retrieved" in toggle.text
+    toggle.click()
+    rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "li.snippet"))
+    assert [r.get_attribute("data-snippet") for r in rows] == [
+        r["id"] for r in details["retrieved"]]
+    cited = [r.get_attribute("data-snippet") for r in rows
+             if r.find_elements(By.CSS_SELECTOR, ".mark.cited")]
+    assert cited == details["cited"]
+    assert [r.get_attribute("data-snippet") for r in rows
+            if "referenced" in r.get_attribute("class").split()] == details["referenced"]
+    assert all(r.text.startswith(f"#{n}") for n, r in enumerate(rows, start=1))
+
+    first = details["cited"][0]
+    rows[0].find_element(By.TAG_NAME, "summary").click()
+    text = wait.until(lambda d: rows[0].find_elements(By.CSS_SELECTOR, "pre.text"))
+    assert text[0].get_attribute("textContent") == SNIPPETS[first][1]
+    for row in rows[1:]:
+        row.find_element(By.TAG_NAME, "summary").click()
+    wait.until(lambda d: all(r.find_elements(By.CSS_SELECTOR, "pre.text, p.muted")
+                             for r in rows))
+    for row in rows:  # every text this report's prompts showed, exactly as shown
+        shown = row.find_elements(By.CSS_SELECTOR, "pre.text")
+        if shown:
+            assert shown[0].get_attribute("textContent") == \
+                SNIPPETS[row.get_attribute("data-snippet")][1]
+        else:
+            assert row.get_attribute("data-snippet") not in details["cited"]
+    assert driver.find_elements(By.CSS_SELECTOR, "#item-list img, #item-list a") == []
+    assert driver.title != "pwned"
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.execute_script("document.getElementById('items').scrollIntoView()")
+    driver.save_screenshot(str(ARTIFACTS / "report-snippets.png"))
+    assert_quiet_and_offline(driver, page)

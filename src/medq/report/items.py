@@ -3,7 +3,8 @@ response, as compact JSON, gzip-compressed and base64-encoded for embedding in t
 
 Items are keyed by (task, item ID), so runs on different tasks never merge. Texts go into
 one string table, so a system prompt, or a prompt shared by several runs, is stored once;
-calls are keyed by their cache key, so a call reused by several runs is stored once.
+calls are keyed by their cache key, so a call reused by several runs is stored once; the
+snippets retrieval strategies retrieved go into one table (see `medq.report.snippets`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from medq.report.data import SUBGROUP_FIELDS, RunReport
+from medq.report.snippets import SnippetTable, has_retrieval, retrieval_record
 from medq.store import Store
 
 # One letter per verdict keeps 10 runs x 4,183 items small before compression.
@@ -90,6 +92,7 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
     call_index: dict[str, int] = {}
     calls: list[list[Any]] = []
     params_cache: dict[Any, int] = {}
+    snippets = SnippetTable(s)
     items = []
     for key, first_run in order.items():
         item = _new_item(first_run, by_run[runs.index(first_run)][key],
@@ -118,8 +121,14 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
                 call_ids,
                 s(json.dumps(paper, sort_keys=True)) if paper is not None else -1,
             ]
+            if has_retrieval(sample["details"]):  # runs without retrieval stay 8 long
+                prompts = [m["content"] for k in sample["call_keys"] if k in stored
+                           for m in stored[k].request.get("messages", [])
+                           if m["role"] == "user"]
+                item["r"][run_number].append(
+                    retrieval_record(sample["details"], prompts, s, snippets))
         items.append(item)
-    return {
+    payload: dict[str, Any] = {
         "tasks": tasks,
         "runs": [{"id": r.run_id, "model": r.summary["model"],
                   "strategy": r.summary["strategy"], "task": r.summary["task"]} for r in runs],
@@ -128,6 +137,9 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
         "calls": calls,
         "items": items,
     }
+    if snippets.rows:
+        payload["snippets"] = snippets.rows
+    return payload
 
 
 def _new_item(run: RunReport, sample: dict[str, Any], task: int, n_runs: int,

@@ -177,7 +177,7 @@
   }
 
   function runResult(r, i) {
-    const [v, choice, truncated, confidence, reason, response, calls, paper] = r;
+    const [v, choice, truncated, confidence, reason, response, calls, paper, rag] = r;
     const run = data.runs[i];
     const box = el("div", { class: "run-result" });
     const facts = [`extracted: ${choice === null ? "—" : choice}`, VERDICT_NAMES[v]];
@@ -189,11 +189,90 @@
       el("span", { text: facts.join(" · ") })));
     if (reason >= 0) box.append(el("div", { class: "muted", text: `reason: ${str(reason)}` }));
     if (paper >= 0) box.append(el("div", { class: "muted", text: `paper's parser: ${str(paper)}` }));
+    if (rag) box.append(retrievalView(rag));
     if (!calls.length && response >= 0) {
       box.append(el("div", { class: "role", text: "response" }), el("pre", { class: "text", text: str(response) }));
     }
     calls.forEach((c, k) => box.append(callView(data.calls[c], k, calls.length)));
     return box;
+  }
+
+  // Retrieval: snippets as [table row, score, marks]; marks 1 = shown to the model (cited),
+  // 2 = named by the reasoning (referenced). Texts render only when a snippet is opened.
+  const SHOWN = 1, REFERENCED = 2;
+
+  function retrievalView(rag) {
+    const view = el("div", { class: "retrieval" });
+    if (rag.k) view.append(snippetList(rag.k, "retrieved"));
+    if (rag.u) {
+      const rounds = el("ol", { class: "rounds" });
+      for (const [votes, entropy, queries, shown] of rag.u) {
+        const facts = [`votes ${str(votes) || "—"}`];
+        if (entropy !== null && entropy !== undefined) facts.push(`entropy ${entropy.toFixed(3)}`);
+        facts.push(`${shown.length} snippet${shown.length === 1 ? "" : "s"} shown`);
+        const round = el("li", { text: facts.join(" · ") });
+        if (queries.length) {
+          round.append(el("div", { class: "muted", text: `searched: ${queries.map(str).join(" | ")}` }));
+        }
+        rounds.append(round);
+      }
+      view.append(el("div", { class: "role", text: "rounds" }), rounds);
+    }
+    if (rag.f) {
+      view.append(el("div", { class: "role", text: `follow-up queries (${rag.f.length})` }));
+      rag.f.forEach(([query, answer, snippets], n) => {
+        const pair = el("div", { class: "follow-up" },
+          el("div", { text: `${n + 1}. ${str(query) || ""}` }),
+          el("pre", { class: "text", text: str(answer) || "" }));
+        if (snippets.length) pair.append(snippetList(snippets, "shown"));
+        view.append(pair);
+      });
+    }
+    if (rag.ms !== undefined) view.append(el("div", { class: "muted", text: `retrieval ${rag.ms.toFixed(1)} ms` }));
+    return view;
+  }
+
+  function snippetList(snippets, verb) {
+    const shown = snippets.filter((x) => x[2] & SHOWN).length;
+    const named = snippets.filter((x) => x[2] & REFERENCED).length;
+    const label = [`${snippets.length} snippet${snippets.length === 1 ? "" : "s"} ${verb}`];
+    if (verb !== "shown") label.push(`${shown} cited (shown to the model)`);
+    label.push(`${named} referenced`);
+    const view = el("details", { class: "snippets" }, el("summary", { text: label.join(" · ") }));
+    view.addEventListener("toggle", () => {
+      if (!view.open || view.childElementCount > 1) return;
+      const list = el("ol", { class: "snippet-list" });
+      snippets.forEach((x, rank) => list.append(snippetView(x, rank)));
+      view.append(list);
+    });
+    return view;
+  }
+
+  function snippetView([row, score, marks], rank) {
+    const [corpus, id, title, text, start, end] = data.snippets[row];
+    const badges = el("span", { class: "marks" });
+    if (marks & SHOWN) badges.append(el("span", { class: "mark cited", title: "shown to the model", text: "cited" }), " ");
+    if (marks & REFERENCED) badges.append(el("span", { class: "mark referenced", title: "named by the answer's reasoning", text: "referenced" }), " ");
+    const summary = el("summary", {},
+      el("span", { class: "rank", text: `#${rank + 1}` }), " ", badges,
+      el("span", { class: "mono", text: str(id) }), " ",
+      el("span", { text: str(title) || "(untitled)" }),
+      score === null ? null : el("span", { class: "muted", text: ` · score ${score}` }),
+      corpus >= 0 ? el("span", { class: "muted", text: ` · ${str(corpus)}` }) : null);
+    const classes = ["snippet"];
+    if (marks & SHOWN) classes.push("cited");
+    if (marks & REFERENCED) classes.push("referenced");
+    const item = el("li", { class: classes.join(" "), "data-snippet": str(id) });
+    const view = el("details", {}, summary);
+    view.addEventListener("toggle", () => {
+      if (!view.open || view.childElementCount > 1) return;
+      // A snippet's text is usually a slice of the prompt that showed it (stored once).
+      const body = start === undefined ? str(text) : str(text).slice(start, end);
+      view.append(text >= 0 ? el("pre", { class: "text", text: body })
+        : el("p", { class: "muted", text: "(no text stored: no prompt showed this snippet to the model)" }));
+    });
+    item.append(view);
+    return item;
   }
 
   function callView(call, k, total) {
