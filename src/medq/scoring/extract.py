@@ -186,7 +186,7 @@ def extract_choice(text: str, options: Mapping[str, str]) -> Extraction:
     opts = _build_options(options)
     if not text or not text.strip():
         return Extraction(None, None, "empty response")
-    body, reason = _strip_reasoning(text)
+    body, reason = strip_reasoning(text)
     if reason is not None:
         return Extraction(None, None, reason)
     body = _WS.sub(" ", body.translate(_QUOTES).replace("**", "").replace("__", ""))
@@ -232,7 +232,11 @@ def _normalise(text: str) -> str:
     return text.strip("\"'`*_ ").rstrip(". ").lower()
 
 
-def _strip_reasoning(text: str) -> tuple[str, str | None]:
+def strip_reasoning(text: str) -> tuple[str, str | None]:
+    """`text` without its <think>/<thinking> blocks, and why it is unusable (or None).
+
+    An opened block that never closes leaves nothing to read: ("", reason).
+    """
     body = _THINK_BLOCK.sub("\n", text)
     opened = _THINK_OPEN.search(body)
     if opened is not None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from medq.scoring.extract import _strip_reasoning
+from medq.scoring.extract import strip_reasoning
 
 __all__ = [
     "CALC_EXTRACTOR_VERSION",
@@ -122,7 +122,7 @@ def extract_calc_answer(text: str, answer_format: str) -> CalcExtraction:
     """
     if answer_format not in FORMATS:
         raise ValueError(f"unknown answer format {answer_format!r}; expected one of {FORMATS}")
-    body, reason = _strip_reasoning(text)
+    body, reason = strip_reasoning(text)
     if reason is not None:
         return CalcExtraction(None, None, reason)
     for method, found in (

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from medq.scoring.extract import _strip_reasoning
+from medq.scoring.extract import strip_reasoning
 
 __all__ = [
     "BERTSCORE_NOTE",
@@ -82,7 +82,7 @@ def read_prediction(text: str) -> MedecPrediction:
         ...                 '"corrected_sentence": "Start heparin."}').sentence_id
         3
     """
-    body, reason = _strip_reasoning(text)
+    body, reason = strip_reasoning(text)
     if reason is not None:
         return MedecPrediction(None, reason=reason)
     found: dict[str, Any] | None = None

@@ -43,7 +43,7 @@ from medq.calculators import Calculator, calculators, get_calculator, json_schem
 from medq.models.base import Model
 from medq.prompts import render, template
 from medq.registry import strategies
-from medq.scoring.extract import _strip_reasoning
+from medq.scoring.extract import strip_reasoning
 from medq.strategies.base import Strategy, generation_request
 from medq.strategies.calc_direct import calc_messages, require_calculation
 from medq.types import Answer, Capability, Generation, JSONObject, Message, Question, Status
@@ -136,7 +136,7 @@ def read_call(text: str) -> tuple[str, Mapping[str, Any]] | str:
     The last JSON object with a ``calculator`` key counts; its arguments are under
     ``arguments`` (also accepted: ``parameters``, ``args``, ``inputs``).
     """
-    body, reason = _strip_reasoning(text)
+    body, reason = strip_reasoning(text)
     if reason is not None:
         return reason
     decoder = json.JSONDecoder()
