@@ -106,3 +106,44 @@ def test_tokenizer_splits_on_unicode_punctuation_and_keeps_accented_words() -> N
     assert words == ["le", "cœur", "et", "âme", "µg", "ml"]
     long = "pseudohypoparathyroidism electroencephalography"
     assert Tokenizer().words(long.upper()) == long.split()
+
+
+@pytest.mark.parametrize("query", ["w0 w1 w40 w200", "w0 w0 w1 w250", "w250", "w0 w1 w2 w3 w4 w5"])
+def test_dense_rows_for_common_terms_give_the_brute_force_top_k(query: str) -> None:
+    # Common terms stored as dense rows; "w0 w0" also exercises a repeated dense term.
+    corpus = _random_corpus(3000)
+    index = BM25Index.build(corpus, dense_fraction=0.05, dense_min_docs=1)
+    plain = BM25Index.build(corpus, dense_fraction=2.0)
+    assert len(index.dense_terms) > 0 and len(plain.dense_terms) == 0
+    assert index.indices.size < plain.indices.size
+    dense = index.score(query)
+    assert np.allclose(dense, plain.score(query), rtol=1e-6)
+    order = np.lexsort((np.arange(len(dense)), -dense))
+    expected = [int(r) for r in order[:20] if dense[r] > 0]
+    for hits in (index.top_k(query, 20), index.top_k_many([query, "w7"], 20)[0]):
+        assert hits.rows.tolist() == expected
+        assert hits.scores.tolist() == dense[expected].tolist()  # the same float32 sums
+
+
+def test_dense_rows_survive_save_and_load(tmp_path: Path) -> None:
+    corpus = _random_corpus(1000)
+    built = BM25Index.build(corpus, dense_fraction=0.1, dense_min_docs=1)
+    built.save(tmp_path / "idx")
+    opened = BM25Index.load(tmp_path / "idx")
+    assert opened.dense_terms.tolist() == built.dense_terms.tolist()
+    for q in ("w0 w3 w17", "w1", "w250 w0"):
+        assert opened.top_k(q, 10).rows.tolist() == built.top_k(q, 10).rows.tolist()
+        assert np.array_equal(opened.score(q), built.score(q))
+
+
+def test_an_index_of_an_older_format_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from medq.retrieval import RetrievalError
+
+    BM25Index.build(DOCS).save(tmp_path / "idx")
+    meta = json.loads((tmp_path / "idx" / "meta.json").read_text())
+    meta["version"] = 1
+    (tmp_path / "idx" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(RetrievalError, match="version"):
+        BM25Index.load(tmp_path / "idx")

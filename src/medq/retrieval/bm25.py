@@ -5,15 +5,23 @@ scored as Lucene does (``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, no ``k1 + 
 factor), which is also bm25s's default, so the two give the same scores.
 
 Why our own: measured here (bench/bench_bm25.py, BENCHMARKS.md) it builds several times
-faster than bm25s with a fraction of its memory, and it answers queries faster than both
-bm25s and tantivy because a query only touches its terms' postings: scores accumulate in
-one reused dense array and the top k are chosen among the documents touched, never by a
-pass over all N documents.
+faster than bm25s with a fraction of its memory, answers queries faster than tantivy and
+bm25s's numpy backend, and about as fast as bm25s with numba, without numba: a query only
+touches its terms' postings (and the dense rows of its common terms), accumulated in one
+reused float32 array. What is left is numpy's per-element cost in ``np.add.at`` (about
+twice a compiled loop's, measured) and memory bandwidth.
 
 The index is a term-major sparse matrix (CSC with terms as columns): ``indptr`` (int64,
 one entry per term + 1), ``indices`` (int32 document rows, ascending within a term) and
 ``data`` (float32, the precomputed BM25 impact of the term in that document). Building
 streams the corpus in batches, so the texts are never all in memory at once.
+
+The most common terms (in at least ``dense_fraction`` of the documents, 1/16 by default)
+are stored instead as dense float32 rows of ``dense`` (one row per such term, in ascending
+document frequency; ``dense_terms`` holds their term IDs): one vectorised add of a dense row
+costs a fraction of ``np.add.at`` over the same term's postings (measured: BENCHMARKS.md).
+A query scatters its other terms in ID order, then adds its dense rows in row order;
+`score` sums in the same order, so the two agree to the bit.
 """
 
 from __future__ import annotations
@@ -34,8 +42,8 @@ from medq.retrieval.base import Passage, RetrievalError
 from medq.retrieval.corpora import Corpus
 from medq.retrieval.tokenize import TOKENIZER_VERSION, Tokenizer, Vocabulary
 
-FORMAT_VERSION = 1
-_ARRAYS = ("indptr", "indices", "data")
+FORMAT_VERSION = 2
+_ARRAYS = ("indptr", "indices", "data", "dense", "dense_terms")
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class BM25Index:
         indptr: np.ndarray,
         indices: np.ndarray,
         data: np.ndarray,
+        dense: np.ndarray | None = None,
+        dense_terms: np.ndarray | None = None,
         vocab: Vocabulary,
         tokenizer: Tokenizer,
         k1: float,
@@ -105,6 +115,13 @@ class BM25Index:
         self.indptr = indptr
         self.indices = indices
         self.data = data
+        n_docs_ = int(n_docs)
+        self.dense = np.zeros((0, n_docs_), np.float32) if dense is None else dense
+        self.dense_terms = (np.zeros(0, np.int32) if dense_terms is None
+                            else np.asarray(dense_terms, np.int32))
+        # Term ID -> its row of `dense` (-1: the term is stored as postings).
+        self._slot = np.full(len(indptr) - 1, -1, dtype=np.int64)
+        self._slot[self.dense_terms] = np.arange(len(self.dense_terms))
         self.vocab = vocab
         self.tokenizer = tokenizer
         self.k1 = k1
@@ -126,6 +143,8 @@ class BM25Index:
         b: float = 0.75,
         batch_size: int = 8192,
         progress: Callable[[int], None] | None = None,
+        dense_fraction: float = 0.0625,
+        dense_min_docs: int = 1024,
     ) -> BM25Index:
         """Index `texts` (any iterable, read once, in batches of `batch_size`).
 
@@ -135,6 +154,9 @@ class BM25Index:
             k1, b: BM25's term-frequency saturation and length normalisation.
             batch_size: documents tokenised at a time (bounds the memory of the build).
             progress: called with the number of documents done after each batch.
+            dense_fraction, dense_min_docs: terms in at least this fraction of the
+                documents, and in at least `dense_min_docs` of them, are stored as dense
+                rows (at most 8x the bytes of their postings at the default 1/16).
         """
         tokenizer = tokenizer or Tokenizer()
         vocab = Vocabulary.new(tokenizer)
@@ -159,8 +181,17 @@ class BM25Index:
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
         norm = (k1 * (1 - b + b * dl / avg)).astype(np.float32)
         del dl
+        cutoff = max(dense_fraction * n_docs, dense_min_docs, 1)
+        # Dense rows in ascending df order (roughly descending impact): the order in which
+        # a document's dense contributions are summed.
+        dense_terms = np.flatnonzero(df >= cutoff)
+        dense_terms = dense_terms[np.argsort(df[dense_terms], kind="stable")].astype(np.int32)
+        slot = np.full(len(df), -1, dtype=np.int64)
+        slot[dense_terms] = np.arange(len(dense_terms))
+        dense = np.zeros((len(dense_terms), n_docs), dtype=np.float32)
+        sparse_df = np.where(slot < 0, df, 0)
         indptr = np.zeros(len(df) + 1, dtype=np.int64)
-        np.cumsum(df, out=indptr[1:])
+        np.cumsum(sparse_df, out=indptr[1:])
         nnz = int(indptr[-1])
         indices = np.empty(nnz, dtype=np.int32)
         data = np.empty(nnz, dtype=np.float32)
@@ -169,6 +200,16 @@ class BM25Index:
         # in document order, so every posting list ends up sorted by document.
         while pairs:
             terms, docs, tf = pairs.pop(0)
+            if len(dense_terms):
+                slots = slot[terms]
+                to_dense = slots >= 0
+                if to_dense.any():
+                    d_docs, d_tf = docs[to_dense], tf[to_dense].astype(np.float32)
+                    d_terms = terms[to_dense]
+                    dense[slots[to_dense], d_docs] = (
+                        idf[d_terms] * d_tf / (d_tf + norm[d_docs]))
+                    keep = ~to_dense
+                    terms, docs, tf = terms[keep], docs[keep], tf[keep]
             n = len(terms)
             if n == 0:
                 continue
@@ -181,8 +222,9 @@ class BM25Index:
             data[dest] = idf[terms] * tf32 / (tf32 + norm[docs])
             fill[terms[starts]] += counts
         return cls(
-            indptr=indptr, indices=indices, data=data, vocab=vocab, tokenizer=tokenizer,
-            k1=k1, b=b, n_docs=n_docs, avg_doc_len=avg,
+            indptr=indptr, indices=indices, data=data, dense=dense, dense_terms=dense_terms,
+            vocab=vocab, tokenizer=tokenizer, k1=k1, b=b, n_docs=n_docs,
+            avg_doc_len=avg,
         )
 
     # -- persistence ----------------------------------------------------------------------
@@ -256,11 +298,19 @@ class BM25Index:
         return terms, counts.astype(np.float32)
 
     def score(self, query: str) -> np.ndarray:
-        """BM25 scores of every document for `query` (dense; for checks and small corpora)."""
+        """BM25 scores of every document for `query` (dense; for checks and small corpora).
+
+        Summed in float32 in the same order as `top_k` sums them, so the two agree exactly.
+        """
         out = np.zeros(self.n_docs, dtype=np.float32)
-        for t, w in zip(*self.query_terms(query), strict=True):
+        terms, weights = self.query_terms(query)
+        slots = self._slot[terms]
+        for t, w in zip(terms[slots < 0], weights[slots < 0], strict=True):
             s, e = self.indptr[t], self.indptr[t + 1]
             out[self.indices[s:e]] += self.data[s:e] * w
+        order = np.argsort(slots[slots >= 0])
+        for d, w in zip(slots[slots >= 0][order], weights[slots >= 0][order], strict=True):
+            out += self.dense[d] * w
         return out
 
     def top_k(self, query: str, k: int) -> Hits:
@@ -275,40 +325,74 @@ class BM25Index:
             return []
         tokens = self.tokenizer.tokens(queries)
         ids = self.vocab.lookup(tokens.keys)
-        bounds = np.searchsorted(tokens.doc, np.arange(len(queries) + 1))
-        per_query = [self._query_terms(ids[s:e]) for s, e in itertools.pairwise(bounds)]
+        # Every query's distinct terms and their counts at once (np.unique per query costs
+        # more than some queries take to answer).
+        keep = ids >= self.vocab.n_stop
+        n_terms = np.int64(len(self.indptr) - 1)
+        pairs = np.sort(tokens.doc[keep] * n_terms + ids[keep])
+        first = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]) if pairs.size else pairs
+        counts = np.diff(np.r_[first, len(pairs)]).astype(np.float32)
+        query, term = np.divmod(pairs[first], n_terms)
+        bounds = np.searchsorted(query, np.arange(len(queries) + 1)).tolist()
+        per_query = [(term[s:e], counts[s:e]) for s, e in itertools.pairwise(bounds)]
         if threads <= 1 or len(queries) < 2:
             return [self._top_k(t, w, k) for t, w in per_query]
         with ThreadPoolExecutor(threads) as pool:
             return list(pool.map(lambda tw: self._top_k(*tw, k), per_query, chunksize=16))
 
-    def _accumulator(self) -> np.ndarray:
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's score accumulator (all zeros between queries) and a mask buffer."""
         acc = getattr(self._local, "acc", None)
         if acc is None or len(acc) != self.n_docs:
             acc = self._local.acc = np.zeros(self.n_docs, dtype=np.float32)
-        return acc
+            self._local.mask = np.empty(self.n_docs, dtype=bool)
+        return acc, self._local.mask
 
     def _top_k(self, terms: np.ndarray, weights: np.ndarray, k: int) -> Hits:
         empty = Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if k <= 0 or terms.size == 0:
             return empty
-        acc = self._accumulator()
+        acc, mask = self._buffers()
+        slots = self._slot[terms]
+        sparse = slots < 0
+        dense_slots, dense_w = slots[~sparse], weights[~sparse]
+        if dense_slots.size:
+            order = np.argsort(dense_slots)
+            dense_slots, dense_w = dense_slots[order].tolist(), dense_w[order].tolist()
+            terms, weights = terms[sparse], weights[sparse]
+        else:
+            dense_slots = dense_w = []
         indices, data = self.indices, self.data
         parts = []
         done = 0
+        # Sparse terms in ID order: rows are distinct within a term, and ufunc.at is
+        # numpy's fastest scatter-add.
         for s, e, w in zip(self.indptr[terms].tolist(), self.indptr[terms + 1].tolist(),
                            weights.tolist(), strict=True):
             if e > s:
                 rows = indices[s:e]
-                # Rows are distinct within a term; ufunc.at is numpy's fastest scatter-add.
                 np.add.at(acc, rows, data[s:e] if w == 1.0 else data[s:e] * np.float32(w))
                 parts.append(rows)
                 done += e - s
-        if not parts:
+        if dense_slots:
+            # Then the common terms, whole rows at a time.
+            tmp = None
+            for d, w in zip(dense_slots, dense_w, strict=True):
+                if w == 1.0:
+                    np.add(acc, self.dense[d], out=acc)
+                else:
+                    if tmp is None:
+                        tmp = np.empty(self.n_docs, dtype=np.float32)
+                    np.multiply(self.dense[d], np.float32(w), out=tmp)
+                    np.add(acc, tmp, out=acc)
+            rows = _top_positive(acc, k, mask)
+            scores = acc[rows]
+            acc.fill(0.0)
+        elif not parts:
             return empty
-        if 4 * done > self.n_docs:
+        elif 4 * done > self.n_docs:
             # Most rows were touched: select straight from the dense scores.
-            rows = _top_positive(acc, k)
+            rows = _top_positive(acc, k, mask)
             scores = acc[rows]
             acc.fill(0.0)
         else:
@@ -324,9 +408,24 @@ class BM25Index:
         return Hits(rows[order].astype(np.int64), scores[order])
 
 
-def _top_positive(values: np.ndarray, k: int) -> np.ndarray:
+def _sample_threshold(values: np.ndarray, k: int) -> float | None:
+    """A positive value that about a few times k of `values` reach, from a strided sample
+    (not guaranteed: check the count), or None."""
+    n = len(values)
+    if n <= 64 * k:
+        return None
+    step = n // (32 * k)
+    sample = values[::step]
+    j = min(len(sample), 2 * -(-k // step) + 2)
+    # Sorting beats np.partition here: the sample is mostly zeros, and numpy's selection
+    # slows down several-fold on repeated values.
+    threshold = float(np.sort(sample)[len(sample) - j])
+    return threshold if threshold > 0 else None
+
+
+def _top_positive(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
     """Indices of the `k` largest positive values (unordered; more than k when values tie
-    with the k-th), in O(len(values)).
+    with the k-th), in O(len(values)). `mask`: an optional bool buffer at least as long.
 
     A threshold from a strided sample cuts the values down to a few times k before the
     partition, which is several times faster than partitioning everything; when the
@@ -334,22 +433,23 @@ def _top_positive(values: np.ndarray, k: int) -> np.ndarray:
     """
     n = len(values)
     idx = None
-    if n > 64 * k:
-        step = n // (32 * k)
-        sample = values[::step]
-        j = min(len(sample), 2 * -(-k // step) + 2)
-        threshold = np.partition(sample, len(sample) - j)[len(sample) - j]
-        if threshold > 0:
-            idx = np.flatnonzero(values >= threshold)
-            if len(idx) < k:
-                idx = None
+    threshold = _sample_threshold(values, k)
+    if threshold is not None:
+        if mask is None:
+            idx = np.flatnonzero(values >= np.float32(threshold))
+        else:
+            np.greater_equal(values, np.float32(threshold), out=mask[:n])
+            idx = np.flatnonzero(mask[:n])
+        if len(idx) < k:
+            idx = None
     if idx is None:
         idx = np.flatnonzero(values > 0)
         if 64 * k < len(idx) < n:  # sparse scores: sample among the positive ones
             return idx[_top_positive(values[idx], k)]
     if len(idx) > k:
-        kth = values[idx[np.argpartition(values[idx], len(idx) - k)[len(idx) - k:]]].min()
-        idx = idx[values[idx] >= kth]  # ties at the k-th value all stay: the caller decides
+        v = values[idx]
+        kth = np.sort(v)[len(v) - k]
+        idx = idx[v >= kth]  # ties at the k-th value all stay: the caller decides
     return idx
 
 
@@ -366,14 +466,17 @@ class BM25Retriever:
     """BM25 over a stored corpus: ``BM25Retriever(open_corpus("glianorex")).search(q, 8)``.
 
     Opens the saved index (memory-mapped); builds and saves it first when there is none,
-    or when the corpus was re-added since.
+    when the corpus was re-added since, or when it was saved in an older format.
     """
 
     def __init__(self, corpus: Corpus, index: BM25Index | None = None) -> None:
         self.corpus = corpus
         if index is None:
             path = corpus.index_dir("bm25")
-            index = BM25Index.load(path) if (path / "meta.json").exists() else None
+            try:
+                index = BM25Index.load(path) if (path / "meta.json").exists() else None
+            except RetrievalError:  # an index of an older format: rebuilt below
+                index = None
             if index is None or index.info.get("corpus_fingerprint") != corpus.fingerprint:
                 index = build_bm25(corpus)
         self.index = index
