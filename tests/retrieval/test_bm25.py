@@ -147,3 +147,26 @@ def test_an_index_of_an_older_format_is_refused(tmp_path: Path) -> None:
     (tmp_path / "idx" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(RetrievalError, match="version"):
         BM25Index.load(tmp_path / "idx")
+
+
+def test_compiled_kernel_and_numpy_give_identical_hits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optional numba scatter must not change a single score or tie order."""
+    pytest.importorskip("numba")
+    from medq.retrieval import bm25
+
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(300)]
+    zipf = 1 / np.arange(1, 301)
+    zipf /= zipf.sum()
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(5, 40)), p=zipf))
+             for _ in range(3000)]
+    index = bm25.BM25Index.build(texts, dense_fraction=1 / 16, dense_min_docs=64)
+    queries = [" ".join(rng.choice(words, size=12, p=zipf)) for _ in range(40)]
+    monkeypatch.setattr(bm25, "_KERNEL", [])
+    compiled = index.top_k_many(queries, 10)
+    assert bm25._compiled_scatter() is not None
+    monkeypatch.setattr(bm25, "_KERNEL", [None])
+    plain = index.top_k_many(queries, 10)
+    for a, b in zip(compiled, plain, strict=True):
+        assert a.rows.tolist() == b.rows.tolist()
+        assert a.scores.tobytes() == b.scores.tobytes()

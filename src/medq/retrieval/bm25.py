@@ -365,13 +365,17 @@ class BM25Index:
         indices, data = self.indices, self.data
         parts = []
         done = 0
-        # Sparse terms in ID order: rows are distinct within a term, and ufunc.at is
-        # numpy's fastest scatter-add.
-        for s, e, w in zip(self.indptr[terms].tolist(), self.indptr[terms + 1].tolist(),
-                           weights.tolist(), strict=True):
+        starts, ends = self.indptr[terms], self.indptr[terms + 1]
+        kernel = _compiled_scatter()
+        if kernel is not None:
+            kernel(acc, indices, data, starts, ends, weights.astype(np.float32))
+        # Sparse terms in ID order: rows are distinct within a term; without the compiled
+        # kernel, ufunc.at is numpy's fastest scatter-add.
+        for s, e, w in zip(starts.tolist(), ends.tolist(), weights.tolist(), strict=True):
             if e > s:
                 rows = indices[s:e]
-                np.add.at(acc, rows, data[s:e] if w == 1.0 else data[s:e] * np.float32(w))
+                if kernel is None:
+                    np.add.at(acc, rows, data[s:e] if w == 1.0 else data[s:e] * np.float32(w))
                 parts.append(rows)
                 done += e - s
         if dense_slots:
@@ -406,6 +410,22 @@ class BM25Index:
             scores = values[best][first]
         order = np.lexsort((rows, -scores))[:k]
         return Hits(rows[order].astype(np.int64), scores[order])
+
+
+_KERNEL: list[Callable[..., None] | None] = []
+
+
+def _compiled_scatter() -> Callable[..., None] | None:
+    """The numba scatter kernel when numba is installed (and MEDQ_BM25_NUMPY is unset)."""
+    if not _KERNEL:
+        kernel = None
+        if not os.environ.get("MEDQ_BM25_NUMPY"):
+            try:
+                from medq.retrieval._bm25_kernel import scatter as kernel
+            except ImportError:
+                kernel = None
+        _KERNEL.append(kernel)
+    return _KERNEL[0]
 
 
 def _sample_threshold(values: np.ndarray, k: int) -> float | None:
