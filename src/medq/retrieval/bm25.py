@@ -5,11 +5,11 @@ scored as Lucene does (``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, no ``k1 + 
 factor), which is also bm25s's default, so the two give the same scores.
 
 Why our own: measured here (bench/bench_bm25.py, BENCHMARKS.md) it builds several times
-faster than bm25s with a fraction of its memory, answers queries faster than tantivy and
-bm25s's numpy backend, and about as fast as bm25s with numba, without numba: a query only
-touches its terms' postings (and the dense rows of its common terms), accumulated in one
-reused float32 array. What is left is numpy's per-element cost in ``np.add.at`` (about
-twice a compiled loop's, measured) and memory bandwidth.
+faster than bm25s with a fraction of its memory and answers queries faster than tantivy
+and bm25s (numba or not): a query only touches its terms' postings (and the dense rows of
+its common terms), accumulated in one reused float32 array. With numba installed (the
+`rag` extra) the postings are scattered by a compiled loop; without it by ``np.add.at``
+(about twice the per-element cost); the scores are identical either way.
 
 The index is a term-major sparse matrix (CSC with terms as columns): ``indptr`` (int64,
 one entry per term + 1), ``indices`` (int32 document rows, ascending within a term) and
