@@ -162,3 +162,17 @@ def test_demo_offline_says_it_replays() -> None:
         assert task in result.stdout
     runs = medq("runs")
     assert runs.count("replay/mirage_gpt-4-32k_cot") == 4
+
+
+def test_show_breaks_accuracy_down_by_a_metadata_field() -> None:
+    with FakeOpenAIServer(fixed_responder("Answer: A")) as server:
+        medq(*eval_args(server, "--limit", "20"))
+    summary = show()
+    out = json.loads(medq("show", "last", "--format", "json", "--by", "exam_step"))
+    groups = out["breakdowns"]["exam_step"]
+    assert sum(g["n"] for g in groups) == summary["n"] == 20
+    assert sum(g["correct"] for g in groups) == summary["correct"]
+    assert {g["group"] for g in groups} <= {"step1", "step2&3", "(none)"}
+    text = medq("show", "last", "--by", "exam_step")
+    assert "by exam_step" in text and "step1" in text
+

@@ -61,6 +61,20 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
     return table
 
 
+def breakdown_table(field: str, groups: list[Any]) -> Any:
+    """A rich table of per-group accuracy with 95% Wilson intervals."""
+    from rich.table import Table
+
+    table = Table(title=f"by {field}")
+    for column in (field, "n", "acc %", "95% CI", "invalid", "trunc.", "errors"):
+        table.add_column(column, justify="left" if column == field else "right")
+    for g in groups:
+        ci = "—" if g.ci_low is None else f"{_pct(g.ci_low)}–{_pct(g.ci_high)}"
+        table.add_row(str(g.group), str(g.n), _pct(g.accuracy), ci, str(g.invalid),
+                      str(g.truncated), str(g.errors))
+    return table
+
+
 def _print(renderable: Any) -> None:
     import sys
 
@@ -242,19 +256,33 @@ def runs() -> None:
 def show(
     run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    by: Annotated[
+        list[str] | None,
+        typer.Option(help="Break accuracy down by a metadata field (subject, exam_step, "
+                     "specialty, language, source, topic, ...); repeatable."),
+    ] = None,
 ) -> None:
     """Show a run's accuracy (95% Wilson CI), n, invalid, truncated, errors, calls, tokens."""
+    from dataclasses import asdict
+
     from medq.scoring.metrics import summarize
+    from medq.scoring.stats import breakdown
     from medq.store import Store
 
     with Store() as store:
         run_id = _run_or_explain(lambda: store.resolve_run_id(run))
         row = store.run(run_id)
-        summary = summarize(row, store.samples(run_id))
+        samples = list(store.samples(run_id))
+    summary = summarize(row, samples)
+    groups = {field: breakdown(samples, field) for field in by or ()}
     if output_format == "json":
+        if groups:
+            summary["breakdowns"] = {f: [asdict(g) for g in gs] for f, gs in groups.items()}
         typer.echo(json.dumps(summary, indent=2))
         return
     _print(summary_table([summary], title=run_id))
+    for field, stats in groups.items():
+        _print(breakdown_table(field, stats))
     lines = [f"status: {summary['status']}   wall time: {summary['wall_s']:.1f} s"]
     if "acc_norm" in summary:
         lines.append(
