@@ -31,7 +31,7 @@ async def test_two_stages_with_sample_indices_temperature_and_seeds() -> None:
     assert sorted(c.sample_index for c in first) == [0, 1, 2]
     assert sorted(c.sample_index for c in second) == [0, 1, 2, 3, 4]
     assert {c.temperature for c in model.recorded} == {0.5}
-    assert sorted(c.request.seed for c in first) == [10, 11, 12]  # type: ignore[type-var]
+    assert {c.request.seed for c in first} == {10}  # distinct sample indices, one seed
     assert len({c.prompt for c in second}) == 1
     for i in range(3):
         assert f"Path number {i} reasons." in second[0].prompt

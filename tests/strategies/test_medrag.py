@@ -133,7 +133,9 @@ def test_uncertainty_search_stops_when_the_samples_agree() -> None:
     strategy = uncertainty_search(retriever=retriever, seed=3)
     answer = asyncio.run(strategy(Q, model))
     assert len(model.calls) == 5 and retriever.queries == []
-    assert [c.seed for c in model.calls] == [3, 4, 5, 6, 7]
+    # One seed; distinct sample indices become distinct server seeds in the backend.
+    assert [c.seed for c in model.calls] == [3] * 5
+    assert sorted(c.sample_index for c in model.calls) == [0, 1, 2, 3, 4]
     assert {c.temperature for c in model.calls} == {0.7}
     assert answer.choice == "A" and answer.confidence == 1.0
     assert answer.details["searched"] is False

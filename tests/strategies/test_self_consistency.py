@@ -30,7 +30,8 @@ async def test_n_samples_at_temperature_with_distinct_indices_and_seeds() -> Non
     assert len(model.calls) == 5
     assert {c.temperature for c in model.calls} == {0.7}
     assert sorted(c.sample_index for c in model.calls) == [0, 1, 2, 3, 4]
-    assert sorted(c.seed for c in model.calls) == [3, 4, 5, 6, 7]  # type: ignore[type-var]
+    # One seed; the distinct sample indices become distinct server seeds in the backend.
+    assert {c.seed for c in model.calls} == {3}
     assert "step by step" in model.calls[0].messages[-1].content  # the default base: cot
     assert (answer.choice, answer.status, answer.confidence) == ("B", Status.OK, 0.6)
     assert answer.details["votes"] == {"B": 3, "C": 1}
@@ -83,4 +84,18 @@ async def test_wrapping_a_multi_call_base_keeps_every_call_distinct() -> None:
         for j in range(3):
             await view.complete(GenerationRequest((), sample_index=j, seed=1))
     assert [c.sample_index for c in seen.calls] == [0, 2, 4, 1, 3, 5]
-    assert [c.seed for c in seen.calls] == [1, 1, 1, 2, 2, 2]
+    assert [c.seed for c in seen.calls] == [1] * 6
+
+
+async def test_samples_reach_the_server_with_distinct_seeds() -> None:
+    """vLLM returns one text for one (prompt, seed): the wire seeds must differ."""
+    from medq.models.openai_compat import OpenAICompatModel
+    from medq.testing.openai_server import FakeOpenAIServer
+
+    async with FakeOpenAIServer() as server:
+        model = OpenAICompatModel("fake", base_url=server.base_url)
+        try:
+            await self_consistency(n=4, temperature=0.7, seed=3)(QUESTION, model)
+        finally:
+            await model.aclose()
+        assert sorted(body["seed"] for body in server.bodies) == [3, 4, 5, 6]

@@ -47,7 +47,7 @@ def ensemble_refinement(
         n: stage-one samples (reasoning paths).
         m: stage-two samples (refined answers that vote).
         temperature: sampling temperature of both stages.
-        seed: base seed; sample i is sent with seed + i.
+        seed: sent with every call (samples differ by sample index).
         max_tokens: completion limit per call (server default when None).
 
     Example:
@@ -59,11 +59,10 @@ def ensemble_refinement(
     async def sample(
         messages: tuple[Message, ...], question: Question, model: Model, i: int
     ) -> Answer:
-        # A distinct seed per sample: servers that honour `seed` (vLLM) would otherwise
-        # return the same text for every sample of one prompt.
+        # Distinct sample indices: backends derive distinct server seeds from them.
         request = generation_request(
             messages,
-            seed=seed + i,
+            seed=seed,
             max_tokens=max_tokens,
             temperature=temperature,
             sample_index=i,

@@ -13,7 +13,6 @@ fewer queries). A round whose reply holds no query ends the rounds early.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +21,7 @@ from medq.prompts import question_fields, render, template
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record
+from medq.strategies._voting import gather_or_cancel
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.strategies.medrag import parse_queries, resolve_retriever, retrieve
 from medq.types import Answer, Message, Question
@@ -88,7 +88,7 @@ def imedrag(
             asked = parse_queries(reply.generations[0].text, queries)
             if not asked:
                 break
-            results = await asyncio.gather(*(answer_query(q, model) for q in asked))
+            results = await gather_or_cancel(*(answer_query(q, model) for q in asked))
             for query, (text, shown, spent) in zip(asked, results, strict=True):
                 pairs.append((query, text))
                 cited.extend(p.id for p in shown if p.id not in cited)

@@ -6,8 +6,9 @@ Wang, X., Wei, J., Schuurmans, D., Le, Q., Chi, E., Narang, S., Chowdhery, A., &
 The base strategy (a nested spec, default ``cot``) runs `n` times on a view of the model
 that samples: every request of sample i is sent at `temperature`, with sample index
 ``<the base's own index> * n + i`` (0..n-1 for a one-call base; distinct cache entries,
-yet reproducible, however the base numbers its own calls) and seed ``seed + i`` (so
-servers that honour seeds do not return one sample n times). Ties go to the earliest
+yet reproducible, however the base numbers its own calls); backends turn distinct sample
+indices into distinct server seeds, so servers that honour seeds do not return one sample
+n times. Ties go to the earliest
 option letter among the tied (medq's one voting rule, `medq.strategies._voting`); invalid
 samples do not vote but are counted, and the winner's share of all n samples is the
 confidence; a failed call makes the item an error.
@@ -59,11 +60,9 @@ class SamplingModel:
         self.capabilities = model.capabilities
 
     async def complete(self, request: GenerationRequest) -> Completion:
-        seed = None if request.seed is None else request.seed + self.index
         sampled = replace(
             request,
             temperature=self.temperature,
-            seed=seed,
             sample_index=request.sample_index * self.count + self.index,
         )
         return await self._model.complete(sampled)
@@ -90,7 +89,7 @@ def self_consistency(
         n: samples per item.
         temperature: sampling temperature for every call of every sample.
         base: the strategy sampled, as a spec: ``cot``, ``cot_few_shot(k=3)``, ...
-        seed: seed of the base strategy; sample i is sent with seed + i.
+        seed: seed of the base strategy (samples differ by sample index).
         task: the evaluated task (passed on to the base strategy).
 
     Example:

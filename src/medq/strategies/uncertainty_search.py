@@ -18,7 +18,6 @@ round agrees, at most rounds x n + rounds - 1.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from medq.prompts import question_fields, render
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record
-from medq.strategies._voting import answer_by_vote
+from medq.strategies._voting import answer_by_vote, gather_or_cancel
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.strategies.medrag import parse_queries, resolve_retriever, retrieve
 from medq.types import Answer, Message, Question
@@ -86,7 +85,7 @@ def uncertainty_search(
         k: snippets retrieved per query.
         rrf_k: the RRF constant when fusing.
         budget: prompt tokens the accumulated documents may take.
-        seed: sample i is sent with seed + i.
+        seed: sent with every call (samples differ by sample index).
         max_tokens: completion limit of every call.
     """
     search = resolve_retriever(corpus, retriever, rrf_k, "uncertainty_search")
@@ -106,8 +105,8 @@ def uncertainty_search(
                           options=fields["options"], letters=fields["letters"])
             messages = (Message("user", user),)
 
-            answers = list(await asyncio.gather(*(
-                _sample(model, question, messages, seed=seed + i, max_tokens=max_tokens,
+            answers = list(await gather_or_cancel(*(
+                _sample(model, question, messages, seed=seed, max_tokens=max_tokens,
                         temperature=temperature, sample_index=round_no * n + i)
                 for i in range(n))))
             entropy = answer_entropy([a.choice for a in answers])
