@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from medq.store import medq_home
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -30,8 +32,7 @@ class HubFile:
 
 def cache_dir() -> Path:
     """medq's download cache: ``$MEDQ_HOME/cache`` (default ``~/.medq/cache``)."""
-    home = os.environ.get("MEDQ_HOME") or str(Path.home() / ".medq")
-    return Path(home) / "cache"
+    return medq_home() / "cache"
 
 
 def hub_offline() -> bool:
