@@ -12,7 +12,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from medq.importers.base import (
 )
 from medq.store import Store, content_hash
 from medq.tasks.base import Scorer
-from medq.types import Answer, Completion, Question, Status
+from medq.types import Answer, Completion, Generation, Question, Status
 
 #: Formats named in the design that are not importable yet, with the reason.
 NOT_YET: dict[str, str] = {}
@@ -304,24 +304,18 @@ def read_option(question: Question, text: str, details: Mapping[str, Any]) -> An
     Free text goes through `extract_choice`; a released letter (``details["given"] ==
     "choice"``) must be one of the options.
     """
-    from medq.scoring.extract import extract_choice
+    if details.get("given") != "choice":
+        # Free text: exactly what a generative strategy's answer goes through.
+        from medq.strategies.base import answer_from
 
-    if details.get("given") == "choice":
-        letter = text.strip()
-        choice = letter if letter in question.options else None
-        method = "choice" if choice else None
-        reason = None if choice else (
-            f"choice {letter!r} is not an option ({', '.join(question.options)})"
-            if letter else "empty choice"
-        )
-    else:
-        extraction = extract_choice(text, question.options)
-        choice, method, reason = extraction.choice, extraction.method, extraction.reason
-    details = {**details, "method": method}
-    if choice is None:
-        return Answer(None, Status.INVALID, text, reason=reason or "no answer found",
-                      details=details)
-    return Answer(choice, Status.OK, text, details=details)
+        answer = answer_from(Completion((Generation(text),)), question)
+        return replace(answer, details={**details, **answer.details})
+    letter = text.strip()
+    if letter in question.options:
+        return Answer(letter, Status.OK, text, details={**details, "method": "choice"})
+    reason = (f"choice {letter!r} is not an option ({', '.join(question.options)})"
+              if letter else "empty choice")
+    return Answer(None, Status.INVALID, text, reason=reason, details={**details, "method": None})
 
 
 def _sample_row(

@@ -21,6 +21,7 @@ paper's verdict (``Result``) is kept in ``details["paper"]``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from medq.importers.base import (
@@ -35,8 +36,8 @@ from medq.importers.base import (
     optional,
     require,
 )
-from medq.scoring.medcalc import extract_calc_answer
-from medq.types import Answer, Question, Status
+from medq.strategies.calc_direct import calc_answer
+from medq.types import Answer, Completion, Generation, Question
 
 TASKS = ("medcalc", "medcalc_v1.2")
 PAPER_PARSER = (
@@ -83,10 +84,8 @@ def medcalc(request: ReadRequest) -> ImportedFile:
 
 
 def read_answer(question: Question, text: str, details: Mapping[str, Any] | None = None) -> Answer:
-    """medq's reading of one released MedCalc-Bench answer (for the import engine)."""
-    extraction = extract_calc_answer(text, question.metadata["answer_format"])
-    merged = {**(details or {}), "method": extraction.method}
-    if extraction.answer is None:
-        return Answer(None, Status.INVALID, text, reason=extraction.reason or "no answer found",
-                      details=merged)
-    return Answer(extraction.answer, Status.OK, text, details=merged)
+    """medq's reading of one released MedCalc-Bench answer (for the import engine): the
+    same reading as the calculation strategies' (`calc_answer`)."""
+    answer = calc_answer(Completion((Generation(text),)), question,
+                         question.metadata["answer_format"])
+    return replace(answer, details={**(details or {}), **answer.details})
