@@ -175,7 +175,9 @@ def assert_quiet_and_offline(driver, page: Path) -> None:
     ours = [url for document, url in requests if document == page.as_uri()]
     assert page.as_uri() in ours
     assert all(url.startswith(("file://", "data:")) for url in ours), ours
-    outside = [url for _, url in requests if not url.startswith(("file:", "data:", "chrome:"))]
+    # chrome: and chrome-untrusted: are the browser's own internal pages, not the network.
+    internal = ("file:", "data:", "chrome:", "chrome-untrusted:")
+    outside = [url for _, url in requests if not url.startswith(internal)]
     assert outside == []
 
 
