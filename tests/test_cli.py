@@ -142,7 +142,7 @@ def test_clear_errors() -> None:
         result = runner.invoke(app, ["eval", "--task", "medcalc", "--sample", "--model",
                                      "openai/x", "--base-url", server.base_url, "--limit", "2"])
         assert server.count == 0
-    assert result.exit_code == 2 and "open-answer item" in result.stderr
+    assert result.exit_code == 2 and "needs calculation answers" in result.stderr
 
 
 def test_listings() -> None:

@@ -5,14 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import medq
-
-
-def test_all_is_sorted_and_resolves() -> None:
-    assert medq.__all__ == sorted(medq.__all__)
-    for name in medq.__all__:
-        assert getattr(medq, name) is not None, name
-
 
 def test_import_medq_loads_no_heavy_libraries() -> None:
     code = (

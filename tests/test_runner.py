@@ -10,7 +10,7 @@ import pytest
 from medq.models.base import UnsupportedCapabilityError
 from medq.models.retry import RetryPolicy
 from medq.registry import tasks
-from medq.runner import EvalSpec, evaluate, rescore
+from medq.runner import EvalSpec, evaluate, rescore, run_id_for
 from medq.store import Store
 from medq.tasks.base import Task
 from medq.testing.scripted import ScriptedModel, failing
@@ -164,9 +164,9 @@ def test_interrupt_keeps_finished_items(store: Store) -> None:
             await job
 
     asyncio.run(interrupted())
-    done = store.done_items(spec.run_id())
+    done = store.done_items(run_id_for(spec, model))
     assert 2 <= len(done) < 20
     resumed = ScriptedModel(always("A"))
     evaluate(spec, store=store, model=resumed)
     assert len(resumed.calls) == 20 - len(done)
-    assert len(list(store.samples(spec.run_id()))) == 20
+    assert len(list(store.samples(run_id_for(spec, model)))) == 20

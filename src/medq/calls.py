@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from medq.models.base import Model, ModelError
@@ -44,6 +44,7 @@ def completion_to_json(completion: Completion) -> dict[str, Any]:
     tool calls is stored exactly as before tool calling existed.
     """
     data = asdict(completion)
+    data.pop("key", None)
     for generation in data["generations"]:
         if not generation["tool_calls"]:
             del generation["tool_calls"]
@@ -96,11 +97,17 @@ class CallLog:
         """Set the identity used in cache keys (defaults to the live model's)."""
         self.name, self.endpoint, self.capabilities = name, endpoint, capabilities
 
+    def key(self, kind: str, request: dict[str, Any]) -> str:
+        """The call's key in the store: a hash of model, endpoint, kind and request."""
+        identity = {"model": self.name, "endpoint": self.endpoint, "kind": kind}
+        return content_hash({**identity, **request})
+
     async def fetch(
-        self, kind: str, request: dict[str, Any], call: Any, tally: ItemTally
+        self, kind: str, request: dict[str, Any], call: Any, tally: ItemTally,
+        key: str | None = None,
     ) -> dict[str, Any]:
         """Return the stored response for `request`, calling `call()` on a miss."""
-        key = content_hash({"model": self.name, "endpoint": self.endpoint, "kind": kind, **request})
+        key = key or self.key(kind, request)
         tally.keys.append(key)
         cached = self.store.get_call(key)
         if cached is not None:
@@ -174,8 +181,10 @@ class ItemModel:
             )
 
         payload = {"messages": _messages_json(request.messages), **request.params()}
-        response = await self._log.fetch("chat", payload, call, self.tally)
-        return completion_from_json(response)
+        key = self._log.key("chat", payload)
+        response = await self._log.fetch("chat", payload, call, self.tally, key)
+        # The key lets the answer's reading point at the stored response (rescore).
+        return replace(completion_from_json(response), key=key)
 
     async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
         live = self._log.model

@@ -141,8 +141,12 @@ def eval_(
         base_url=base_url,
         api_key_env=api_key_env,
     )
-    typer.echo(f"run {spec.run_id()}", err=True)
-    result = _run_or_explain(lambda: evaluate(spec, concurrency=concurrency))
+    def started(run_id: str) -> None:
+        typer.echo(f"run {run_id}", err=True)
+
+    result = _run_or_explain(
+        lambda: evaluate(spec, concurrency=concurrency, on_start=started)
+    )
     if output_format == "json":
         typer.echo(json.dumps(result.summary, indent=2))
     else:
@@ -261,6 +265,11 @@ def show(
         typer.Option(help="Break accuracy down by a metadata field (subject, exam_step, "
                      "specialty, language, source, topic, ...); repeatable."),
     ] = None,
+    extractor: Annotated[
+        str | None,
+        typer.Option(help="Show the results of an earlier extractor version (default: the "
+                     "run's current one; `medq rescore` keeps the earlier ones)."),
+    ] = None,
 ) -> None:
     """Show a run's accuracy (95% Wilson CI), n, invalid, truncated, errors, calls, tokens."""
     from dataclasses import asdict
@@ -272,10 +281,17 @@ def show(
     with Store() as store:
         run_id = _run_or_explain(lambda: store.resolve_run_id(run))
         row = store.run(run_id)
-        samples = list(store.samples(run_id))
+        versions = store.extractor_versions(run_id)
+        if extractor is not None and extractor not in versions:
+            _fail(f"--extractor {extractor!r}: run {run_id} has results for extractor "
+                  f"version(s) {', '.join(versions) or 'none'}")
+        samples = list(store.samples(run_id, extractor))
     summary = summarize(row, samples)
+    summary["extractor_version"] = extractor or summary["extractor_version"]
+    summary["extractor_versions"] = versions
     groups = {field: breakdown(samples, field) for field in by or ()}
     if output_format == "json":
+        summary["provenance"] = provenance(row)
         if groups:
             summary["breakdowns"] = {f: [asdict(g) for g in gs] for f, gs in groups.items()}
         typer.echo(json.dumps(summary, indent=2))
@@ -327,6 +343,32 @@ def rescore(
 
     result = _run_or_explain(lambda: rescore_run(run))
     _print(summary_table([result.summary], title=f"{result.run_id} (rescored)"))
+    report = result.summary.get("rescore")
+    if report:
+        typer.echo(f"read again: {report['reread']} items (extractor {report['from_version']}"
+                   f" -> {report['to_version']}; the earlier results stay readable with "
+                   f"`medq show {result.run_id} --extractor {report['from_version']}`)")
+        for why, n in report["kept"].items():
+            typer.echo(f"kept their previous result: {n} items — {why}")
+
+
+def provenance(run: dict[str, Any]) -> dict[str, Any]:
+    """Where a run's numbers come from: endpoint, data hash, prompt hashes, versions."""
+    info = run["info"]
+    identity = info.get("identity") or {}
+    return {
+        "endpoint": info.get("endpoint"),
+        "model": run["model"],
+        "strategy": info.get("strategy_normalized") or run["strategy"],
+        "data_hash": info.get("data_hash") or identity.get("data"),
+        "task_source": info.get("task_source"),
+        "prompts": info.get("prompts", {}),
+        "extractor_version": info.get("extractor_version"),
+        "medq_version": info.get("medq_version"),
+        "seed": run["spec"].get("seed"),
+        "limit": run["spec"].get("limit"),
+        "identity": identity,
+    }
 
 
 @app.command()

@@ -10,29 +10,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from medq import __version__
-from medq.calls import CallLog, ItemModel, ItemTally
+from medq.calls import CallLog, ItemModel, ItemTally, completion_from_json
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.retry import RetryPolicy
-from medq.prompts import prompt_hash
-from medq.store import Store, content_hash
-from medq.strategies.base import Strategy, StrategySpec, build_strategy, prepare_strategy
-from medq.types import Answer, Question, Status
+from medq.prompts import prompt_hash, recording
+from medq.scoring.readings import UnreadableError, read, reading_of
+from medq.store import Store, canonical_json, content_hash
+from medq.strategies.base import (
+    Strategy,
+    StrategySpec,
+    build_strategy,
+    normalize,
+    prepare_strategy,
+    prompt_names,
+)
+from medq.types import Answer, Generation, Question, Reading, Status
 
 if TYPE_CHECKING:
-    from medq.tasks.base import Scorer
+    from medq.results import SampleResult
+    from medq.tasks.base import Scorer, Task
 
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """Everything that defines a run; the same spec always maps to the same run ID.
+    """Everything a user asks for in a run.
+
+    The run's identity (`RunContext.identity`) is derived from it after resolution: the
+    task and the content of the data it read (not the path), the endpoint actually used
+    (flag or environment), the model, the normalised strategy (defaults filled in), the
+    hash of every prompt the strategy renders, seed and limit. The same identity always
+    resumes the same run; anything different is a different run.
 
     Attributes:
         task: registered task name (``medq tasks``).
@@ -56,13 +72,6 @@ class EvalSpec:
     base_url: str | None = None
     api_key_env: str | None = None
 
-    def run_id(self) -> str:
-        """``<task>-<strategy>-<8 hex digits of the spec's hash>``."""
-        identity = asdict(self)
-        identity.pop("api_key_env")
-        name = StrategySpec.parse(self.strategy).name
-        return f"{self.task}-{name}-{content_hash(identity)[:8]}"
-
 
 @dataclass(frozen=True)
 class RunResult:
@@ -74,18 +83,97 @@ class RunResult:
     interrupted: bool
 
 
-def _prompt_hashes(strategy: StrategySpec) -> dict[str, str]:
-    """Hashes of every prompt of the strategy and of the strategies nested in it."""
-    import importlib
+def question_json(question: Question) -> dict[str, Any]:
+    """A question as plain JSON, options in presentation order (for content hashes)."""
+    return {
+        "id": question.id,
+        "stem": question.stem,
+        "options": [[k, v] for k, v in question.options.items()],
+        "gold": question.gold,
+        "context": question.context,
+        "metadata": dict(question.metadata),
+    }
 
-    hashes = {}
-    for spec in strategy.nested():
-        try:
-            module = importlib.import_module(f"medq.strategies.{spec.name}")
-        except ImportError:
-            continue
-        hashes.update({name: prompt_hash(name) for name in getattr(module, "PROMPTS", ())})
-    return hashes
+
+def data_hash(questions: Iterable[Question]) -> str:
+    """SHA-256 of the items' content: the same data gives the same hash, from any path."""
+    digest = hashlib.sha256()
+    for question in questions:
+        digest.update(canonical_json(question_json(question)).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def check_answer_kind(task: Task, strategy: StrategySpec) -> None:
+    """A strategy that cannot give the task's kind of answer is an error before any call."""
+    from medq.strategies.base import StrategySpecError, strategy_info
+
+    accepts = tuple(strategy_info(strategy.name)["accepts"])
+    if task.answer_kind not in accepts:
+        raise StrategySpecError(
+            f"strategy {strategy.name!r} gives {' or '.join(accepts)} answers; task "
+            f"{task.name!r} needs {task.answer_kind} answers (see `medq strategies`)"
+        )
+
+
+@dataclass
+class RunContext:
+    """A run, resolved: what it evaluates and its identity. Shared by evaluate and rescore.
+
+    Attributes:
+        identity: every input that changes a result (see `EvalSpec`); hashed into run_id.
+        info: provenance stored with the run (identity plus source, split, versions …).
+    """
+
+    spec: EvalSpec
+    task: Task
+    questions: list[Question]
+    strategy_spec: StrategySpec
+    strategy: Strategy
+    endpoint: str
+    identity: dict[str, Any]
+    run_id: str
+
+
+def prepare_run(spec: EvalSpec, endpoint: str) -> RunContext:
+    """Resolve `spec` against the data, the strategy registry and the endpoint in use.
+
+    Raises:
+        StrategySpecError, TaskDataError, DatasetUnavailableError, UnknownNameError.
+    """
+    from medq.tasks.base import load_task
+
+    task = load_task(spec.task, spec.data, sample=spec.sample)
+    questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
+    seen: set[str] = set()
+    for question in questions:
+        if question.id in seen:
+            raise ValueError(f"task {spec.task}: duplicate item ID {question.id!r}")
+        seen.add(question.id)
+    strategy_spec = normalize(spec.strategy, seed=spec.seed)
+    check_answer_kind(task, strategy_spec)
+    identity = {
+        "task": spec.task,
+        "data": data_hash(task.questions),
+        "endpoint": endpoint,
+        "model": spec.model,
+        "strategy": str(strategy_spec),
+        "prompts": {name: prompt_hash(name) for name in prompt_names(strategy_spec)},
+        "seed": spec.seed,
+        "limit": spec.limit,
+    }
+    run_id = f"{spec.task}-{strategy_spec.name}-{content_hash(identity)[:8]}"
+    strategy = build_strategy(strategy_spec, seed=spec.seed, task=task)
+    return RunContext(spec, task, questions, strategy_spec, strategy, endpoint, identity,
+                      run_id)
+
+
+def run_id_for(spec: EvalSpec, model: Model | None = None) -> str:
+    """The run ID `spec` evaluates under (resolving the endpoint the model would use)."""
+    from medq.models import load_model
+
+    live = model or load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
+    return prepare_run(spec, live.endpoint).run_id
 
 
 async def _prepare(strategy: Strategy, log: CallLog, run_id: str) -> dict[str, int]:
@@ -100,6 +188,17 @@ async def _prepare(strategy: Strategy, log: CallLog, run_id: str) -> dict[str, i
     }
 
 
+def score(question: Question, answer: Answer, scorer: Scorer | None = None) -> int | None:
+    """The scoring stage's verdict for one answer: 1, 0, or None (no answer to score).
+
+    The task's own rule decides (`Task.scorer`); by default the answer must equal the
+    gold option letter.
+    """
+    if answer.status is not Status.OK or answer.choice is None:
+        return None
+    return int(scorer(question, answer.choice) if scorer else answer.choice == question.gold)
+
+
 def sample_row(
     question: Question,
     position: int,
@@ -108,19 +207,19 @@ def sample_row(
     scorer: Scorer | None = None,
 ) -> dict:
     """The store row for one finished item, scored by the task's rule (default: equality)."""
-    correct = None
-    if answer.status is Status.OK and answer.choice is not None:
-        hit = scorer(question, answer.choice) if scorer else answer.choice == question.gold
-        correct = int(hit)
+    from medq.scoring.extract import EXTRACTOR_VERSION
+    from medq.scoring.readings import reading_of
+
     details = dict(answer.details)
     details["metadata"] = dict(question.metadata)
+    reading = None if answer.status is Status.ERROR else reading_of(answer).to_json()
     return {
         "item_id": question.id,
         "position": position,
         "status": answer.status.value,
         "choice": answer.choice,
         "gold": question.gold,
-        "correct": correct,
+        "correct": score(question, answer, scorer),
         "truncated": int(answer.truncated),
         "confidence": answer.confidence,
         "reason": answer.reason,
@@ -131,6 +230,8 @@ def sample_row(
         "prompt_tokens": tally.prompt_tokens,
         "completion_tokens": tally.completion_tokens,
         "call_keys": tally.keys,
+        "extractor": EXTRACTOR_VERSION,
+        "reading": reading,
     }
 
 
@@ -144,12 +245,15 @@ async def answer_items(
     workers: int,
     on_done: Any = None,
     scorer: Scorer | None = None,
+    rendered: set[str] | None = None,
 ) -> None:
     """Answer every item and store each result as soon as it is finished.
 
     A ModelError (after retries) makes the item an error with its reason; an
     UnsupportedCapabilityError aborts the run, since every item would fail the same way.
+    The name of every prompt template rendered is added to `rendered`.
     """
+    rendered = rendered if rendered is not None else set()
     queue: asyncio.Queue[tuple[int, Question]] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -162,7 +266,9 @@ async def answer_items(
                 return
             tally = ItemTally(run_id, question.id)
             try:
-                answer = await strategy(question, ItemModel(log, tally))
+                with recording() as names:
+                    answer = await strategy(question, ItemModel(log, tally))
+                rendered.update(names)
             except UnsupportedCapabilityError:
                 raise
             except ModelError as exc:
@@ -228,72 +334,82 @@ async def evaluate_async(
     concurrency: int = 32,
     retry: RetryPolicy | None = None,
     progress: bool = True,
+    on_start: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Evaluate `spec`, resuming its run if one was started before. See `evaluate`."""
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
-    from medq.tasks.base import load_task
 
-    task = load_task(spec.task, spec.data, sample=spec.sample)
-    questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
-    seen: set[str] = set()
-    for question in questions:
-        if question.id in seen:
-            raise ValueError(f"task {spec.task}: duplicate item ID {question.id!r}")
-        seen.add(question.id)
-    strategy_spec = StrategySpec.parse(spec.strategy)
-    strategy = build_strategy(strategy_spec, seed=spec.seed, task=task)
     own_model = model is None
     if model is None:
         from medq.models import load_model
 
         model = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
-    run_id = spec.run_id()
+    try:
+        run = prepare_run(spec, model.endpoint)
+    except BaseException:
+        if own_model:
+            await model.aclose()
+        raise
+    run_id = run.run_id
+    if on_start is not None:
+        on_start(run_id)
     log = CallLog(model, store, concurrency=concurrency, retry=retry or RetryPolicy())
     log.bind(spec.model, model.endpoint, model.capabilities)
     try:
-        preparation = await _prepare(strategy, log, run_id)
+        preparation = await _prepare(run.strategy, log, run_id)
     except BaseException:
         if own_model:
             await model.aclose()
         raise
     info = {
-        "task_source": task.source,
-        "split": task.split,
-        "citation": task.citation,
-        "n_items": len(questions),
+        "identity": run.identity,
+        "task_source": run.task.source,
+        "split": run.task.split,
+        "citation": run.task.citation,
+        "answer_kind": run.task.answer_kind,
+        "n_items": len(run.questions),
         "endpoint": model.endpoint,
+        "data_hash": run.identity["data"],
+        "strategy_normalized": run.identity["strategy"],
         "extractor_version": EXTRACTOR_VERSION,
-        "prompts": _prompt_hashes(strategy_spec),
+        "prompts": run.identity["prompts"],
         "medq_version": __version__,
         "concurrency": concurrency,
         "capabilities": sorted(c.value for c in model.capabilities),
         "preparation": preparation,
     }
     spec_json = {k: v for k, v in asdict(spec).items() if k != "api_key_env"}
-    store.create_or_resume_run(
+    existed = store.create_or_resume_run(
         run_id,
         task=spec.task,
         model=spec.model,
-        strategy=str(strategy_spec),
+        strategy=str(StrategySpec.parse(spec.strategy)),
         spec=spec_json,
         info=info,
+        keep_extractor=True,
     )
+    if existed and store.extractor_of(run_id) != EXTRACTOR_VERSION:
+        # Finished items were read by an older extractor: read them again first (no
+        # calls), so one run never mixes two extractors' answers.
+        await rescore_async(run_id, store)
     done = store.done_items(run_id)
-    todo = [(i, q) for i, q in enumerate(questions) if q.id not in done]
-    bar = _Progress(len(todo), f"{spec.task} · {strategy_spec}", progress)
+    todo = [(i, q) for i, q in enumerate(run.questions) if q.id not in done]
+    bar = _Progress(len(todo), f"{spec.task} · {spec.strategy}", progress)
     started = time.perf_counter()
     interrupted = False
+    rendered: set[str] = set()
     runner = asyncio.ensure_future(
         answer_items(
             todo,
-            strategy,
+            run.strategy,
             log,
             store,
             run_id,
             workers=concurrency,
             on_done=bar.advance,
-            scorer=task.scorer,
+            scorer=run.task.scorer,
+            rendered=rendered,
         )
     )
     loop = asyncio.get_running_loop()
@@ -313,6 +429,11 @@ async def evaluate_async(
         status = "interrupted" if interrupted or not runner.done() else "finished"
         if runner.done() and not runner.cancelled() and runner.exception() is not None:
             status = "failed"
+        undeclared = sorted(rendered - set(run.identity["prompts"]))
+        if undeclared:
+            # A prompt outside the run's identity: record its hash so provenance stays
+            # whole (the strategy should declare it at registration).
+            store.set_run_info(run_id, prompts_undeclared={n: prompt_hash(n) for n in undeclared})
         store.finish_run(run_id, status, time.perf_counter() - started)
         if own_model:
             await model.aclose()
@@ -328,6 +449,7 @@ def evaluate(
     concurrency: int = 32,
     retry: RetryPolicy | None = None,
     progress: bool = True,
+    on_start: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run an evaluation and return its run ID and summary.
 
@@ -348,6 +470,7 @@ def evaluate(
                 concurrency=concurrency,
                 retry=retry,
                 progress=progress,
+                on_start=on_start,
             )
         )
     finally:
@@ -355,11 +478,28 @@ def evaluate(
             store.close()
 
 
+@dataclass(frozen=True)
+class RescoreReport:
+    """What a rescore did: items read again, kept (with why), and the versions."""
+
+    reread: int
+    kept: dict[str, int]
+    from_version: str
+    to_version: str
+
+
 async def rescore_async(run: str, store: Store) -> RunResult:
-    """Re-extract and re-score every item of `run` from stored calls; makes no calls."""
+    """Read every item of `run` again from its stored responses; makes no calls.
+
+    Each item's `Reading` is evaluated with today's readers over the stored calls, so no
+    prompt file, exemplar pool, corpus or encoder is needed. Results are written under the
+    current extractor version, beside (never over) the earlier version's. An item that
+    cannot be read again keeps its previous result, counted by reason in the summary's
+    ``rescore`` entry. Runs stored before readings existed are replayed through their
+    strategy against the call cache, with the same keep-on-failure rule.
+    """
+    from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
-    from medq.tasks.base import load_task
-    from medq.types import Capability
 
     run_id = store.resolve_run_id(run)
     row = store.run(run_id)
@@ -367,24 +507,146 @@ async def rescore_async(run: str, store: Store) -> RunResult:
         from medq.importers import rescore_import
 
         return RunResult(run_id, rescore_import(run_id, store=store), 0, False)
-    spec = EvalSpec(**row["spec"])
-    task = load_task(spec.task, spec.data, sample=spec.sample)
-    questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
-    strategy = build_strategy(StrategySpec.parse(spec.strategy), seed=spec.seed, task=task)
+    previous = store.extractor_of(run_id)
+    old = list(store.samples(run_id, previous))
+    scorer = _task_scorer(row["task"])
+    kept: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    legacy = [s for s in old if s.reading is None and s.status != "error"]
+    replayed = await _replay_legacy(row, legacy, store) if legacy else {}
+    for sample in old:
+        if sample.status == "error":
+            rows.append({**sample.row(), "extractor": EXTRACTOR_VERSION})
+            continue
+        try:
+            answer = replayed[sample.item_id] if sample.reading is None else read(
+                sample.reading, _stored_source(store))
+        except (UnreadableError, KeyError) as exc:
+            why = _why_unreadable(row, exc)
+            kept[why] = kept.get(why, 0) + 1
+            details = {**sample.details, "rescore": f"kept from extractor {previous}: {why}"}
+            rows.append({**sample.row(), "details": details, "extractor": EXTRACTOR_VERSION})
+            continue
+        question = _scoring_question(sample)
+        details = dict(answer.details)
+        details["metadata"] = dict(sample.details.get("metadata") or {})
+        for key in ("paper",):
+            if key in sample.details:
+                details[key] = sample.details[key]
+        rows.append({
+            **sample.row(),
+            "status": answer.status.value,
+            "choice": answer.choice,
+            "correct": score(question, answer, scorer),
+            "truncated": int(answer.truncated),
+            "confidence": answer.confidence,
+            "reason": answer.reason,
+            "response": answer.text,
+            "details": details,
+            "extractor": EXTRACTOR_VERSION,
+            "reading": reading_of(answer).to_json(),
+        })
+    with store.transaction():
+        for new in rows:
+            store.put_sample(run_id, new)
+        store.set_run_info(run_id, extractor_version=EXTRACTOR_VERSION)
+    report = RescoreReport(len(rows) - sum(kept.values()), kept, previous, EXTRACTOR_VERSION)
+    summary = summarize(store.run(run_id), list(store.samples(run_id)))
+    summary["rescore"] = asdict(report)
+    return RunResult(run_id, summary, 0, False)
+
+
+def _stored_source(store: Store) -> Callable[[Reading], Generation]:
+    """Each leaf's generation, from the stored call its reading names."""
+
+    def source(reading: Reading) -> Generation:
+        if reading.call is None:
+            return Generation(reading.text or "")
+        stored = store.get_call(reading.call)
+        if stored is None:
+            raise UnreadableError(f"call {reading.call[:12]} is not in the store")
+        return completion_from_json(stored.response).generations[reading.index]
+
+    return source
+
+
+def _task_scorer(task: str) -> Scorer | None:
+    """The task's scoring rule, without loading its data."""
+    from medq import registry
+
+    try:
+        return getattr(registry.tasks.get(task), "scorer", None)
+    except registry.UnknownNameError:
+        return None
+
+
+def _scoring_question(sample: SampleResult) -> Question:
+    """The item as its scorer sees it: gold and metadata, as stored with the result."""
+    return Question(sample.item_id, "", {}, sample.gold,
+                    metadata=sample.details.get("metadata") or {})
+
+
+def _why_unreadable(run: dict[str, Any], exc: BaseException) -> str:
+    """Why an item could not be read again, naming any prompt that changed since the run."""
+    changed = [
+        f"prompt {name!r} changed since the run: hash {old} -> {prompt_hash(name)}"
+        for name, old in sorted(run["info"].get("prompts", {}).items())
+        if _safe_prompt_hash(name) not in (None, old)
+    ]
+    if isinstance(exc, KeyError):
+        if changed:
+            return "; ".join(changed)
+        return (f"its strategy {run['strategy']!r} needs a call that is not in the store "
+                f"(the run predates stored readings)")
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def _safe_prompt_hash(name: str) -> str | None:
+    try:
+        return prompt_hash(name)
+    except (FileNotFoundError, OSError):
+        return None
+
+
+async def _replay_legacy(
+    run: dict[str, Any], samples: list[SampleResult], store: Store
+) -> dict[str, Answer]:
+    """Answers of items stored before readings existed, by replaying their strategy
+    against the call cache (no calls). Items whose calls miss are left out."""
+    from medq.calls import CacheMissError
+    from medq.tasks.base import load_task
+    from medq.types import Capability
+
+    spec = EvalSpec(**{k: v for k, v in run["spec"].items() if k in _SPEC_FIELDS})
+    try:
+        task = load_task(spec.task, spec.data, sample=spec.sample)
+        strategy = build_strategy(spec.strategy, seed=spec.seed, task=task)
+    except Exception:  # noqa: BLE001 - the data or strategy is gone: nothing replays
+        return {}
+    by_id = {q.id: q for q in task.questions}
     log = CallLog(None, store)
-    capabilities = frozenset(Capability(c) for c in row["info"].get("capabilities", []))
-    log.bind(spec.model, row["info"]["endpoint"], capabilities)
-    await _prepare(strategy, log, run_id)
-    await answer_items(
-        enumerate(questions), strategy, log, store, run_id, workers=1, scorer=task.scorer
-    )
-    return RunResult(run_id, summarize(store.run(run_id), list(store.samples(run_id))), 0, False)
+    capabilities = frozenset(Capability(c) for c in run["info"].get("capabilities", []))
+    log.bind(spec.model, run["info"]["endpoint"], capabilities)
+    out: dict[str, Answer] = {}
+    for sample in samples:
+        question = by_id.get(sample.item_id)
+        if question is None:
+            continue
+        try:
+            out[sample.item_id] = await strategy(question, ItemModel(log, ItemTally(None, None)))
+        except (CacheMissError, ModelError):
+            continue
+    return out
+
+
+_SPEC_FIELDS = {f for f in EvalSpec.__dataclass_fields__}
 
 
 def rescore(run: str, *, store: Store | None = None) -> RunResult:
-    """Re-extract answers from a run's stored responses with the current extractor.
+    """Read a run's answers again from its stored responses with today's extractor.
 
-    No model is contacted: every response comes from the store.
+    No model is contacted and no prompt file is read: every response comes from the
+    store (see `rescore_async`). Earlier results stay readable by extractor version.
     """
     own_store = store is None
     store = store or Store()

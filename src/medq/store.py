@@ -7,6 +7,7 @@ run killed with SIGKILL loses nothing it had finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,7 +16,10 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from medq.results import SampleResult
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -76,6 +80,51 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # Results are kept per extractor version: a rescore adds rows, never overwrites
+        # the earlier reading, and each row carries the reading it came from.
+        "m002_results_by_extractor",
+        """
+        CREATE TABLE samples_by_extractor (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            item_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            choice TEXT,
+            gold TEXT NOT NULL,
+            correct INTEGER,
+            truncated INTEGER NOT NULL,
+            confidence REAL,
+            reason TEXT,
+            response TEXT NOT NULL,
+            details TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            new_calls INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            call_keys TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            extractor TEXT NOT NULL,
+            reading TEXT,
+            PRIMARY KEY (run_id, item_id, extractor)
+        );
+        INSERT INTO samples_by_extractor
+            SELECT s.run_id, s.item_id, s.position, s.status, s.choice, s.gold, s.correct,
+                   s.truncated, s.confidence, s.reason, s.response, s.details, s.calls,
+                   s.new_calls, s.prompt_tokens, s.completion_tokens, s.call_keys,
+                   s.created_at,
+                   COALESCE(json_extract(r.info, '$.extractor_version'), '1'), NULL
+            FROM samples s LEFT JOIN runs r ON r.run_id = s.run_id;
+        DROP TABLE samples;
+        ALTER TABLE samples_by_extractor RENAME TO samples
+        """,
+    ),
+)
+
+SAMPLE_COLUMNS = (
+    "run_id", "item_id", "position", "status", "choice", "gold", "correct", "truncated",
+    "confidence", "reason", "response", "details", "calls", "new_calls", "prompt_tokens",
+    "completion_tokens", "call_keys", "created_at", "extractor", "reading",
 )
 
 
@@ -233,11 +282,19 @@ class Store:
         strategy: str,
         spec: Mapping[str, Any],
         info: Mapping[str, Any],
+        keep_extractor: bool = False,
     ) -> bool:
-        """Create the run, or mark an existing one running again. True when it existed."""
+        """Create the run, or mark an existing one running again. True when it existed.
+
+        With `keep_extractor`, a resumed run keeps the extractor version its stored
+        results were read with (the caller rescores before adding new results).
+        """
         now = time.time()
-        existed = self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        existed = self._db.execute("SELECT info FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if existed:
+            if keep_extractor:
+                before = json.loads(existed[0]).get("extractor_version")
+                info = {**info, "extractor_version": before or "1"}
             self._db.execute(
                 "UPDATE runs SET status='running', updated_at=?, info=? WHERE run_id=?",
                 (now, canonical_json(info), run_id),
@@ -267,25 +324,61 @@ class Store:
         )
 
     def put_sample(self, run_id: str, row: Mapping[str, Any]) -> None:
-        """Record (or replace) one item's result."""
+        """Record (or replace) one item's result under its extractor version."""
+        reading = row.get("reading")
+        if hasattr(reading, "to_json"):
+            reading = reading.to_json()
         self._db.execute(
-            "INSERT OR REPLACE INTO samples VALUES "
-            "(:run_id,:item_id,:position,:status,:choice,:gold,:correct,:truncated,:confidence,"
-            ":reason,:response,:details,:calls,:new_calls,:prompt_tokens,:completion_tokens,"
-            ":call_keys,:created_at)",
+            f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) VALUES "
+            f"({','.join(':' + c for c in SAMPLE_COLUMNS)})",
             {
                 **row,
                 "run_id": run_id,
                 "details": canonical_json(row["details"]),
                 "call_keys": canonical_json(list(row["call_keys"])),
-                "created_at": time.time(),
+                "created_at": row.get("created_at") or time.time(),
+                "extractor": str(row.get("extractor") or self.extractor_of(run_id)),
+                "reading": None if reading is None else canonical_json(reading),
             },
         )
 
-    def done_items(self, run_id: str) -> set[str]:
-        """IDs of items finished without error (errors are retried on resume)."""
+    def extractor_of(self, run_id: str) -> str:
+        """The extractor version whose results are the run's current view."""
+        return str(self.run(run_id)["info"].get("extractor_version") or "1")
+
+    def extractor_versions(self, run_id: str) -> list[str]:
+        """Every extractor version the run has results for, oldest first."""
         rows = self._db.execute(
-            "SELECT item_id FROM samples WHERE run_id=? AND status != 'error'", (run_id,)
+            "SELECT DISTINCT extractor FROM samples WHERE run_id=?", (run_id,)
+        ).fetchall()
+        return sorted((str(r[0]) for r in rows), key=_version_key)
+
+    def set_run_info(self, run_id: str, **updates: Any) -> None:
+        """Update keys of the run's info (e.g. its current extractor version)."""
+        info = self.run(run_id)["info"]
+        info.update(updates)
+        self._db.execute(
+            "UPDATE runs SET info=?, updated_at=? WHERE run_id=?",
+            (canonical_json(info), time.time(), run_id),
+        )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside the block commit together, or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def done_items(self, run_id: str, extractor: str | None = None) -> set[str]:
+        """IDs of items finished without error (errors are retried on resume)."""
+        version = extractor or self.extractor_of(run_id)
+        rows = self._db.execute(
+            "SELECT item_id FROM samples WHERE run_id=? AND extractor=? AND status != 'error'",
+            (run_id, version),
         )
         return {r[0] for r in rows}
 
@@ -322,20 +415,27 @@ class Store:
         return out
 
     def runs(self) -> list[dict[str, Any]]:
-        """All runs, newest first, with their sample counts."""
+        """All runs, newest first, with their sample counts (current extractor's view)."""
         rows = self._db.execute(
-            "SELECT r.*, (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id) AS n_done "
+            "SELECT r.*, (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id AND "
+            "s.extractor=COALESCE(json_extract(r.info, '$.extractor_version'), '1')) AS n_done "
             "FROM runs r ORDER BY r.updated_at DESC"
         )
         return [dict(r) for r in rows]
 
-    def samples(self, run_id: str) -> Iterator[dict[str, Any]]:
-        """The run's per-item results in task order, JSON columns decoded."""
+    def samples(self, run_id: str, extractor: str | None = None) -> Iterator[SampleResult]:
+        """The run's per-item results in task order, as read by `extractor` (default: the
+        run's current version; earlier versions stay readable)."""
+        from medq.results import SampleResult
+
+        version = extractor or self.extractor_of(run_id)
         rows = self._db.execute(
-            "SELECT * FROM samples WHERE run_id=? ORDER BY position", (run_id,)
+            "SELECT * FROM samples WHERE run_id=? AND extractor=? ORDER BY position",
+            (run_id, version),
         )
         for row in rows:
-            out = dict(row)
-            out["details"] = json.loads(out["details"])
-            out["call_keys"] = json.loads(out["call_keys"])
-            yield out
+            yield SampleResult.from_row(row)
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (10**9, version)

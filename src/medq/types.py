@@ -252,12 +252,18 @@ class Generation:
 
 @dataclass(frozen=True)
 class Completion:
-    """A backend's answer to a GenerationRequest."""
+    """A backend's answer to a GenerationRequest.
+
+    `key` is the call's key in the store when the completion came through it (set by the
+    run's call log; None otherwise): answers record it so they can be read again later
+    from the stored response alone.
+    """
 
     generations: tuple[Generation, ...]
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str | None = None
+    key: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -296,6 +302,56 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Reading:
+    """How an answer was read from model output, replayable with no model and no prompt.
+
+    A leaf reads one generation — the stored call `call` (its generation `index`), or
+    `text` itself when the output never went through the store — with the reader `rule`
+    (``choice``, ``calc``, ``correction`` …) and its `args` (the options as presented, the
+    mapping back to the original letters, the answer format). A ``vote`` combines the
+    readings of its `parts`; a ``fixed`` reading carries an answer that no text reader
+    produced (option log-likelihoods, tool results), which rescoring keeps as it is.
+    `medq rescore` re-evaluates the tree with today's readers.
+    """
+
+    rule: str
+    call: str | None = None
+    index: int = 0
+    text: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+    parts: tuple[Reading, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", _freeze_json(dict(self.args)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The reading as plain JSON (stored with each item)."""
+        data: dict[str, Any] = {"rule": self.rule}
+        if self.call is not None:
+            data["call"] = self.call
+            data["index"] = self.index
+        if self.text is not None:
+            data["text"] = self.text
+        if self.args:
+            data["args"] = _thaw_json(self.args)
+        if self.parts:
+            data["parts"] = [p.to_json() for p in self.parts]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reading:
+        """Inverse of `to_json`."""
+        return cls(
+            data["rule"],
+            data.get("call"),
+            data.get("index", 0),
+            data.get("text"),
+            data.get("args") or {},
+            tuple(cls.from_json(p) for p in data.get("parts") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Answer:
     """A strategy's final answer for one question.
 
@@ -307,6 +363,8 @@ class Answer:
         confidence: probability or vote share of `choice`, when the strategy has one.
         reason: why the item is invalid or an error.
         details: strategy-specific extras (votes, option scores, acc_norm choice, ...).
+        reading: how `choice` was read from the model's output (see `Reading`); None for
+            answers made without one (errors, answers built by hand).
     """
 
     choice: str | None
@@ -316,3 +374,4 @@ class Answer:
     confidence: float | None = None
     reason: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    reading: Reading | None = None

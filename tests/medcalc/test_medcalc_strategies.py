@@ -41,6 +41,11 @@ def medcalc_tool_toy(data: Path | None, sample: bool) -> Task:
     return replace(full, name="medcalc_tool_toy", questions=keep)
 
 
+# A task factory declares its scoring like a TaskSpec does: summarize and rescore read these.
+medcalc_tool_toy.scorer = tasks.get("medcalc").scorer  # type: ignore[attr-defined]
+medcalc_tool_toy.metrics = tasks.get("medcalc").metrics  # type: ignore[attr-defined]
+
+
 def sample_question(row: str) -> Question:
     return next(q for q in load_task("medcalc", sample=True).questions if q.id == row)
 

@@ -74,7 +74,7 @@ async def test_nested_base_spec_is_sampled() -> None:
     answer = await build_strategy(spec, seed=0)(QUESTION, model)
     assert len(model.calls) == 3 and {c.max_tokens for c in model.calls} == {5}
     assert {c.temperature for c in model.calls} == {0.5}
-    assert answer.details["base"] == "direct:max_tokens=5"
+    assert answer.details["base"] == "direct:max_tokens=5,seed=0"  # normalised: defaults filled
 
 
 async def test_wrapping_a_multi_call_base_keeps_every_call_distinct() -> None:

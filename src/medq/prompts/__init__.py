@@ -7,9 +7,11 @@ template's name and content hash, so every number traces back to exact text.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from functools import cache
 from importlib.resources import files
 
@@ -20,21 +22,43 @@ class PromptError(ValueError):
     """A template was rendered with missing or unknown placeholders."""
 
 
-@cache
+_rendered: ContextVar[set[str] | None] = ContextVar("medq_prompts_rendered", default=None)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[str]]:
+    """Collect the name of every template read inside the block (in this task and the
+    tasks it starts), so a run can check that it declared every prompt it rendered."""
+    names: set[str] = set()
+    token = _rendered.set(names)
+    try:
+        yield names
+    finally:
+        _rendered.reset(token)
+
+
 def template(name: str) -> str:
     """The text of prompt file ``prompts/<name>.txt``."""
+    seen = _rendered.get()
+    if seen is not None:
+        seen.add(name)
+    return _template_text(name)
+
+
+@cache
+def _template_text(name: str) -> str:
     return (files("medq.prompts") / f"{name}.txt").read_text(encoding="utf-8")
 
 
 @cache
 def template_fields(name: str) -> frozenset[str]:
     """The placeholders template `name` uses."""
-    return frozenset(f for _, f, _, _ in string.Formatter().parse(template(name)) if f)
+    return frozenset(f for _, f, _, _ in string.Formatter().parse(_template_text(name)) if f)
 
 
 def prompt_hash(name: str) -> str:
     """First 12 hex digits of the SHA-256 of the template's text."""
-    return hashlib.sha256(template(name).encode()).hexdigest()[:12]
+    return hashlib.sha256(_template_text(name).encode()).hexdigest()[:12]
 
 
 def render(name: str, **values: str) -> str:

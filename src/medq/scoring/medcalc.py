@@ -301,3 +301,25 @@ def medcalc_table(samples: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, A
         table[name] = {"average": round(p * 100, 2), "std": round(math.sqrt(p * (1 - p) /
                        len(hits)), 2), "correct": sum(hits), "n": len(hits)}
     return table
+
+
+def _register_reader() -> None:
+    from medq.scoring.readings import register_reader
+    from medq.types import Answer, Generation, Reading, Status
+
+    @register_reader("calc")
+    def read_calc(reading: Reading, generation: Generation) -> Answer:
+        """A calculation answer in the reading's ``answer_format``; invalid when none."""
+        extraction = extract_calc_answer(generation.text, reading.args["answer_format"])
+        details: dict[str, Any] = {"method": extraction.method, "raw_answer": extraction.raw}
+        if extraction.explanation is not None:
+            details["step_by_step_thinking"] = extraction.explanation
+        if extraction.answer is None:
+            return Answer(None, Status.INVALID, generation.text,
+                          truncated=generation.truncated,
+                          reason=extraction.reason or "no answer found", details=details)
+        return Answer(extraction.answer, Status.OK, generation.text,
+                      truncated=generation.truncated, details=details)
+
+
+_register_reader()

@@ -244,3 +244,23 @@ def medec_metrics(samples: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
         "errors": errors,
         "note": BERTSCORE_NOTE,
     }
+
+
+def _register_reader() -> None:
+    from medq.scoring.readings import register_reader
+    from medq.types import Answer, Generation, Reading, Status
+
+    @register_reader("correction")
+    def read_correction(reading: Reading, generation: Generation) -> Answer:
+        """A MEDEC prediction (error flag, sentence, correction) from a JSON reply."""
+        prediction = read_prediction(generation.text)
+        if prediction.flag is None:
+            return Answer(None, Status.INVALID, generation.text,
+                          truncated=generation.truncated, reason=prediction.reason)
+        details = {"medec": {"flag": prediction.flag, "sentence_id": prediction.sentence_id,
+                             "correction": prediction.correction}}
+        return Answer(str(prediction.flag), Status.OK, generation.text,
+                      truncated=generation.truncated, details=details)
+
+
+_register_reader()

@@ -92,14 +92,17 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     if paper_n:
         summary.update(paper_accuracy=paper_correct / paper_n, paper_correct=paper_correct,
                        paper_n=paper_n, paper_parser=run["info"].get("paper_parser"))
-    summary.update(_task_metrics(samples))
+    summary.update(_task_metrics(run["task"], samples))
     return summary
 
 
-def _task_metrics(samples: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """Benchmark-specific metrics, present only when the items carry their metadata."""
-    from medq.scoring.medcalc import medcalc_table
-    from medq.scoring.medec import medec_metrics
+def _task_metrics(task: str, samples: list[Any]) -> dict[str, Any]:
+    """The task's own metrics (declared by the task), where its results carry their inputs."""
+    from medq import registry
 
-    found = {"medcalc": medcalc_table(samples), "medec": medec_metrics(samples)}
+    try:
+        declared = getattr(registry.tasks.get(task), "metrics", ())
+    except registry.UnknownNameError:
+        return {}
+    found = {name: metric(samples) for name, metric in declared}
     return {k: v for k, v in found.items() if v is not None}

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from medq.prompts import question_fields, render, template
-from medq.types import Answer, Message, Question, Status
+from medq.types import Answer, Message, Question
 
 T = TypeVar("T")
 
@@ -55,22 +55,13 @@ def answer_by_vote(answers: Sequence[Answer], order: Sequence[str], **details: A
     """One Answer from many sampled ones, by `majority_vote`; the share is the confidence.
 
     The text is that of the first sample that voted for the winner; `truncated` is true
-    when any sample was truncated. Extra keyword arguments go into `details`.
+    when any sample was truncated. Extra keyword arguments go into `details`, beside the
+    samples' ``choices`` and ``invalid_samples``. The answer's reading is a vote over the
+    samples' readings, so a rescore re-reads every sample and votes again.
     """
-    winner, share, counts = majority_vote([a.choice for a in answers], order)
-    truncated = any(a.truncated for a in answers)
-    info = {"votes": counts, "samples": len(answers), **details}
-    if winner is None:
-        return Answer(
-            None,
-            Status.INVALID,
-            answers[-1].text if answers else "",
-            truncated=truncated,
-            reason=f"none of the {len(answers)} samples gave a valid answer",
-            details=info,
-        )
-    text = next(a.text for a in answers if a.choice == winner)
-    return Answer(winner, Status.OK, text, truncated=truncated, confidence=share, details=info)
+    from medq.scoring.readings import vote
+
+    return vote(answers, order, **details)
 
 
 def parse_verdict(text: str, *, yes: Sequence[str], no: Sequence[str]) -> bool | None:

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from medq import registry
 from medq.models.base import Model
 from medq.prompts import question_fields, render, template, template_fields
-from medq.scoring.extract import extract_choice
-from medq.types import Answer, Completion, GenerationRequest, Message, Question, Status
+from medq.types import Answer, Completion, GenerationRequest, Message, Question
 
 if TYPE_CHECKING:
     from medq.tasks.base import Task
@@ -210,26 +209,62 @@ class _SpecParser:
         return _parse_value(self.text[start : self.pos].strip())
 
 
-def build_strategy(spec: StrategySpec | str, *, seed: int, task: Task | None = None) -> Strategy:
-    """Instantiate a registered strategy.
+def strategy_info(name: str) -> dict[str, Any]:
+    """What strategy `name` declared at registration: ``prompts`` (template names it
+    renders), ``calls_per_item`` and ``accepts`` (answer kinds it can give)."""
+    meta = registry.strategies.meta(name)
+    meta.setdefault("prompts", ())
+    meta.setdefault("calls_per_item", "?")
+    meta.setdefault("accepts", ("choice",))
+    return meta
 
-    Passes `seed` when the factory takes one, and `task` (the evaluated `Task`, from which
-    few-shot strategies derive their default exemplar pool) when it takes that.
+
+def normalize(spec: StrategySpec | str, *, seed: int) -> StrategySpec:
+    """The spec with every parameter checked against the factory's typed signature and
+    every default filled in, nested strategies included, so equivalent spellings
+    (``self_consistency:base=cot,n=2`` and ``self_consistency(base=cot(),n=2)``) are one
+    spec. `seed` fills a strategy's ``seed`` parameter when the spec does not set it.
+
+    Raises:
+        StrategySpecError: an unknown strategy or parameter, a value of the wrong type
+            or out of range.
     """
+    from medq.strategies._params import normalize_params
+
     spec = StrategySpec.coerce(spec)
+    try:
+        factory: Callable[..., Strategy] = registry.strategies.get(spec.name)
+    except registry.UnknownNameError as exc:
+        raise StrategySpecError(str(exc)) from None
+    given = dict(spec.params)
+    if "seed" in inspect.signature(factory).parameters:
+        given.setdefault("seed", seed)
+    params = normalize_params(spec.name, factory, given)
+    for key, value in params.items():
+        if isinstance(value, StrategySpec):
+            params[key] = normalize(value, seed=seed)
+    return StrategySpec(spec.name, params)
+
+
+def prompt_names(spec: StrategySpec) -> list[str]:
+    """Every prompt template a (normalised) spec renders, nested strategies included."""
+    names: list[str] = []
+    for nested in spec.nested():
+        names.extend(strategy_info(nested.name)["prompts"])
+    return list(dict.fromkeys(names))
+
+
+def build_strategy(spec: StrategySpec | str, *, seed: int, task: Task | None = None) -> Strategy:
+    """Instantiate a registered strategy from its (normalised) spec.
+
+    Passes `seed` when the spec does not set it, and `task` (the evaluated `Task`, from
+    which few-shot strategies derive their default exemplar pool) when the factory takes
+    it.
+    """
+    spec = normalize(spec, seed=seed)
     factory: Callable[..., Strategy] = registry.strategies.get(spec.name)
-    accepted = inspect.signature(factory).parameters
-    injected = {"seed", "task"}
-    unknown = set(spec.params) - (set(accepted) - {"task"})
-    if unknown:
-        raise StrategySpecError(
-            f"strategy {spec.name!r} has no parameter(s) {sorted(unknown)}; "
-            f"it takes {sorted(p for p in accepted if p not in injected)}"
-        )
     kwargs = dict(spec.params)
-    if "seed" in accepted:
-        kwargs.setdefault("seed", seed)
-    if "task" in accepted:
+    if "task" in inspect.signature(factory).parameters:
         kwargs["task"] = task
     return factory(**kwargs)
 
@@ -277,27 +312,30 @@ def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Messa
     return (Message("system", template("system").strip()), user)
 
 
-def answer_from(completion: Completion, question: Question, index: int = 0) -> Answer:
-    """Extract the chosen option from one generation; unparseable means invalid."""
-    generation = completion.generations[index]
-    extraction = extract_choice(generation.text, question.options)
-    details = {"method": extraction.method}
-    if extraction.choice is None:
-        return Answer(
-            None,
-            Status.INVALID,
-            generation.text,
-            truncated=generation.truncated,
-            reason=extraction.reason or "no answer found",
-            details=details,
-        )
-    return Answer(
-        extraction.choice,
-        Status.OK,
-        generation.text,
-        truncated=generation.truncated,
-        details=details,
-    )
+def answer_from(
+    completion: Completion,
+    question: Question,
+    index: int = 0,
+    *,
+    back: Mapping[str, str] | None = None,
+) -> Answer:
+    """Extract the chosen option from one generation; unparseable means invalid.
+
+    `question` is the item as presented (a shuffled view, for instance) and `back` maps its
+    letters to the original ones. The answer carries its `Reading`, so `medq rescore` can
+    read it again from the stored response alone.
+    """
+    from medq.scoring.readings import choice_reading, read_leaf
+
+    reading = choice_reading(completion, question.options, index, back=back,
+                             languages=languages_of(question))
+    return read_leaf(reading, completion.generations[index])
+
+
+def languages_of(question: Question) -> tuple[str, ...]:
+    """The answer languages of an item: its metadata's ``language``, when it has one."""
+    language = question.metadata.get("language")
+    return (str(language),) if language else ()
 
 
 def generation_request(

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, generation_request
 from medq.strategies.calc_direct import calc_answer, calc_messages, require_calculation
 from medq.types import Answer, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("medcalc_cot_system", "medcalc_cot")
+ACCEPTS = ("calculation",)
 
 
-@strategies.register()
-def calc_cot(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def calc_cot(*, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Reason step by step inside the JSON answer; one call at temperature 0.
 
     Args:

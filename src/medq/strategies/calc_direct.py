@@ -16,12 +16,13 @@ from __future__ import annotations
 from medq.models.base import Model
 from medq.prompts import render
 from medq.registry import strategies
-from medq.scoring.medcalc import extract_calc_answer
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, StrategySpecError, generation_request
-from medq.types import Answer, Completion, Message, Question, Status
+from medq.types import Answer, Completion, Message, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("medcalc_direct_system", "medcalc_direct")
+ACCEPTS = ("calculation",)
 
 
 def require_calculation(question: Question, strategy: str) -> str:
@@ -50,20 +51,14 @@ def calc_messages(
 
 def calc_answer(completion: Completion, question: Question, answer_format: str) -> Answer:
     """Read the calculation answer of the first generation; unparseable means invalid."""
-    generation = completion.generations[0]
-    extraction = extract_calc_answer(generation.text, answer_format)
-    details = {"method": extraction.method, "raw_answer": extraction.raw}
-    if extraction.explanation is not None:
-        details["step_by_step_thinking"] = extraction.explanation
-    if extraction.answer is None:
-        return Answer(None, Status.INVALID, generation.text, truncated=generation.truncated,
-                      reason=extraction.reason or "no answer found", details=details)
-    return Answer(extraction.answer, Status.OK, generation.text,
-                  truncated=generation.truncated, details=details)
+    from medq.scoring.readings import leaf, read_leaf
+
+    reading = leaf("calc", completion, answer_format=answer_format)
+    return read_leaf(reading, completion.generations[0])
 
 
-@strategies.register()
-def calc_direct(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def calc_direct(*, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Ask for ``{"answer": ...}`` only; one call at temperature 0.
 
     Args:

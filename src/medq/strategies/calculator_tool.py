@@ -44,6 +44,7 @@ from medq.models.base import Model
 from medq.prompts import render, template
 from medq.registry import strategies
 from medq.scoring.extract import strip_reasoning
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, generation_request
 from medq.strategies.calc_direct import calc_messages, require_calculation
 from medq.types import Answer, Capability, Generation, JSONObject, Message, Question, Status
@@ -58,6 +59,7 @@ PROMPTS = (
     "medcalc_tools",
     "medcalc_tools_repair",
 )
+ACCEPTS = ("calculation",)
 
 _QUANTITY_BOILERPLATE = re.compile(
     r', or \{"value": number, "unit": "\.\.\."\} in an accepted unit'
@@ -227,9 +229,9 @@ def compute_call(call: tuple[str, Mapping[str, Any]]) -> tuple[dict[str, Any], s
     return trace, format_result(result, calc.output)
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def calculator_tool(
-    *, seed: int = 0, max_tokens: int | None = None, repair: bool = True, tools: bool = True
+    *, seed: int = 0, max_tokens: MaxTokens = None, repair: bool = True, tools: bool = True
 ) -> Strategy:
     """Pick a calculator and its inputs (a tool call, or JSON); medq validates and computes.
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, answer_from, chat, generation_request
 from medq.types import Answer, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("system", "cot")
+ACCEPTS = ("choice",)
 
 
-@strategies.register()
-def cot(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def cot(*, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Think step by step, end with ``Answer: X``; one call at temperature 0.
 
     Args:

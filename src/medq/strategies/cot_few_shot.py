@@ -25,6 +25,7 @@ from medq.strategies._exemplars import (
     few_shot_messages,
     resolve_pool,
 )
+from medq.strategies._params import MaxTokens, Size
 from medq.strategies.base import (
     PreparedStrategy,
     Strategy,
@@ -39,13 +40,14 @@ if TYPE_CHECKING:
 
 CALLS_PER_ITEM = "1 (+1 embedding with selection=knn; +1 per pool item once, reasoning=self)"
 PROMPTS = ("system", "cot_few_shot", "cot_few_shot_answer")
+ACCEPTS = ("choice",)
 REASONING = ("auto", "pool", "self")
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def cot_few_shot(
     *,
-    k: int = 5,
+    k: Size = 5,
     selection: str = "fixed",
     reasoning: str = "auto",
     pool: str | None = None,
@@ -53,7 +55,7 @@ def cot_few_shot(
     pool_size: int | None = None,
     encoder: str | Encoder = DEFAULT_ENCODER,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
     task: Task | None = None,
 ) -> Strategy:
     """Answer after `k` exemplars with reasoning; one call at temperature 0 per item.

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, answer_from, chat, generation_request
 from medq.types import Answer, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("system", "direct")
+ACCEPTS = ("choice",)
 
 
-@strategies.register()
-def direct(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def direct(*, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Answer with the option letter; one call at temperature 0.
 
     Args:

@@ -19,12 +19,14 @@ from dataclasses import replace
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import Count, MaxTokens, Temperature
 from medq.strategies._voting import answer_by_vote, gather_or_cancel, prompt_messages
 from medq.strategies.base import Strategy, answer_from, chat, generation_request
 from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = "n + m = 44"
 PROMPTS = ("system", "cot", "ensemble_refinement")
+ACCEPTS = ("choice",)
 
 
 def format_paths(texts: list[str]) -> str:
@@ -32,14 +34,14 @@ def format_paths(texts: list[str]) -> str:
     return "\n\n".join(f"Answer {i}:\n{text.strip()}" for i, text in enumerate(texts, 1))
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def ensemble_refinement(
     *,
-    n: int = 11,
-    m: int = 33,
-    temperature: float = 0.7,
+    n: Count = 11,
+    m: Count = 33,
+    temperature: Temperature = 0.7,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
 ) -> Strategy:
     """Sample `n` reasoning paths, refine `m` times conditioned on all of them, vote.
 

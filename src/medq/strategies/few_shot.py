@@ -21,6 +21,7 @@ from medq.models.base import Model
 from medq.prompts import render
 from medq.registry import strategies
 from medq.strategies._exemplars import ExemplarSelector, few_shot_messages, resolve_pool
+from medq.strategies._params import MaxTokens, Size
 from medq.strategies.base import PreparedStrategy, Strategy, answer_from, generation_request
 from medq.types import Answer, Question
 
@@ -29,19 +30,20 @@ if TYPE_CHECKING:
 
 CALLS_PER_ITEM = "1 (+1 embedding with selection=knn)"
 PROMPTS = ("system", "few_shot", "few_shot_answer")
+ACCEPTS = ("choice",)
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def few_shot(
     *,
-    k: int = 5,
+    k: Size = 5,
     selection: str = "fixed",
     pool: str | None = None,
     pool_data: str | None = None,
     pool_size: int | None = None,
     encoder: str | Encoder = DEFAULT_ENCODER,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
     task: Task | None = None,
 ) -> Strategy:
     """Answer after `k` exemplars answered with their gold letter; one call at temperature 0.

@@ -21,6 +21,7 @@ from medq.prompts import question_fields, render, template
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record
+from medq.strategies._params import Count, MaxTokens, Size
 from medq.strategies._voting import gather_or_cancel
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.strategies.medrag import parse_queries, resolve_retriever, retrieve
@@ -28,24 +29,25 @@ from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = "rounds × (1 + queries) + 1"
 PROMPTS = ("medrag_system", "imedrag_queries", "imedrag_answer_query", "imedrag_final")
+ACCEPTS = ("choice",)
 
 
 def _history(pairs: list[tuple[str, str]]) -> str:
     return "\n\n".join(f"Query: {q}\nAnswer: {a}" for q, a in pairs)
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def imedrag(
     *,
     corpus: str | None = None,
     retriever: str | Retriever = "bm25",
-    rounds: int = 4,
-    queries: int = 3,
-    k: int = 32,
-    rrf_k: int = 60,
-    budget: int = 6000,
+    rounds: Count = 4,
+    queries: Count = 3,
+    k: Size = 32,
+    rrf_k: Count = 60,
+    budget: Count = 6000,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
 ) -> Strategy:
     """Ask `queries` follow-up queries per round for `rounds` rounds, then answer.
 

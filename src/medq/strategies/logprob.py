@@ -26,6 +26,7 @@ from medq.types import (
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("system", "direct", "logprob")
+ACCEPTS = ("choice",)
 TOP_LOGPROBS = 20
 
 
@@ -101,7 +102,7 @@ async def _option(question: Question, model: Model) -> Answer:
     )
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def logprob(*, seed: int = 0, mode: str = "auto") -> Strategy:
     """Score options by probability instead of generating an answer.
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import Count, MaxTokens
 from medq.strategies._voting import gather_or_cancel, parse_verdict, prompt_messages
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.types import Answer, Completion, Question
@@ -47,6 +48,7 @@ PROMPTS = (
     "medagents_revision",
     "medagents_decision",
 )
+ACCEPTS = ("choice",)
 FALLBACK_FIELD = "General Medicine"
 
 
@@ -66,14 +68,14 @@ class _Vote:
     advice: str | None
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def medagents(
     *,
-    question_experts: int = 5,
-    option_experts: int = 2,
-    max_rounds: int = 3,
+    question_experts: Count = 5,
+    option_experts: Count = 2,
+    max_rounds: Count = 3,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
 ) -> Strategy:
     """Multi-expert collaboration (MedAgents `syn_verif`).
 

@@ -15,16 +15,17 @@ from __future__ import annotations
 from medq.models.base import Model
 from medq.prompts import render
 from medq.registry import strategies
-from medq.scoring.medec import read_prediction
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, StrategySpecError, generation_request
-from medq.types import Answer, Message, Question, Status
+from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("medec_system", "medec_json")
+ACCEPTS = ("correction",)
 
 
-@strategies.register()
-def medec_json(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def medec_json(*, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Ask for the error flag, sentence ID and corrected sentence as JSON; one call.
 
     Args:
@@ -43,14 +44,9 @@ def medec_json(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
             Message("user", render("medec_json", sentences=question.stem)),
         )
         request = generation_request(messages, seed=seed, max_tokens=max_tokens)
-        generation = (await model.complete(request)).generations[0]
-        prediction = read_prediction(generation.text)
-        if prediction.flag is None:
-            return Answer(None, Status.INVALID, generation.text, truncated=generation.truncated,
-                          reason=prediction.reason)
-        details = {"medec": {"flag": prediction.flag, "sentence_id": prediction.sentence_id,
-                             "correction": prediction.correction}}
-        return Answer(str(prediction.flag), Status.OK, generation.text,
-                      truncated=generation.truncated, details=details)
+        from medq.scoring.readings import leaf, read_leaf
+
+        completion = await model.complete(request)
+        return read_leaf(leaf("correction", completion), completion.generations[0])
 
     return solve

@@ -28,6 +28,7 @@ from medq.strategies._exemplars import (
     few_shot_messages,
     resolve_pool,
 )
+from medq.strategies._params import Count, MaxTokens, Size, Temperature
 from medq.strategies._voting import answer_by_vote, gather_or_cancel
 from medq.strategies.base import (
     PreparedStrategy,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 CALLS_PER_ITEM = "shuffles + 1 embedding (+1 per pool item once)"
 PROMPTS = ("system", "medprompt")
+ACCEPTS = ("choice",)
 
 
 def shuffled(question: Question, rng: random.Random) -> tuple[Question, dict[str, str]]:
@@ -57,19 +59,19 @@ def shuffled(question: Question, rng: random.Random) -> tuple[Question, dict[str
     return view, back
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def medprompt(
     *,
-    k: int = 5,
-    shuffles: int = 5,
-    temperature: float = 0.0,
+    k: Size = 5,
+    shuffles: Count = 5,
+    temperature: Temperature = 0.0,
     selection: str = "knn",
     pool: str | None = None,
     pool_data: str | None = None,
     pool_size: int | None = None,
     encoder: str | Encoder = DEFAULT_ENCODER,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
     task: Task | None = None,
 ) -> Strategy:
     """Medprompt; `shuffles` calls and one question embedding per item.
@@ -106,11 +108,7 @@ def medprompt(
         messages = few_shot_messages(view, exemplars, "medprompt")
         request = generation_request(messages, seed=seed, max_tokens=max_tokens,
                                      temperature=temperature, sample_index=index)
-        answer = answer_from(await model.complete(request), view)
-        if answer.choice is None:
-            return answer
-        return Answer(back[answer.choice], answer.status, answer.text, answer.truncated,
-                      details=answer.details)
+        return answer_from(await model.complete(request), view, back=back)
 
     async def solve(question: Question, model: Model) -> Answer:
         accepted = await generated.accepted(model)
@@ -121,12 +119,9 @@ def medprompt(
         answers = await gather_or_cancel(
             *(one(view, back, exemplars, i, model) for i, (view, back) in enumerate(views))
         )
-        choices = [a.choice for a in answers]
         return answer_by_vote(
             answers,
             list(question.options),
-            choices=choices,
-            invalid_samples=choices.count(None),
             exemplars=[exemplar_pool.questions[i].id for i in chosen],
             pool=exemplar_pool.name,
             orders=["".join(back.values()) for _, back in views],

@@ -23,11 +23,13 @@ from medq.prompts import question_fields, render, template
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever, open_retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record, referenced
+from medq.strategies._params import Count, MaxTokens, Size
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("medrag_system", "medrag")
+ACCEPTS = ("choice",)
 
 
 def resolve_retriever(
@@ -84,17 +86,17 @@ def parse_queries(text: str, limit: int) -> list[str]:
     return queries[:limit]
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def medrag(
     *,
     corpus: str | None = None,
     retriever: str | Retriever = "bm25",
-    k: int = 32,
-    rrf_k: int = 60,
+    k: Size = 32,
+    rrf_k: Count = 60,
     query_options: bool = False,
-    budget: int = 6000,
+    budget: Count = 6000,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
 ) -> Strategy:
     """Retrieve `k` snippets, keep those that fit `budget` tokens, answer in JSON.
 

@@ -21,12 +21,14 @@ from dataclasses import replace
 from medq.models.base import Model
 from medq.registry import strategies
 from medq.scoring.extract import extract_choice
+from medq.strategies._params import Count, MaxTokens
 from medq.strategies._voting import gather_or_cancel, prompt_messages
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.types import Answer, Completion, Question
 
 CALLS_PER_ITEM = "personas × rounds + 1 = 7"
 PROMPTS = ("system", "multi_persona_initial", "multi_persona_debate", "multi_persona_final")
+ACCEPTS = ("choice",)
 
 PERSONAS = (
     "Innovative Medical Thinker (MD)",
@@ -35,8 +37,8 @@ PERSONAS = (
 )
 
 
-@strategies.register()
-def multi_persona(*, rounds: int = 2, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def multi_persona(*, rounds: Count = 2, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Three expert personas debate for `rounds` rounds; a senior expert decides.
 
     Args:

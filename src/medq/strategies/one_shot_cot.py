@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import MaxTokens
 from medq.strategies.base import Strategy, StrategySpecError, generation_request
 from medq.strategies.calc_direct import calc_answer, calc_messages, require_calculation
 from medq.types import Answer, Question, Status
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("medcalc_one_shot_system", "medcalc_one_shot")
+ACCEPTS = ("calculation",)
 
 
 def pick_example(question: Question, pool: Sequence[Question]) -> Question | None:
@@ -48,9 +50,9 @@ def pick_example(question: Question, pool: Sequence[Question]) -> Question | Non
     return None
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def one_shot_cot(
-    *, seed: int = 0, max_tokens: int | None = None, task: Task | None = None
+    *, seed: int = 0, max_tokens: MaxTokens = None, task: Task | None = None
 ) -> Strategy:
     """Show one solved row of the same calculator, then ask step by step; one call.
 

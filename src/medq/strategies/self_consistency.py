@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import Count, Temperature
 from medq.strategies._voting import answer_by_vote, gather_or_cancel
 from medq.strategies.base import (
     PreparedStrategy,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 CALLS_PER_ITEM = "n × base"
 PROMPTS = ("system",)
+ACCEPTS = ("choice",)
 
 
 class SamplingModel:
@@ -74,11 +76,11 @@ class SamplingModel:
         """The wrapped model belongs to the caller."""
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def self_consistency(
     *,
-    n: int = 5,
-    temperature: float = 0.7,
+    n: Count = 5,
+    temperature: Temperature = 0.7,
     base: StrategySpec | str = "cot",
     seed: int = 0,
     task: Task | None = None,
@@ -107,9 +109,7 @@ def self_consistency(
         samples = await gather_or_cancel(
             *(inner(question, SamplingModel(model, i, n, temperature)) for i in range(n))
         )
-        choices = [a.choice for a in samples]
-        return answer_by_vote(samples, list(question.options), choices=choices,
-                              invalid_samples=choices.count(None), base=str(base_spec),
+        return answer_by_vote(samples, list(question.options), base=str(base_spec),
                               temperature=temperature)
 
     return PreparedStrategy(solve, prepare)

@@ -21,16 +21,18 @@ from dataclasses import replace
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import Count, MaxTokens
 from medq.strategies._voting import parse_verdict, prompt_messages
 from medq.strategies.base import Strategy, answer_from, chat, generation_request
 from medq.types import Answer, Completion, Message, Question
 
 CALLS_PER_ITEM = "2–7 (2r if review r approves; ≤ 1 + 2·rounds)"
 PROMPTS = ("system", "cot", "self_refine_review", "self_refine_revise")
+ACCEPTS = ("choice",)
 
 
-@strategies.register()
-def self_refine(*, rounds: int = 3, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def self_refine(*, rounds: Count = 3, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Answer with chain of thought, then review and revise up to `rounds` times.
 
     Args:

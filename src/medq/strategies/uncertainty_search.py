@@ -27,6 +27,7 @@ from medq.prompts import question_fields, render
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record
+from medq.strategies._params import Count, MaxTokens, Size, Temperature
 from medq.strategies._voting import answer_by_vote, gather_or_cancel
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.strategies.medrag import parse_queries, resolve_retriever, retrieve
@@ -34,6 +35,7 @@ from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = "n × rounds + rounds − 1 (at most)"
 PROMPTS = ("uncertainty_search_answer", "uncertainty_search_queries")
+ACCEPTS = ("choice",)
 
 
 def answer_entropy(choices: Sequence[str | None]) -> float:
@@ -56,21 +58,21 @@ async def _sample(model: Model, question: Question, messages: tuple[Message, ...
     return answer_from(await model.complete(request), question)
 
 
-@strategies.register()
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
 def uncertainty_search(
     *,
     corpus: str | None = None,
     retriever: str | Retriever = "bm25",
-    n: int = 5,
-    temperature: float = 0.7,
+    n: Count = 5,
+    temperature: Temperature = 0.7,
     threshold: float = 0.5,
-    rounds: int = 4,
-    queries: int = 3,
-    k: int = 4,
-    rrf_k: int = 60,
-    budget: int = 6000,
+    rounds: Count = 4,
+    queries: Count = 3,
+    k: Size = 4,
+    rrf_k: Count = 60,
+    budget: Count = 6000,
     seed: int = 0,
-    max_tokens: int | None = None,
+    max_tokens: MaxTokens = None,
 ) -> Strategy:
     """Sample `n` answers; search and resample while their entropy exceeds `threshold`.
 

@@ -19,16 +19,18 @@ from dataclasses import replace
 
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.strategies._params import MaxTokens
 from medq.strategies._voting import gather_or_cancel, parse_verdict, prompt_messages
 from medq.strategies.base import Strategy, answer_from, generation_request
 from medq.types import Answer, Completion, Question
 
 CALLS_PER_ITEM = "options + 1"
 PROMPTS = ("system", "verification_of_choice_verify", "verification_of_choice_decide")
+ACCEPTS = ("choice",)
 
 
-@strategies.register()
-def verification_of_choice(*, seed: int = 0, max_tokens: int | None = None) -> Strategy:
+@strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)
+def verification_of_choice(*, seed: int = 0, max_tokens: MaxTokens = None) -> Strategy:
     """Verify each option (one call each, temperature 0), then decide (one call).
 
     Args:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medq.registry import tasks
 from medq.types import Question
@@ -23,6 +24,10 @@ from medq.types import Question
 Loader = Callable[[Path | None, bool], tuple[tuple[Question, ...], str]]
 Scorer = Callable[[Question, str], bool]
 """A task's official scoring rule: (question, extracted answer) -> correct."""
+Metric = Callable[[list[Any]], Any]
+"""A task's own metric over its stored results (e.g. a per-category table); None when the
+results do not carry what it needs."""
+ANSWER_KINDS = ("choice", "calculation", "correction", "free_text")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class Task:
         split: the split evaluated, e.g. "test" or "dev".
         scorer: the task's official rule for whether an answer is correct; None means the
             answer must equal the gold option letter exactly.
+        answer_kind: what an answer is: ``choice`` (an option letter), ``calculation``,
+            ``correction`` or ``free_text``; strategies declare the kinds they give.
+        metrics: the task's own metrics beyond accuracy, as (name, function) pairs.
     """
 
     name: str
@@ -45,6 +53,8 @@ class Task:
     source: str
     split: str
     scorer: Scorer | None = None
+    answer_kind: str = "choice"
+    metrics: tuple[tuple[str, Metric], ...] = ()
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -73,10 +83,18 @@ class TaskSpec:
     citation: str
     cite_short: str
     loader: Loader
+    scorer: Scorer | None = None
+    answer_kind: str = "choice"
+    metrics: tuple[tuple[str, Metric], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.answer_kind not in ANSWER_KINDS:
+            raise ValueError(f"task {self.name}: answer_kind must be one of {ANSWER_KINDS}")
 
     def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
         questions, source = self.loader(data, sample)
-        return Task(self.name, questions, self.citation, source, self.split)
+        return Task(self.name, questions, self.citation, source, self.split, self.scorer,
+                    self.answer_kind, self.metrics)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:

@@ -32,7 +32,6 @@ calculator (never the row itself). Relevant Entities (the gold inputs) are not k
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -43,8 +42,6 @@ from medq.hub import HubFile
 from medq.tasks._io import BUNDLED, data_error, fetch, find, no_hub, read_text, sample_path
 from medq.tasks.base import (
     DatasetUnavailableError,
-    Scorer,
-    Task,
     TaskDataError,
     TaskSpec,
     register_task,
@@ -238,25 +235,23 @@ def _load(name: str, release: str, hub: HubFile | None):
     return load
 
 
-@dataclasses.dataclass(frozen=True)
-class ScoredTaskSpec(TaskSpec):
-    """A TaskSpec whose loaded Task carries the benchmark's official scoring rule."""
+def _medcalc_metrics() -> tuple[tuple[str, Any], ...]:
+    from medq.scoring.medcalc import medcalc_table
 
-    scorer: Scorer | None = None
-
-    def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
-        return dataclasses.replace(super().__call__(data, sample), scorer=self.scorer)
+    return (("medcalc", medcalc_table),)
 
 
 register_task(
-    ScoredTaskSpec(
+    TaskSpec(
         "medcalc", "test", "1047 patient notes, 55 calculators (v1.0)", CITATION, CITE_SHORT,
-        _load("medcalc", "v1.0", None), scorer=official_score,
+        _load("medcalc", "v1.0", None), scorer=official_score, answer_kind="calculation",
+        metrics=_medcalc_metrics(),
     )
 )
 register_task(
-    ScoredTaskSpec(
+    TaskSpec(
         "medcalc_v1.2", "test", "revised MedCalc-Bench test set (v1.2)", CITATION, CITE_SHORT,
         _load("medcalc_v1.2", "v1.2", HUB_V12), scorer=official_score,
+        answer_kind="calculation", metrics=_medcalc_metrics(),
     )
 )

@@ -28,6 +28,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from medq.tasks._io import BUNDLED, data_error, find, no_hub, read_text, sample_path
 from medq.tasks.base import TaskDataError, TaskSpec, register_task
@@ -131,11 +132,19 @@ def _loader(name: str, filename: str):
     return load
 
 
+def _medec_metrics() -> tuple[tuple[str, Any], ...]:
+    from medq.scoring.medec import medec_metrics
+
+    return (("medec", medec_metrics),)
+
+
 register_task(
     TaskSpec("medec", "test", "597 clinical texts: find and fix the error (MS test)",
-             CITATION, CITE_SHORT, _loader("medec", TEST_FILE))
+             CITATION, CITE_SHORT, _loader("medec", TEST_FILE), answer_kind="correction",
+             metrics=_medec_metrics())
 )
 register_task(
     TaskSpec("medec_val", "validation", "574 clinical texts (MS validation)",
-             CITATION, CITE_SHORT, _loader("medec_val", VAL_FILE))
+             CITATION, CITE_SHORT, _loader("medec_val", VAL_FILE), answer_kind="correction",
+             metrics=_medec_metrics())
 )

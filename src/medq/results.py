@@ -1,0 +1,171 @@
+"""One item's stored result, and the one rule of what counts in an accuracy.
+
+The rule, written once here and used by every reader (metrics, intervals, breakdowns,
+calibration, paired comparisons, benchmark tables, reports): an item whose model calls
+failed (`error`) is excluded and counted apart, never scored; every other item is in n;
+a correct answer is a hit; a wrong or an invalid answer (the model answered, but nothing
+could be read) is a miss.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from medq.types import Reading
+
+
+class Outcome(enum.StrEnum):
+    """What became of one item."""
+
+    CORRECT = "correct"
+    WRONG = "wrong"
+    INVALID = "invalid"  # the model answered, but no answer could be read: a miss
+    ERROR = "error"  # the model could not be reached: excluded from n, counted apart
+
+
+def outcome_of(status: str, correct: Any) -> Outcome:
+    """The outcome of a stored (status, correct) pair."""
+    if status == "error":
+        return Outcome.ERROR
+    if status == "invalid":
+        return Outcome.INVALID
+    return Outcome.CORRECT if correct else Outcome.WRONG
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """One item's result as the store keeps it (one row per extractor version).
+
+    Also readable as a mapping of its columns (``result["status"]``), as store rows were
+    before results were typed.
+    """
+
+    item_id: str
+    position: int
+    status: str
+    choice: str | None
+    gold: str
+    correct: int | None
+    truncated: int
+    confidence: float | None
+    reason: str | None
+    response: str
+    details: Mapping[str, Any]
+    calls: int
+    new_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    call_keys: tuple[str, ...]
+    extractor: str
+    reading: Reading | None = None
+    run_id: str = ""
+    created_at: float = 0.0
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.status, self.correct)
+
+    @property
+    def scored(self) -> bool:
+        """In n: anything but an error."""
+        return self.status != "error"
+
+    @property
+    def hit(self) -> int:
+        """1 for a correct answer, else 0 (invalid and wrong are misses)."""
+        return int(self.outcome is Outcome.CORRECT)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> SampleResult:
+        data = dict(row)
+        reading = data.pop("reading", None)
+        names = {f.name for f in fields(cls)} - {"extras"}
+        known = {k: data.pop(k) for k in list(data) if k in names}
+        known["details"] = json.loads(known["details"]) if isinstance(
+            known["details"], str) else known["details"]
+        keys = known["call_keys"]
+        known["call_keys"] = tuple(json.loads(keys) if isinstance(keys, str) else keys)
+        parsed = None
+        if reading:
+            parsed = Reading.from_json(json.loads(reading) if isinstance(reading, str)
+                                       else reading)
+        return cls(**known, reading=parsed, extras=data)
+
+    def row(self) -> dict[str, Any]:
+        """The result as a store row (JSON columns as values)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extras"}
+        out["reading"] = None if self.reading is None else self.reading.to_json()
+        out["call_keys"] = list(self.call_keys)
+        out["details"] = dict(self.details)
+        return out
+
+    # Mapping-style access to the columns, for readers written against store rows.
+    def __getitem__(self, key: str) -> Any:
+        if key in self.extras:
+            return self.extras[key]
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> Iterator[str]:
+        yield from (f.name for f in fields(self) if f.name != "extras")
+        yield from self.extras
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The counts beside every accuracy (see the module's rule)."""
+
+    n: int = 0
+    correct: int = 0
+    invalid: int = 0
+    truncated: int = 0
+    errors: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+
+def _status(result: Any) -> tuple[str, Any, int]:
+    if isinstance(result, SampleResult):
+        return result.status, result.correct, result.truncated
+    return result["status"], result["correct"], result["truncated"]
+
+
+def hit(result: SampleResult | Mapping[str, Any]) -> int | None:
+    """1 (correct), 0 (wrong or invalid), or None (an error: not scored)."""
+    status, correct, _ = _status(result)
+    found = outcome_of(status, correct)
+    if found is Outcome.ERROR:
+        return None
+    return int(found is Outcome.CORRECT)
+
+
+def count(results: Iterable[SampleResult | Mapping[str, Any]]) -> Counts:
+    """n, correct, invalid, truncated and errors of a set of results, by the one rule."""
+    n = correct = invalid = truncated = errors = 0
+    for result in results:
+        status, right, cut = _status(result)
+        found = outcome_of(status, right)
+        if found is Outcome.ERROR:
+            errors += 1
+            continue
+        n += 1
+        truncated += int(cut)
+        invalid += found is Outcome.INVALID
+        correct += found is Outcome.CORRECT
+    return Counts(n, correct, invalid, truncated, errors)
