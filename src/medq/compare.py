@@ -155,12 +155,15 @@ def _load(
     scored: dict[str, int] = {}
     errors: set[str] = set()
     gold: dict[str, str] = {}
+    from medq.results import hit
+
     for s in samples:
         gold[s["item_id"]] = s["gold"]
-        if s["status"] == "error":
+        h = hit(s)
+        if h is None:
             errors.add(s["item_id"])
         else:
-            scored[s["item_id"]] = int(s["status"] == "ok" and bool(s["correct"]))
+            scored[s["item_id"]] = h
     return scored, errors, gold
 
 

@@ -143,7 +143,7 @@ class Counts:
 def _status(result: Any) -> tuple[str, Any, int]:
     if isinstance(result, SampleResult):
         return result.status, result.correct, result.truncated
-    return result["status"], result["correct"], result["truncated"]
+    return result["status"], result["correct"], result.get("truncated", 0)
 
 
 def hit(result: SampleResult | Mapping[str, Any]) -> int | None:

@@ -25,11 +25,9 @@ VERDICTS = {"correct": "c", "wrong": "w", "invalid": "i", "error": "e"}
 
 def verdict(sample: dict[str, Any]) -> str:
     """correct, wrong, invalid or error: the item's outcome as accuracy counts it."""
-    if sample["status"] == "error":
-        return "error"
-    if sample["status"] == "invalid":
-        return "invalid"
-    return "correct" if sample["correct"] else "wrong"
+    from medq.results import outcome_of
+
+    return outcome_of(sample["status"], sample["correct"]).value
 
 
 class _Strings:

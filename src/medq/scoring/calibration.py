@@ -191,9 +191,8 @@ def run_calibration(samples: Iterable[Mapping[str, Any]], n_bins: int = 10) -> C
     Example:
         >>> run_calibration(store.samples(run_id))
     """
-    rows = [s for s in samples if s["status"] != "error"]
-    return calibration(
-        [s["confidence"] for s in rows],
-        [int(s["status"] == "ok" and bool(s["correct"])) for s in rows],
-        n_bins=n_bins,
-    )
+    from medq.results import hit
+
+    rows = [(s["confidence"], hit(s)) for s in samples]
+    scored = [(c, h) for c, h in rows if h is not None]
+    return calibration([c for c, _ in scored], [h for _, h in scored], n_bins=n_bins)

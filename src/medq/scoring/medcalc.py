@@ -270,6 +270,12 @@ def _bare(body: str) -> list[tuple[Any, str | None]]:
     return [(text.rstrip("."), None)]
 
 
+def result_hit(sample: Mapping[str, Any]) -> int | None:
+    from medq.results import hit
+
+    return hit(sample)
+
+
 def medcalc_table(samples: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]] | None:
     """Accuracy per MedCalc-Bench category and overall, as the paper's table reports it.
 
@@ -287,9 +293,9 @@ def medcalc_table(samples: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, A
         category = s["details"].get("metadata", {}).get("category")
         if category is None or "answer_format" not in s["details"].get("metadata", {}):
             continue
-        if s["status"] == "error":
+        hit = result_hit(s)
+        if hit is None:
             continue
-        hit = int(bool(s["correct"])) if s["status"] == "ok" else 0
         groups.setdefault(str(category), []).append(hit)
         groups.setdefault("overall", []).append(hit)
     if not groups:

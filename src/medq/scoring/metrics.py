@@ -34,9 +34,13 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     medcalc (accuracy per MedCalc-Bench category, `medq.scoring.medcalc.medcalc_table`) and
     medec (the three MEDEC subtasks, `medq.scoring.medec.medec_metrics`) for those tasks.
     """
+    from medq.results import count
+
     samples = list(samples)
-    n = correct = invalid = truncated = errors = calls = 0
-    prompt_tokens = completion_tokens = 0
+    counted = count(samples)
+    n, correct, invalid = counted.n, counted.correct, counted.invalid
+    truncated, errors = counted.truncated, counted.errors
+    calls = prompt_tokens = completion_tokens = 0
     norm_correct = norm_n = 0
     paper_correct = paper_n = 0
     for s in samples:
@@ -48,14 +52,7 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
         prompt_tokens += s["prompt_tokens"]
         completion_tokens += s["completion_tokens"]
         if s["status"] == "error":
-            errors += 1
             continue
-        n += 1
-        truncated += s["truncated"]
-        if s["status"] == "invalid":
-            invalid += 1
-        else:
-            correct += s["correct"]
         norm_choice = s["details"].get("acc_norm_choice")
         if norm_choice is not None:
             norm_n += 1

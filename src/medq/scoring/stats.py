@@ -63,11 +63,10 @@ def bootstrap_ci(
 
 def outcomes(samples: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """item_id -> 1 (correct) or 0 (wrong or invalid) for every item that is not an error."""
-    return {
-        s["item_id"]: int(s["status"] == "ok" and bool(s["correct"]))
-        for s in samples
-        if s["status"] != "error"
-    }
+    from medq.results import hit
+
+    found = {s["item_id"]: hit(s) for s in samples}
+    return {item: h for item, h in found.items() if h is not None}
 
 
 @dataclass(frozen=True)
@@ -106,22 +105,16 @@ def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupSta
         >>> [g.group for g in breakdown(store.samples(run_id), "exam_step")]
         ['step1', 'step2&3']
     """
-    counts: dict[str, list[int]] = {}  # group -> [n, correct, invalid, truncated, errors]
+    from medq.results import count
+
+    members: dict[str, list[Mapping[str, Any]]] = {}
     for s in samples:
-        tally = counts.setdefault(_group_key(s["details"].get("metadata", {}).get(field)),
-                                  [0, 0, 0, 0, 0])
-        if s["status"] == "error":
-            tally[4] += 1
-            continue
-        tally[0] += 1
-        tally[3] += int(s["truncated"])
-        if s["status"] == "invalid":
-            tally[2] += 1
-        else:
-            tally[1] += int(s["correct"])
+        key = _group_key(s["details"].get("metadata", {}).get(field))
+        members.setdefault(key, []).append(s)
     groups = []
-    for key in sorted(counts):
-        n, correct, invalid, truncated, errors = counts[key]
+    for key in sorted(members):
+        c = count(members[key])
+        n, correct, invalid, truncated, errors = c.n, c.correct, c.invalid, c.truncated, c.errors
         low, high = wilson_interval(correct, n)
         groups.append(
             GroupStats(
