@@ -197,7 +197,7 @@ def check_value(strategy: str, name: str, value: Any, hint: Any) -> Any:
 def parameters(factory: Callable[..., Any]) -> list[Parameter]:
     """The spec parameters of a strategy factory, with types, defaults and meanings."""
     hints = _hints(factory)
-    helps = _arg_help(inspect.getdoc(factory) or "")
+    helps = _resolve_shared_help(_arg_help(inspect.getdoc(factory) or ""))
     out = []
     for name, param in inspect.signature(factory).parameters.items():
         if name in INJECTED or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
@@ -222,9 +222,22 @@ def _arg_help(doc: str) -> dict[str, str]:
     if not section:
         return helps
     for line in section.group(1).splitlines():
-        match = re.match(r"^\s{2,6}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
+        match = re.match(r"^\s{2,6}(\w+(?:, \w+)*)(?: \([^)]*\))?:\s*(.*)$", line)
         if match:
-            helps[match.group(1)] = match.group(2).strip()
+            for name in match.group(1).split(", "):
+                helps[name] = match.group(2).strip()
+    return helps
+
+
+def _resolve_shared_help(helps: dict[str, str]) -> dict[str, str]:
+    """``k, pool: as for `few_shot`.`` takes the meaning from that strategy's docstring."""
+    from medq.registry import strategies
+
+    for name, text in helps.items():
+        match = re.match(r"as for `(\w+)`", text)
+        if match:
+            other = _arg_help(inspect.getdoc(strategies.get(match.group(1))) or "")
+            helps[name] = other.get(name, text)
     return helps
 
 
