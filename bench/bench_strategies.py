@@ -158,7 +158,7 @@ class HashEncoder:
 @contextlib.contextmanager
 def hash_encoder() -> Iterator[None]:
     """Make kNN strategies embed with `HashEncoder` for the duration."""
-    from medq.strategies import _exemplars
+    from medq.strategies._shared import exemplars as _exemplars
 
     original = _exemplars.get_encoder
     _exemplars.get_encoder = lambda spec, **kwargs: HashEncoder()  # type: ignore[assignment]

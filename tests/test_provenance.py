@@ -14,7 +14,8 @@ import medq.scoring.extract
 from medq.cli import app
 from medq.runner import EvalSpec, evaluate, rescore, run_id_for
 from medq.store import MIGRATIONS, Store
-from medq.strategies.base import StrategySpec, normalize
+from medq.strategies._shared.spec import StrategySpec
+from medq.strategies.base import normalize
 from medq.testing.openai_server import FakeOpenAIServer, fixed_responder
 from medq.testing.scripted import ScriptedModel
 

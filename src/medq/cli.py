@@ -182,7 +182,7 @@ def _run_or_explain(action: Any) -> Any:
     from medq.models.base import ModelError
     from medq.registry import UnknownNameError
     from medq.store import RunNotFoundError
-    from medq.strategies.base import StrategySpecError
+    from medq.strategies._shared.spec import StrategySpecError
     from medq.tasks.base import DatasetUnavailableError, TaskDataError
 
     try:

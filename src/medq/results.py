@@ -38,10 +38,10 @@ def outcome_of(status: str, correct: Any) -> Outcome:
 
 
 @dataclass(frozen=True)
-class SampleResult:
+class SampleResult(Mapping[str, Any]):
     """One item's result as the store keeps it (one row per extractor version).
 
-    Also readable as a mapping of its columns (``result["status"]``), as store rows were
+    Also a read-only mapping of its columns (``result["status"]``), as store rows were
     before results were typed.
     """
 
@@ -114,15 +114,12 @@ class SampleResult:
         except AttributeError:
             raise KeyError(key) from None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def keys(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[str]:
         yield from (f.name for f in fields(self) if f.name != "extras")
         yield from self.extras
+
+    def __len__(self) -> int:
+        return len(fields(self)) - 1 + len(self.extras)
 
 
 @dataclass(frozen=True)

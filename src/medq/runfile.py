@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from medq.runner import EvalSpec
-from medq.strategies.base import StrategySpec, StrategySpecError
+from medq.strategies._shared.spec import StrategySpec, StrategySpecError
 
 __all__ = ["RunFile", "RunFileError", "load_runfile", "read_runfile"]
 

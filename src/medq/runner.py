@@ -25,14 +25,8 @@ from medq.models.retry import RetryPolicy
 from medq.prompts import prompt_hash, recording
 from medq.scoring.readings import UnreadableError, read, reading_of
 from medq.store import Store, canonical_json, content_hash
-from medq.strategies.base import (
-    Strategy,
-    StrategySpec,
-    build_strategy,
-    normalize,
-    prepare_strategy,
-    prompt_names,
-)
+from medq.strategies._shared.spec import StrategySpec
+from medq.strategies.base import Strategy, build_strategy, normalize, prepare_strategy, prompt_names
 from medq.types import Answer, Generation, Question, Reading, Status
 
 if TYPE_CHECKING:
@@ -106,7 +100,8 @@ def data_hash(questions: Iterable[Question]) -> str:
 
 def check_answer_kind(task: Task, strategy: StrategySpec) -> None:
     """A strategy that cannot give the task's kind of answer is an error before any call."""
-    from medq.strategies.base import StrategySpecError, strategy_info
+    from medq.strategies._shared.spec import StrategySpecError
+    from medq.strategies.base import strategy_info
 
     accepts = tuple(strategy_info(strategy.name)["accepts"])
     if task.answer_kind not in accepts:

@@ -20,7 +20,8 @@ from medq.calculators.medcalc_bench import params_from_entities, parse_entities
 from medq.models.openai_compat import OpenAICompatModel
 from medq.runner import EvalSpec, RunResult, evaluate, evaluate_async
 from medq.store import Store
-from medq.strategies.base import StrategySpec, build_strategy
+from medq.strategies._shared.spec import StrategySpec
+from medq.strategies.base import build_strategy
 from medq.strategies.calculator_tool import calculator_tools, catalog
 from medq.tasks import load_task
 from medq.testing.openai_server import (

@@ -13,7 +13,8 @@ import pytest
 from medq.registry import tasks
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
-from medq.strategies.base import StrategySpec, StrategySpecError, build_strategy
+from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+from medq.strategies.base import build_strategy
 from medq.tasks import load_task
 from medq.tasks.base import Task
 from medq.tasks.medcalc import official_score

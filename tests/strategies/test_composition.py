@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from medq.cli import app
 from medq.runner import EvalSpec, evaluate_async
 from medq.store import Store
-from medq.strategies.base import StrategySpec, StrategySpecError, build_strategy
+from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+from medq.strategies.base import build_strategy
 from medq.testing.openai_server import FakeOpenAIServer
 
 runner = CliRunner()

@@ -9,7 +9,8 @@ from medq.models.base import ModelError
 from medq.registry import strategies
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
-from medq.strategies.base import StrategySpec, build_strategy
+from medq.strategies._shared.spec import StrategySpec
+from medq.strategies.base import build_strategy
 from medq.strategies.ensemble_refinement import CALLS_PER_ITEM, ensemble_refinement
 from medq.testing.scripted import ScriptedModel, answers, failing, table
 from medq.types import GenerationRequest, Question, Status

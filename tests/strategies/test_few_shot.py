@@ -12,8 +12,9 @@ import pytest
 
 from medq.embeddings import EmbeddingCache
 from medq.registry import strategies
-from medq.strategies._exemplars import Pool, resolve_pool
-from medq.strategies.base import StrategySpec, StrategySpecError, build_strategy
+from medq.strategies._shared.exemplars import Pool, resolve_pool
+from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+from medq.strategies.base import build_strategy
 from medq.strategies.cot_few_shot import cot_few_shot
 from medq.strategies.few_shot import few_shot
 from medq.tasks.base import DatasetUnavailableError, TaskSpec, load_task, register_task

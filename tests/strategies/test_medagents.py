@@ -10,7 +10,8 @@ from tests.strategies.conftest import RunTiny
 
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
-from medq.strategies.medagents import medagents, parse_fields
+from medq.strategies._shared.verdicts import parse_fields
+from medq.strategies.medagents import medagents
 from medq.testing.scripted import Reply, ScriptedModel, failing, table
 from medq.types import GenerationRequest, Question, Status
 

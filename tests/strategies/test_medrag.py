@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from medq.retrieval import Passage, add_corpus
+from medq.strategies._shared.verdicts import parse_queries
 from medq.strategies.base import build_strategy
 from medq.strategies.imedrag import imedrag
-from medq.strategies.medrag import medrag, parse_queries
+from medq.strategies.medrag import medrag
 from medq.strategies.uncertainty_search import answer_entropy, uncertainty_search
 from medq.testing.scripted import ScriptedModel
 from medq.types import GenerationRequest, Question, Status

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from medq.registry import strategies
-from medq.strategies._params import parameters
-from medq.strategies.base import StrategySpecError, build_strategy, normalize
+from medq.strategies._shared.params import parameters
+from medq.strategies._shared.spec import StrategySpecError
+from medq.strategies.base import build_strategy, normalize
 
 
 @pytest.mark.parametrize(

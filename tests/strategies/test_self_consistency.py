@@ -9,8 +9,10 @@ import pytest
 from medq.models.base import ModelError
 from medq.runner import EvalSpec, evaluate_async
 from medq.store import Store
-from medq.strategies.base import StrategySpec, build_strategy
-from medq.strategies.self_consistency import SamplingModel, self_consistency
+from medq.strategies._shared.sampling import SamplingModel
+from medq.strategies._shared.spec import StrategySpec
+from medq.strategies.base import build_strategy
+from medq.strategies.self_consistency import self_consistency
 from medq.testing.scripted import ScriptedModel
 from medq.types import GenerationRequest, Question, Status
 

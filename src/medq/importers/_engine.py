@@ -306,7 +306,7 @@ def read_option(question: Question, text: str, details: Mapping[str, Any]) -> An
     """
     if details.get("given") != "choice":
         # Free text: exactly what a generative strategy's answer goes through.
-        from medq.strategies.base import answer_from
+        from medq.strategies._shared.answers import answer_from
 
         answer = answer_from(Completion((Generation(text),)), question)
         return replace(answer, details={**details, **answer.details})

@@ -36,7 +36,7 @@ from medq.importers.base import (
     optional,
     require,
 )
-from medq.strategies.calc_direct import calc_answer
+from medq.strategies._shared.answers import calc_answer
 from medq.types import Answer, Completion, Generation, Question
 
 TASKS = ("medcalc", "medcalc_v1.2")

@@ -168,7 +168,7 @@ def vote(answers: Sequence[Answer], order: Sequence[str], **details: Any) -> Ans
     of all samples is the confidence. Extra keyword arguments go into `details`; the
     samples' choices and the invalid count are always recorded (and recomputed when the
     parts are read again)."""
-    from medq.strategies._voting import majority_vote
+    from medq.strategies._shared.fanout import majority_vote
 
     choices = [a.choice for a in answers]
     winner, share, counts = majority_vote(choices, order)

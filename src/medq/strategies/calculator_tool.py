@@ -44,9 +44,10 @@ from medq.models.base import Model
 from medq.prompts import render, template
 from medq.registry import strategies
 from medq.scoring.extract import strip_reasoning
-from medq.strategies._params import MaxTokens
-from medq.strategies.base import Strategy, generation_request
-from medq.strategies.calc_direct import calc_messages, require_calculation
+from medq.strategies._shared.answers import require_calculation
+from medq.strategies._shared.messages import calc_messages, generation_request
+from medq.strategies._shared.params import MaxTokens
+from medq.strategies.base import Strategy
 from medq.types import Answer, Capability, Generation, JSONObject, Message, Question, Status
 
 CALLS_PER_ITEM = "1 (+1 repair when the first call cannot be computed), in either mode"

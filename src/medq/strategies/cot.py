@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import MaxTokens
-from medq.strategies.base import Strategy, answer_from, chat, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.messages import chat, generation_request
+from medq.strategies._shared.params import MaxTokens
+from medq.strategies.base import Strategy
 from medq.types import Answer, Question
 
 CALLS_PER_ITEM = 1

@@ -19,20 +19,17 @@ from medq.embeddings import DEFAULT_ENCODER, Encoder
 from medq.models.base import Model
 from medq.prompts import render
 from medq.registry import strategies
-from medq.strategies._exemplars import (
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.exemplars import (
     ExemplarSelector,
     SelfGeneratedReasoning,
     few_shot_messages,
     resolve_pool,
 )
-from medq.strategies._params import MaxTokens, Size
-from medq.strategies.base import (
-    PreparedStrategy,
-    Strategy,
-    StrategySpecError,
-    answer_from,
-    generation_request,
-)
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.params import MaxTokens, Size
+from medq.strategies._shared.spec import StrategySpecError
+from medq.strategies.base import PreparedStrategy, Strategy
 from medq.types import Answer, Question
 
 if TYPE_CHECKING:

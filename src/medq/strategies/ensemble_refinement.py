@@ -19,9 +19,11 @@ from dataclasses import replace
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import Count, MaxTokens, Temperature
-from medq.strategies._voting import answer_by_vote, gather_or_cancel, prompt_messages
-from medq.strategies.base import Strategy, answer_from, chat, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.fanout import answer_by_vote, gather_or_cancel
+from medq.strategies._shared.messages import chat, generation_request, prompt_messages
+from medq.strategies._shared.params import Count, MaxTokens, Temperature
+from medq.strategies.base import Strategy
 from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = "n + m = 44"

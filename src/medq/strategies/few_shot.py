@@ -8,7 +8,7 @@ Exemplars are prior user/assistant turns after the system text, so with ``fixed`
 every item shares a byte-identical prefix (server-side prefix caching). The pool is a
 registered task: ``pool="medqa_dev"`` (with ``pool_data=PATH`` for its files), or by default
 ``<task>_dev`` / ``<task>_train`` of the evaluated task, found beside its files. An exemplar
-is never the test item (see `medq.strategies._exemplars`).
+is never the test item (see `medq.strategies._shared.exemplars`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from medq.embeddings import DEFAULT_ENCODER, Encoder
 from medq.models.base import Model
 from medq.prompts import render
 from medq.registry import strategies
-from medq.strategies._exemplars import ExemplarSelector, few_shot_messages, resolve_pool
-from medq.strategies._params import MaxTokens, Size
-from medq.strategies.base import PreparedStrategy, Strategy, answer_from, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.exemplars import ExemplarSelector, few_shot_messages, resolve_pool
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.params import MaxTokens, Size
+from medq.strategies.base import PreparedStrategy, Strategy
 from medq.types import Answer, Question
 
 if TYPE_CHECKING:

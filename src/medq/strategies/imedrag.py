@@ -21,10 +21,13 @@ from medq.prompts import question_fields, render, template
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record
-from medq.strategies._params import Count, MaxTokens, Size
-from medq.strategies._voting import gather_or_cancel
-from medq.strategies.base import Strategy, answer_from, generation_request
-from medq.strategies.medrag import parse_queries, resolve_retriever, retrieve
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.fanout import gather_or_cancel
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.params import Count, MaxTokens, Size
+from medq.strategies._shared.retrieval import resolve_retriever, retrieve
+from medq.strategies._shared.verdicts import parse_queries
+from medq.strategies.base import Strategy
 from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = "rounds × (1 + queries) + 1"

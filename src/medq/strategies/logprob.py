@@ -14,7 +14,8 @@ import math
 
 from medq.models.base import Model, UnsupportedCapabilityError, require
 from medq.registry import strategies
-from medq.strategies.base import Strategy, chat
+from medq.strategies._shared.messages import chat
+from medq.strategies.base import Strategy
 from medq.types import (
     Answer,
     Capability,

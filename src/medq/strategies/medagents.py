@@ -30,9 +30,12 @@ from dataclasses import dataclass, replace
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import Count, MaxTokens
-from medq.strategies._voting import gather_or_cancel, parse_verdict, prompt_messages
-from medq.strategies.base import Strategy, answer_from, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.fanout import gather_or_cancel
+from medq.strategies._shared.messages import generation_request, prompt_messages
+from medq.strategies._shared.params import Count, MaxTokens
+from medq.strategies._shared.verdicts import parse_fields, parse_verdict
+from medq.strategies.base import Strategy
 from medq.types import Answer, Completion, Question
 
 CALLS_PER_ITEM = "18–56 (q=5, o=2 experts; 7 votes ≤ 3 rounds)"
@@ -49,16 +52,6 @@ PROMPTS = (
     "medagents_decision",
 )
 ACCEPTS = ("choice",)
-FALLBACK_FIELD = "General Medicine"
-
-
-def parse_fields(text: str, count: int) -> list[str]:
-    """Exactly `count` fields from ``Medical fields: a | b | c`` (cut, or padded with
-    General Medicine, when the model names more or fewer)."""
-    line = next((ln for ln in text.splitlines() if "|" in ln or ":" in ln), text)
-    names = [f.strip(" *.'\"`") for f in line.rpartition(":")[2].split("|")]
-    names = [n for n in names if n][:count]
-    return names + [FALLBACK_FIELD] * (count - len(names))
 
 
 @dataclass(frozen=True)

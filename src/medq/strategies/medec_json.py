@@ -15,8 +15,10 @@ from __future__ import annotations
 from medq.models.base import Model
 from medq.prompts import render
 from medq.registry import strategies
-from medq.strategies._params import MaxTokens
-from medq.strategies.base import Strategy, StrategySpecError, generation_request
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.params import MaxTokens
+from medq.strategies._shared.spec import StrategySpecError
+from medq.strategies.base import Strategy
 from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = 1

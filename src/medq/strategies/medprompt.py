@@ -22,21 +22,18 @@ from typing import TYPE_CHECKING
 from medq.embeddings import DEFAULT_ENCODER, Encoder
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._exemplars import (
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.exemplars import (
     ExemplarSelector,
     SelfGeneratedReasoning,
     few_shot_messages,
     resolve_pool,
 )
-from medq.strategies._params import Count, MaxTokens, Size, Temperature
-from medq.strategies._voting import answer_by_vote, gather_or_cancel
-from medq.strategies.base import (
-    PreparedStrategy,
-    Strategy,
-    StrategySpecError,
-    answer_from,
-    generation_request,
-)
+from medq.strategies._shared.fanout import answer_by_vote, gather_or_cancel
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.params import Count, MaxTokens, Size, Temperature
+from medq.strategies._shared.spec import StrategySpecError
+from medq.strategies.base import PreparedStrategy, Strategy
 from medq.types import LETTERS, Answer, Question
 
 if TYPE_CHECKING:

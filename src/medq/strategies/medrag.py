@@ -12,78 +12,22 @@ reasoning names as ``Document [n]``) are kept in the answer's details.
 
 from __future__ import annotations
 
-import asyncio
-import re
-import time
 from dataclasses import replace
-from typing import Any
 
 from medq.models.base import Model
-from medq.prompts import question_fields, render, template
 from medq.registry import strategies
-from medq.retrieval import Passage, Retriever, open_retriever
-from medq.retrieval.context import documents_block, fit_to_budget, passage_record, referenced
-from medq.strategies._params import Count, MaxTokens, Size
-from medq.strategies.base import Strategy, answer_from, generation_request
-from medq.types import Answer, Message, Question
+from medq.retrieval import Retriever
+from medq.retrieval.context import fit_to_budget
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.messages import generation_request, medrag_messages
+from medq.strategies._shared.params import Count, MaxTokens, Size
+from medq.strategies._shared.retrieval import rag_details, resolve_retriever, retrieve
+from medq.strategies.base import Strategy
+from medq.types import Answer, Question
 
 CALLS_PER_ITEM = 1
 PROMPTS = ("medrag_system", "medrag")
 ACCEPTS = ("choice",)
-
-
-def resolve_retriever(
-    corpus: str | None, retriever: str | Retriever, rrf_k: int, strategy: str
-) -> Retriever:
-    """`retriever` itself when it is one; else the named retriever over `corpus`."""
-    if not isinstance(retriever, str):
-        return retriever
-    if not corpus:
-        raise ValueError(f"{strategy} needs a corpus: --strategy '{strategy}:corpus=NAME' "
-                         "(see `medq corpus list`)")
-    return open_retriever(corpus, retriever, rrf_k=rrf_k)
-
-
-async def retrieve(retriever: Retriever, query: str, k: int) -> tuple[list[Passage], float]:
-    """Search off the event loop (encoders and big indexes take milliseconds); returns the
-    passages and the seconds spent."""
-    start = time.perf_counter()
-    passages = await asyncio.to_thread(retriever.search, query, k)
-    return passages, time.perf_counter() - start
-
-
-def medrag_messages(question: Question, shown: list[Passage]) -> tuple[Message, ...]:
-    """MedRAG's two messages for `question` with `shown` as its documents."""
-    fields = question_fields(question)
-    user = render("medrag", documents=documents_block(shown),
-                  question=fields["context"] + fields["question"], options=fields["options"])
-    return (Message("system", template("medrag_system").strip()), Message("user", user))
-
-
-def rag_details(retrieved: list[Passage], shown: list[Passage], text: str,
-                seconds: float) -> dict[str, Any]:
-    """What a RAG answer records: every snippet retrieved, which were shown (cited), and
-    which the reasoning names."""
-    return {
-        "retrieved": [passage_record(p) for p in retrieved],
-        "cited": [p.id for p in shown],
-        "referenced": referenced(text, shown),
-        "retrieval_ms": round(1000 * seconds, 3),
-    }
-
-
-_QUERY_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:\**query\s*\d*\**\s*[:.)-]|\d+[.)])\s*(.+?)\s*$",
-                         re.I | re.M)
-
-
-def parse_queries(text: str, limit: int) -> list[str]:
-    """Up to `limit` distinct search queries from ``Query 1: ...`` (or ``1. ...``) lines."""
-    queries: list[str] = []
-    for match in _QUERY_LINE.finditer(text):
-        query = match.group(1).strip().strip('"*').strip()
-        if query and query not in queries:
-            queries.append(query)
-    return queries[:limit]
 
 
 @strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)

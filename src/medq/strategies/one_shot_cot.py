@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import MaxTokens
-from medq.strategies.base import Strategy, StrategySpecError, generation_request
-from medq.strategies.calc_direct import calc_answer, calc_messages, require_calculation
+from medq.strategies._shared.answers import calc_answer, require_calculation
+from medq.strategies._shared.messages import calc_messages, generation_request
+from medq.strategies._shared.params import MaxTokens
+from medq.strategies._shared.spec import StrategySpecError
+from medq.strategies.base import Strategy
 from medq.types import Answer, Question, Status
 
 if TYPE_CHECKING:

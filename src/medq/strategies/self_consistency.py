@@ -9,34 +9,24 @@ that samples: every request of sample i is sent at `temperature`, with sample in
 yet reproducible, however the base numbers its own calls); backends turn distinct sample
 indices into distinct server seeds, so servers that honour seeds do not return one sample
 n times. Ties go to the earliest
-option letter among the tied (medq's one voting rule, `medq.strategies._voting`); invalid
+option letter among the tied (medq's one voting rule, `medq.strategies._shared.fanout`); invalid
 samples do not vote but are counted, and the winner's share of all n samples is the
 confidence; a failed call makes the item an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import Count, Temperature
-from medq.strategies._voting import answer_by_vote, gather_or_cancel
-from medq.strategies.base import (
-    PreparedStrategy,
-    Strategy,
-    StrategySpec,
-    StrategySpecError,
-    build_strategy,
-    prepare_strategy,
-)
+from medq.strategies._shared.fanout import answer_by_vote, gather_or_cancel
+from medq.strategies._shared.params import Count, Temperature
+from medq.strategies._shared.sampling import SamplingModel
+from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+from medq.strategies.base import PreparedStrategy, Strategy, build_strategy, prepare_strategy
 from medq.types import (
     Answer,
-    Completion,
-    ContinuationScore,
-    GenerationRequest,
-    LoglikelihoodRequest,
     Question,
 )
 
@@ -46,34 +36,6 @@ if TYPE_CHECKING:
 CALLS_PER_ITEM = "n × base"
 PROMPTS = ("system",)
 ACCEPTS = ("choice",)
-
-
-class SamplingModel:
-    """`model`, with every generation request sent as sample `index` of `count` at
-    `temperature`."""
-
-    def __init__(self, model: Model, index: int, count: int, temperature: float) -> None:
-        self._model = model
-        self.index = index
-        self.count = count
-        self.temperature = temperature
-        self.name = model.name
-        self.endpoint = model.endpoint
-        self.capabilities = model.capabilities
-
-    async def complete(self, request: GenerationRequest) -> Completion:
-        sampled = replace(
-            request,
-            temperature=self.temperature,
-            sample_index=request.sample_index * self.count + self.index,
-        )
-        return await self._model.complete(sampled)
-
-    async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
-        return await self._model.loglikelihoods(request)
-
-    async def aclose(self) -> None:
-        """The wrapped model belongs to the caller."""
 
 
 @strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)

@@ -21,9 +21,11 @@ from dataclasses import replace
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import Count, MaxTokens
-from medq.strategies._voting import parse_verdict, prompt_messages
-from medq.strategies.base import Strategy, answer_from, chat, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.messages import chat, generation_request, prompt_messages
+from medq.strategies._shared.params import Count, MaxTokens
+from medq.strategies._shared.verdicts import parse_verdict
+from medq.strategies.base import Strategy
 from medq.types import Answer, Completion, Message, Question
 
 CALLS_PER_ITEM = "2–7 (2r if review r approves; ≤ 1 + 2·rounds)"

@@ -27,10 +27,13 @@ from medq.prompts import question_fields, render
 from medq.registry import strategies
 from medq.retrieval import Passage, Retriever
 from medq.retrieval.context import documents_block, fit_to_budget, passage_record
-from medq.strategies._params import Count, MaxTokens, Size, Temperature
-from medq.strategies._voting import answer_by_vote, gather_or_cancel
-from medq.strategies.base import Strategy, answer_from, generation_request
-from medq.strategies.medrag import parse_queries, resolve_retriever, retrieve
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.fanout import answer_by_vote, gather_or_cancel
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.params import Count, MaxTokens, Size, Temperature
+from medq.strategies._shared.retrieval import resolve_retriever, retrieve
+from medq.strategies._shared.verdicts import parse_queries
+from medq.strategies.base import Strategy
 from medq.types import Answer, Message, Question
 
 CALLS_PER_ITEM = "n × rounds + rounds − 1 (at most)"

@@ -19,9 +19,12 @@ from dataclasses import replace
 
 from medq.models.base import Model
 from medq.registry import strategies
-from medq.strategies._params import MaxTokens
-from medq.strategies._voting import gather_or_cancel, parse_verdict, prompt_messages
-from medq.strategies.base import Strategy, answer_from, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.fanout import gather_or_cancel
+from medq.strategies._shared.messages import generation_request, prompt_messages
+from medq.strategies._shared.params import MaxTokens
+from medq.strategies._shared.verdicts import parse_verdict
+from medq.strategies.base import Strategy
 from medq.types import Answer, Completion, Question
 
 CALLS_PER_ITEM = "options + 1"

@@ -133,7 +133,7 @@ def type_name(hint: Any) -> str:
 
 def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
     """(accepted, the value in its declared type) for a value parsed from a spec."""
-    from medq.strategies.base import StrategySpec
+    from medq.strategies._shared.spec import StrategySpec
 
     base, _ = _split(hint)
     alternatives = _alternatives(base)
@@ -173,7 +173,7 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
 
 def check_value(strategy: str, name: str, value: Any, hint: Any) -> Any:
     """`value` in its declared type; StrategySpecError naming the parameter otherwise."""
-    from medq.strategies.base import StrategySpecError
+    from medq.strategies._shared.spec import StrategySpecError
 
     if hint is None:
         return value
@@ -246,7 +246,7 @@ def normalize_params(
 ) -> dict[str, Any]:
     """Every spec parameter of `factory`: given values checked and converted, defaults
     filled in. Raises StrategySpecError for unknown, missing or ill-typed parameters."""
-    from medq.strategies.base import StrategySpecError
+    from medq.strategies._shared.spec import StrategySpecError
 
     signature = inspect.signature(factory).parameters
     accepted = {n for n in signature if n not in INJECTED}

@@ -28,7 +28,9 @@ from medq.models.base import Model, ModelError
 from medq.prompts import question_fields, render, template
 from medq.registry import UnknownNameError, tasks
 from medq.store import content_hash
-from medq.strategies.base import StrategySpecError, answer_from, generation_request
+from medq.strategies._shared.answers import answer_from
+from medq.strategies._shared.messages import generation_request
+from medq.strategies._shared.spec import StrategySpecError
 from medq.tasks.base import DatasetUnavailableError, load_task
 from medq.types import Message, Question, Status
 

@@ -1,5 +1,4 @@
-"""Shared pieces of strategies that fan out and vote: the majority vote, verdict parsing,
-a fan-out that cancels the remaining sub-calls when one fails, and multi-stage prompts.
+"""Fan-out and voting: medq's one majority rule and a gather that cancels siblings on a failure.
 
 Tie-break rule of `majority_vote`: among the choices tied for the most votes, the one that
 comes first in `order` wins (with ``order = question.options`` that is the earliest option
@@ -9,13 +8,13 @@ letter). It is deterministic and does not depend on the order the votes arrived 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from medq.prompts import question_fields, render, template
-from medq.types import Answer, Message, Question
+from medq.types import (
+    Answer,
+)
 
 T = TypeVar("T")
 
@@ -64,24 +63,6 @@ def answer_by_vote(answers: Sequence[Answer], order: Sequence[str], **details: A
     return vote(answers, order, **details)
 
 
-def parse_verdict(text: str, *, yes: Sequence[str], no: Sequence[str]) -> bool | None:
-    """The last stated verdict in `text`: True for a word in `yes`, False for one in `no`.
-
-    A ``Verdict:`` line wins over a bare word; without one, the last whole word from
-    either list counts. None when neither appears.
-
-    Example:
-        >>> parse_verdict("It could be.\\nVerdict: incorrect", yes=["correct"], no=["incorrect"])
-        False
-    """
-    words = "|".join(re.escape(w) for w in sorted([*yes, *no], key=len, reverse=True))
-    labelled = re.findall(rf"verdict\W{{0,3}}\s*\W{{0,2}}({words})\b", text, re.IGNORECASE)
-    found = labelled or re.findall(rf"\b({words})\b", text, re.IGNORECASE)
-    if not found:
-        return None
-    return found[-1].lower() in {w.lower() for w in yes}
-
-
 async def gather_or_cancel(*aws: Awaitable[T]) -> list[T]:
     """`asyncio.gather`, except that the first failure cancels the other sub-calls.
 
@@ -96,18 +77,3 @@ async def gather_or_cancel(*aws: Awaitable[T]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def prompt_messages(question: Question, prompt: str, **extra: str) -> tuple[Message, ...]:
-    """System text, then template `prompt` filled with the question fields it names and `extra`.
-
-    Like `medq.strategies.base.chat`, but for the later stages of multi-call strategies,
-    whose templates also take earlier outputs (reasoning paths, reports, verdicts) and
-    may leave out some question fields (an expert who sees the question without options).
-    The system text and each template's fixed instructions come first and are
-    byte-identical across items, so server-side prefix caching works.
-    """
-    text = template(prompt)
-    fields = {k: v for k, v in question_fields(question).items() if "{" + k + "}" in text}
-    user = Message("user", render(prompt, **fields, **extra))
-    return (Message("system", template("system").strip()), user)
