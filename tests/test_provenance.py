@@ -260,3 +260,12 @@ def test_public_surface_is_pinned() -> None:
     ]
     for name in medq.__all__:
         assert getattr(medq, name) is not None, name
+
+
+def test_one_seed_policy() -> None:
+    from medq.seeds import item_rng, row_seed, wire_seed
+
+    assert [wire_seed(3, i) for i in range(4)] == [3, 4, 5, 6]
+    assert row_seed(0, 1, 0) != row_seed(0, 0, 1) and 0 <= row_seed(9, 9, 9) < 2**63
+    assert item_rng(1, "q1", "shuffle").random() == item_rng(1, "q1", "shuffle").random()
+    assert item_rng(1, "q1", "shuffle").random() != item_rng(1, "q2", "shuffle").random()

@@ -36,7 +36,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import inspect
 import threading
 from collections import deque
@@ -46,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from medq.models.base import ModelError, UnsupportedCapabilityError
 from medq.registry import models
+from medq.seeds import row_seed
 from medq.types import (
     Capability,
     Completion,
@@ -76,11 +76,6 @@ def plain_prompt(messages: Sequence[Message]) -> str:
     if not messages or messages[-1].role != "assistant":
         lines.append("Assistant:")
     return "\n".join(lines)
-
-
-def _row_seed(seed: int, sample_index: int, j: int) -> int:
-    digest = hashlib.sha256(f"{seed}:{sample_index}:{j}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 @dataclass
@@ -331,7 +326,7 @@ class HFLocalModel:
                     if request.seed is None:
                         generator.seed()
                     else:
-                        generator.manual_seed(_row_seed(request.seed, request.sample_index, j))
+                        generator.manual_seed(row_seed(request.seed, request.sample_index, j))
                 max_new = request.max_tokens or self.max_tokens_default
                 rows.append(_Row(i, prompt, max_new, request.stop, request.temperature, generator))
 

@@ -27,6 +27,7 @@ import aiohttp
 
 from medq.models.base import ModelError, TransientModelError, UnsupportedCapabilityError
 from medq.registry import models
+from medq.seeds import wire_seed
 from medq.types import (
     TOOL_CHOICES,
     Capability,
@@ -190,7 +191,7 @@ class OpenAICompatModel:
         if request.seed is not None:
             # Repeated samples of one prompt must differ: vLLM returns identical text for
             # an identical (prompt, seed), so the sample index is mixed into the seed.
-            body["seed"] = request.seed + request.sample_index
+            body["seed"] = wire_seed(request.seed, request.sample_index)
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.stop:

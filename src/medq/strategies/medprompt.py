@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from medq.embeddings import DEFAULT_ENCODER, Encoder
 from medq.models.base import Model
 from medq.registry import strategies
+from medq.seeds import item_rng
 from medq.strategies._shared.answers import answer_from
 from medq.strategies._shared.exemplars import (
     ExemplarSelector,
@@ -111,7 +112,7 @@ def medprompt(
         accepted = await generated.accepted(model)
         chosen = await selector.select(question, allowed=sorted(accepted))
         exemplars = [(exemplar_pool.questions[i], accepted[i]) for i in chosen]
-        rng = random.Random(f"{seed}:{question.id}:shuffle")
+        rng = item_rng(seed, question.id, "shuffle")
         views = [shuffled(question, rng) for _ in range(shuffles)]
         answers = await gather_or_cancel(
             *(one(view, back, exemplars, i, model) for i, (view, back) in enumerate(views))

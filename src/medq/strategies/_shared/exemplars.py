@@ -12,7 +12,6 @@ items with the same ID when the pool is the evaluated split itself or the split 
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from medq.embeddings import DEFAULT_ENCODER, EmbeddingCache, Encoder, get_encode
 from medq.models.base import Model, ModelError
 from medq.prompts import question_fields, render, template
 from medq.registry import UnknownNameError, tasks
+from medq.seeds import item_rng
 from medq.store import content_hash
 from medq.strategies._shared.answers import answer_from
 from medq.strategies._shared.messages import generation_request
@@ -217,7 +217,7 @@ class ExemplarSelector:
         if self.selection == "fixed":
             return eligible[: self.k]
         if self.selection == "random":
-            rng = random.Random(f"{self.seed}:{question.id}")
+            rng = item_rng(self.seed, question.id)
             return rng.sample(eligible, min(self.k, len(eligible)))
         if not eligible or self.k == 0:
             return []
