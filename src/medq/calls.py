@@ -89,6 +89,7 @@ class CallLog:
     endpoint: str = ""
     capabilities: frozenset[Capability] = frozenset()
     new_calls: int = 0
+    roles: dict[str, CallLog] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._window = asyncio.Semaphore(self.concurrency)
@@ -159,7 +160,11 @@ class ItemTally:
 
 
 class ItemModel:
-    """The Model a strategy sees for one item: cached, recorded, tallied."""
+    """The Model a strategy sees for one item: cached, recorded, tallied.
+
+    `role(name)` gives the run's model for another role (a simulated patient, a judge),
+    through the same store and into the same item's tally.
+    """
 
     def __init__(self, log: CallLog, tally: ItemTally) -> None:
         self._log = log
@@ -167,6 +172,22 @@ class ItemModel:
         self.name = log.name
         self.endpoint = log.endpoint
         self.capabilities = log.capabilities
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The names of the other roles the run has a model for."""
+        return frozenset(self._log.roles)
+
+    def role(self, name: str, *, default_self: bool = True) -> ItemModel:
+        """The model playing role `name`; this model when the run has none for it (and
+        `default_self`), else a LookupError naming the roles there are."""
+        log = self._log.roles.get(name)
+        if log is None:
+            if default_self:
+                return self
+            known = ", ".join(sorted(self._log.roles)) or "none"
+            raise LookupError(f"this run has no model for role {name!r} (roles: {known})")
+        return ItemModel(log, self.tally)
 
     async def complete(self, request: GenerationRequest) -> Completion:
         live = self._log.model

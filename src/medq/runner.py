@@ -14,7 +14,7 @@ import hashlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,22 @@ from medq.types import Answer, Generation, Question, Reading, Status
 
 if TYPE_CHECKING:
     from medq.results import SampleResult
-    from medq.tasks.base import Scorer, Task
+    from medq.tasks.base import Grader, Scorer, Task
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model for a role other than the one evaluated (a simulated patient, a judge).
+
+    Attributes:
+        model: ``<backend>/<model>`` spec.
+        base_url: its OpenAI-compatible server (default: the evaluated model's).
+        api_key_env: the variable holding its API key (default: the evaluated model's).
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,8 @@ class EvalSpec:
         seed: seed for every random choice and for servers that honour one.
         base_url: OpenAI-compatible server URL (openai backend).
         api_key_env: environment variable holding the API key (openai backend).
+        roles: models for other roles, as (role, ModelRef) pairs or a mapping; strategies
+            and graders reach them with ``model.role(name)``.
     """
 
     task: str
@@ -65,6 +82,18 @@ class EvalSpec:
     seed: int = 0
     base_url: str | None = None
     api_key_env: str | None = None
+    roles: tuple[tuple[str, ModelRef], ...] = ()
+
+    def __post_init__(self) -> None:
+        roles = self.roles.items() if isinstance(self.roles, Mapping) else self.roles
+        pairs = []
+        for name, ref in roles:
+            if isinstance(ref, str):
+                ref = ModelRef(ref)
+            elif isinstance(ref, Mapping):
+                ref = ModelRef(**ref)
+            pairs.append((str(name), ref))
+        object.__setattr__(self, "roles", tuple(sorted(pairs)))
 
 
 @dataclass(frozen=True)
@@ -130,7 +159,9 @@ class RunContext:
     run_id: str
 
 
-def prepare_run(spec: EvalSpec, endpoint: str) -> RunContext:
+def prepare_run(
+    spec: EvalSpec, endpoint: str, role_endpoints: Mapping[str, str] | None = None
+) -> RunContext:
     """Resolve `spec` against the data, the strategy registry and the endpoint in use.
 
     Raises:
@@ -157,6 +188,10 @@ def prepare_run(spec: EvalSpec, endpoint: str) -> RunContext:
         "seed": spec.seed,
         "limit": spec.limit,
     }
+    if spec.roles:
+        endpoints = role_endpoints or {}
+        identity["roles"] = {name: {"model": ref.model, "endpoint": endpoints.get(name)}
+                             for name, ref in spec.roles}
     run_id = f"{spec.task}-{strategy_spec.name}-{content_hash(identity)[:8]}"
     strategy = build_strategy(strategy_spec, seed=spec.seed, task=task)
     return RunContext(spec, task, questions, strategy_spec, strategy, endpoint, identity,
@@ -168,7 +203,10 @@ def run_id_for(spec: EvalSpec, model: Model | None = None) -> str:
     from medq.models import load_model
 
     live = model or load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
-    return prepare_run(spec, live.endpoint).run_id
+    roles = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
+                              api_key_env=ref.api_key_env or spec.api_key_env).endpoint
+             for name, ref in spec.roles}
+    return prepare_run(spec, live.endpoint, roles).run_id
 
 
 async def _prepare(strategy: Strategy, log: CallLog, run_id: str) -> dict[str, int]:
@@ -241,6 +279,7 @@ async def answer_items(
     on_done: Any = None,
     scorer: Scorer | None = None,
     rendered: set[str] | None = None,
+    grader: Grader | None = None,
 ) -> None:
     """Answer every item and store each result as soon as it is finished.
 
@@ -261,8 +300,11 @@ async def answer_items(
                 return
             tally = ItemTally(run_id, question.id)
             try:
+                item_model = ItemModel(log, tally)
                 with recording() as names:
-                    answer = await strategy(question, ItemModel(log, tally))
+                    answer = await strategy(question, item_model)
+                    if grader is not None and answer.status is not Status.ERROR:
+                        answer = await grader(question, answer, item_model)
                 rendered.update(names)
             except UnsupportedCapabilityError:
                 raise
@@ -332,30 +374,42 @@ async def evaluate_async(
     on_start: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Evaluate `spec`, resuming its run if one was started before. See `evaluate`."""
+    from medq.models import load_model
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
 
     own_model = model is None
     if model is None:
-        from medq.models import load_model
-
         model = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
-    try:
-        run = prepare_run(spec, model.endpoint)
-    except BaseException:
+    role_models = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
+                                    api_key_env=ref.api_key_env or spec.api_key_env)
+                   for name, ref in spec.roles}
+
+    async def close_models() -> None:
+        for live in role_models.values():
+            await live.aclose()
         if own_model:
             await model.aclose()
+
+    try:
+        run = prepare_run(spec, model.endpoint,
+                          {name: live.endpoint for name, live in role_models.items()})
+    except BaseException:
+        await close_models()
         raise
     run_id = run.run_id
     if on_start is not None:
         on_start(run_id)
     log = CallLog(model, store, concurrency=concurrency, retry=retry or RetryPolicy())
     log.bind(spec.model, model.endpoint, model.capabilities)
+    for (name, ref), live in zip(spec.roles, role_models.values(), strict=True):
+        role_log = CallLog(live, store, concurrency=concurrency, retry=retry or RetryPolicy())
+        role_log.bind(ref.model, live.endpoint, live.capabilities)
+        log.roles[name] = role_log
     try:
         preparation = await _prepare(run.strategy, log, run_id)
     except BaseException:
-        if own_model:
-            await model.aclose()
+        await close_models()
         raise
     info = {
         "identity": run.identity,
@@ -373,8 +427,13 @@ async def evaluate_async(
         "concurrency": concurrency,
         "capabilities": sorted(c.value for c in model.capabilities),
         "preparation": preparation,
+        "roles": {name: {"model": ref.model, "endpoint": log.roles[name].endpoint,
+                         "capabilities": sorted(c.value for c in log.roles[name].capabilities)}
+                  for name, ref in spec.roles},
     }
     spec_json = {k: v for k, v in asdict(spec).items() if k != "api_key_env"}
+    spec_json["roles"] = {name: {"model": ref.model, "base_url": ref.base_url}
+                          for name, ref in spec.roles}
     existed = store.create_or_resume_run(
         run_id,
         task=spec.task,
@@ -405,6 +464,7 @@ async def evaluate_async(
             on_done=bar.advance,
             scorer=run.task.scorer,
             rendered=rendered,
+            grader=run.task.grader,
         )
     )
     loop = asyncio.get_running_loop()
@@ -430,8 +490,7 @@ async def evaluate_async(
             # whole (the strategy should declare it at registration).
             store.set_run_info(run_id, prompts_undeclared={n: prompt_hash(n) for n in undeclared})
         store.finish_run(run_id, status, time.perf_counter() - started)
-        if own_model:
-            await model.aclose()
+        await close_models()
     summary = summarize(store.run(run_id), list(store.samples(run_id)))
     return RunResult(run_id, summary, log.new_calls, interrupted)
 
@@ -505,6 +564,8 @@ async def rescore_async(run: str, store: Store) -> RunResult:
     previous = store.extractor_of(run_id)
     old = list(store.samples(run_id, previous))
     scorer = _task_scorer(row["task"])
+    grader = _task_attr(row["task"], "grader")
+    cached = _cache_only_log(row, store)
     kept: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     legacy = [s for s in old if s.reading is None and s.status != "error"]
@@ -516,7 +577,10 @@ async def rescore_async(run: str, store: Store) -> RunResult:
         try:
             answer = replayed[sample.item_id] if sample.reading is None else read(
                 sample.reading, _stored_source(store))
-        except (UnreadableError, KeyError) as exc:
+            if grader is not None:
+                answer = await grader(_scoring_question(sample), answer,
+                                      ItemModel(cached, ItemTally(run_id, sample.item_id)))
+        except (UnreadableError, KeyError, ModelError) as exc:
             why = _why_unreadable(row, exc)
             kept[why] = kept.get(why, 0) + 1
             details = {**sample.details, "rescore": f"kept from extractor {previous}: {why}"}
@@ -567,12 +631,33 @@ def _stored_source(store: Store) -> Callable[[Reading], Generation]:
 
 def _task_scorer(task: str) -> Scorer | None:
     """The task's scoring rule, without loading its data."""
+    return _task_attr(task, "scorer")
+
+
+def _task_attr(task: str, name: str) -> Any:
+    """What a task declares (scorer, grader, metrics), without loading its data."""
     from medq import registry
 
     try:
-        return getattr(registry.tasks.get(task), "scorer", None)
+        return getattr(registry.tasks.get(task), name, None)
     except registry.UnknownNameError:
         return None
+
+
+def _cache_only_log(run: dict[str, Any], store: Store) -> CallLog:
+    """A call log that answers from the store only (rescore), with the run's roles."""
+    from medq.types import Capability
+
+    def bound(model: str, info: Mapping[str, Any]) -> CallLog:
+        log = CallLog(None, store)
+        capabilities = frozenset(Capability(c) for c in info.get("capabilities", []))
+        log.bind(model, info.get("endpoint", ""), capabilities)
+        return log
+
+    log = bound(run["model"], run["info"])
+    for name, role in (run["info"].get("roles") or {}).items():
+        log.roles[name] = bound(role["model"], role)
+    return log
 
 
 def _scoring_question(sample: SampleResult) -> Question:

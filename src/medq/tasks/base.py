@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,12 @@ from medq.types import Question
 Loader = Callable[[Path | None, bool], tuple[tuple[Question, ...], str]]
 Scorer = Callable[[Question, str], bool]
 """A task's official scoring rule: (question, extracted answer) -> correct."""
+Grader = Callable[[Question, Any, Any], Awaitable[Any]]
+"""A task's asynchronous grading stage: (question, Answer, model) -> the graded Answer.
+
+For answers a rule cannot score (free text graded by a judge model, reached as
+``model.role("judge")``); its calls go through the run's store like every other call.
+"""
 Metric = Callable[[list[Any]], Any]
 """A task's own metric over its stored results (e.g. a per-category table); None when the
 results do not carry what it needs."""
@@ -45,6 +51,8 @@ class Task:
         answer_kind: what an answer is: ``choice`` (an option letter), ``calculation``,
             ``correction`` or ``free_text``; strategies declare the kinds they give.
         metrics: the task's own metrics beyond accuracy, as (name, function) pairs.
+        grader: the task's asynchronous grading stage (see `Grader`), run after the
+            strategy and before the scorer; None for rule-scored tasks.
     """
 
     name: str
@@ -55,6 +63,7 @@ class Task:
     scorer: Scorer | None = None
     answer_kind: str = "choice"
     metrics: tuple[tuple[str, Metric], ...] = ()
+    grader: Grader | None = None
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -86,6 +95,7 @@ class TaskSpec:
     scorer: Scorer | None = None
     answer_kind: str = "choice"
     metrics: tuple[tuple[str, Metric], ...] = ()
+    grader: Grader | None = None
 
     def __post_init__(self) -> None:
         if self.answer_kind not in ANSWER_KINDS:
@@ -94,7 +104,7 @@ class TaskSpec:
     def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
         questions, source = self.loader(data, sample)
         return Task(self.name, questions, self.citation, source, self.split, self.scorer,
-                    self.answer_kind, self.metrics)
+                    self.answer_kind, self.metrics, self.grader)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
