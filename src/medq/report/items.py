@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from medq.progress import Progress
 from medq.report.data import SUBGROUP_FIELDS, RunReport
 from medq.report.snippets import SnippetTable, has_retrieval, retrieval_record
 from medq.store import Store
@@ -68,7 +69,8 @@ def _call_record(call: Any, s: _Strings, params_cache: dict[Any, int]) -> list[A
     return [call.kind, messages, params_cache[cache_key], outputs]
 
 
-def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
+def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = False
+                 ) -> dict[str, Any]:
     """The browser's data as one JSON-able dict (see `encode_payload`).
 
     Texts enter the string table item by item (question, then every run's prompts and
@@ -92,7 +94,8 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
     params_cache: dict[Any, int] = {}
     snippets = SnippetTable(s)
     items = []
-    for key, first_run in order.items():
+    bar = Progress(len(order), "report · packing items", progress)
+    for key, first_run in bar.track(order.items()):
         item = _new_item(first_run, by_run[runs.index(first_run)][key],
                          tasks.index(key[0]), len(runs), s)
         for run_number, rows in enumerate(by_run):

@@ -59,6 +59,6 @@ def add_medrag_corpus(
         raise RetrievalError(f"corpus {corpus!r}: the download has no chunk/ folder")
     repo = MEDRAG_CORPORA.get(corpus, corpus)
     return write_corpus(
-        name, read_snippets(chunks), source=f"hub:{repo}@{commit}", replace=replace,
+        name, read_snippets(chunks, progress=True), source=f"hub:{repo}@{commit}", replace=replace,
         settings={"hub": repo, "revision": commit},
     )
