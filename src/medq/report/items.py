@@ -128,6 +128,10 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
                            if m["role"] == "user"]
                 item["r"][run_number].append(
                     retrieval_record(sample["details"], prompts, s, snippets))
+            worked = calculation_text(sample["details"])
+            if worked is not None:  # [..., retrieval or 0, the worked calculation]
+                record = item["r"][run_number]
+                record.extend([0] * (9 - len(record)) + [s(worked)])
         items.append(item)
     payload: dict[str, Any] = {
         "tasks": tasks,
@@ -141,6 +145,23 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
     if snippets.rows:
         payload["snippets"] = snippets.rows
     return payload
+
+
+def calculation_text(details: dict[str, Any]) -> str | None:
+    """A calculator tool's worked calculation (`medq.calculators.Calculation` as traced by
+    `calculator_tool`): the result, the inputs as used and the intermediate values."""
+    if "result_text" not in details:
+        return None
+    from medq.calculators import Step
+
+    def lines(rows: list[dict[str, Any]]) -> list[str]:
+        return [str(Step(r["name"], r["value"], r.get("unit"))) for r in rows]
+
+    text = [f"{details.get('calculator')}: {details['result_text']}"]
+    text += ["inputs: " + "; ".join(lines(details.get("inputs") or []))]
+    if details.get("steps"):
+        text.append("steps: " + "; ".join(lines(details["steps"])))
+    return "\n".join(text)
 
 
 def _new_item(run: RunReport, sample: dict[str, Any], task: int, n_runs: int,
