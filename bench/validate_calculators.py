@@ -96,7 +96,7 @@ def validate_row(row: dict) -> RowResult:
     error = None
     try:
         args = params_from_entities(calc.medcalc_id or 0, parse_entities(row["Relevant Entities"]))
-        answer = calc.compute(args)
+        answer = calc.compute(args).value
         correct = is_correct(calc.output, answer, row["Ground Truth Answer"],
                              row["Lower Limit"], row["Upper Limit"])
     except (CalculatorInputError, EntityError) as exc:

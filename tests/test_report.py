@@ -119,7 +119,57 @@ def test_escapes_hostile_metadata_and_run_fields(store: Store) -> None:
     assert "<b onmouseover" not in html and "<i>evil</i>" not in html
     assert "&lt;i&gt;evil&lt;/i&gt;" in html
     markdown = build_report(store, [run_id], "markdown")
-    assert "<b " not in markdown and "&lt;b onmouseover=x&gt;cardio\\|logy&lt;/b&gt;" in markdown
+    assert "\\<b onmouseover=x\\>cardio\\|logy\\</b\\>" in markdown
+    html_of_markdown, cells, tags = render_markdown(markdown)
+    assert "<b onmouseover=x>cardio|logy</b>" in cells and "scripted/<i>evil</i>" in cells
+    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "code"}
+
+
+def render_markdown(markdown: str) -> tuple[str, list[str], set[str]]:
+    """The Markdown as a CommonMark + GFM-tables renderer shows it: (HTML, the text of every
+    table cell, every tag used)."""
+    from html.parser import HTMLParser
+
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    cells: list[str] = []
+    tags: set[str] = set()
+
+    class Cells(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            tags.add(tag)
+            if tag in {"td", "th"}:
+                cells.append("")
+
+        def handle_data(self, data: str) -> None:
+            if cells:
+                cells[-1] += data
+
+    Cells(convert_charrefs=True).feed(html)
+    return html, [c.strip() for c in cells], tags
+
+
+@pytest.mark.parametrize("value", [
+    "step2&3", "&amp; is an entity", "**not bold** _nor this_ a_b", "[a link](x) ![img](y)",
+    "`code` and \\ backslash", "~~struck~~ | piped", "<u>tag</u> &#60; <http://a.b>",
+])
+def test_markdown_cells_read_as_their_own_text(store: Store, value: str) -> None:
+    @tasks.register(f"report_md_{abs(hash(value))}")
+    def md_task(data: Path | None, sample: bool) -> Task:
+        questions = tuple(Question(f"m{i}", "Q?", {"A": "a", "B": "b"}, "A",
+                                   metadata={"subject": value if i % 2 else "other"})
+                          for i in range(6))
+        return Task("report_md", questions, "none", "generated", "test")
+
+    spec = EvalSpec(task=f"report_md_{abs(hash(value))}", model="scripted/md")
+    run_id = evaluate(spec, store=store, model=scripted("md"), progress=False).run_id
+    markdown = build_report(store, [run_id], "markdown")
+    _, cells, tags = render_markdown(markdown)
+    assert " ".join(value.split()) in cells
+    assert not tags & {"strong", "em", "a", "img", "u", "del", "s"}
+    if value == "step2&3":
+        assert "| step2&3 |" in markdown  # raw Markdown reads naturally too
 
 
 def test_item_data_has_questions_calls_and_verdicts(store: Store) -> None:
@@ -329,3 +379,18 @@ def test_item_data_has_follow_ups_and_rounds(store: Store) -> None:
         "A B", 1.0, ["patient management"])
     assert shown == [] and later == [] and shown_later == list(range(len(shown_later)))
     assert shown_later and all(rag["k"][i][2] & 1 for i in shown_later)
+
+
+def test_calculator_runs_show_the_worked_calculation(store: Store) -> None:
+    reply = json.dumps({"calculator": "creatinine_clearance", "arguments": {
+        "age": 65, "sex": "male", "weight": [82, "kg"], "creatinine": [106, "µmol/L"]}})
+    spec = EvalSpec(task="medcalc", sample=True, model="scripted/calc",
+                    strategy="calculator_tool", limit=3)
+    run_id = evaluate(spec, store=store, model=ScriptedModel(lambda r: reply),
+                      progress=False).run_id
+    data = items_of(build_report(store, [run_id]))
+    worked = [data["strings"][r[9]] for item in data["items"] for r in item["r"]
+              if r and len(r) > 9]
+    assert len(worked) == 3
+    assert worked[0].startswith("creatinine_clearance: 71.2 mL/min\ninputs: age = 65 years")
+    assert "creatinine = 1.199 mg/dL" in worked[0] and "steps: weight used = 82 kg" in worked[0]

@@ -3,7 +3,9 @@
 Asserts that the page loads with no console errors and no request leaving the page, that
 the summary shows `summarize`'s numbers, that the "wrong" filter shows exactly the wrong
 items, that hostile model output renders as text, and that a MedRAG run's items show their
-retrieved snippets with the cited ones marked. Saves screenshots to artifacts/.
+retrieved snippets with the cited ones marked, that every mark has a legend and each
+collapsed item shows every run's answer beside the gold, and that nothing is clipped at
+1280 and 1920 px wide. Saves screenshots to artifacts/.
 
 Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them).
 Without them the test skips locally and fails under CI (CI set), so CI cannot skip it.
@@ -95,6 +97,8 @@ def test_report_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
                      progress=False).run_id
             for i, strategy in enumerate(["direct", "cot"])
         ]
+        # An imported run adds the paper-parser column, the widest summary there is.
+        ids.append(imported_run(store, tmp_path))
         summaries = [summarize(store.run(i), store.samples(i)) for i in ids]
         samples = [list(store.samples(i)) for i in ids]
         page = tmp_path / "report.html"
@@ -120,6 +124,12 @@ def test_report_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
         return len(driver.find_elements(By.CSS_SELECTOR, "#item-list details.item"))
 
     assert count() == 50 and visible() == 50
+    assert_answers_beside_gold(driver, samples)
+    legend = driver.find_element(By.ID, "item-legend").text
+    for words in ("correct", "wrong", "invalid", "error", "not in this run", "✓ gold",
+                  "that run's answer"):
+        assert words in legend
+    assert not driver.find_element(By.ID, "legend-marks").is_displayed()  # no retrieval here
     wrong = {s["item_id"] for rows in samples for s in rows
              if s["status"] == "invalid" or (s["status"] == "ok" and not s["correct"])}
     assert 0 < len(wrong) < 50
@@ -156,8 +166,68 @@ def test_report_in_chromium(driver, tmp_path: Path, medq_home: Path) -> None:
     driver.save_screenshot(str(ARTIFACTS / "report-items.png"))
     driver.execute_script("window.scrollTo(0, 0)")
     assert driver.save_screenshot(str(ARTIFACTS / "report.png"))
+    for width in (1280, 1920):
+        driver.set_window_size(width, 1100)
+        wait.until(lambda d, w=width: d.execute_script("return window.innerWidth") == w)
+        driver.execute_script("window.scrollTo(0, 0)")
+        assert driver.save_screenshot(str(ARTIFACTS / f"report-{width}.png"))
+        assert overflowing(driver) == [], width
 
     assert_quiet_and_offline(driver, page)
+
+
+# Every element that scrolls sideways (a table or chart wider than its box), and the page
+# itself when wider than the window: what a reader would see clipped.
+OVERFLOW_JS = """
+const found = [];
+for (const box of document.querySelectorAll('.scroll, section, figure')) {
+  if (box.scrollWidth > box.clientWidth + 1) {
+    found.push(`${box.tagName}.${box.className} ${box.scrollWidth} > ${box.clientWidth}`);
+  }
+}
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth + 1) found.push(`page ${page.scrollWidth}`);
+for (const table of document.querySelectorAll('table')) {
+  const last = table.querySelector('tr > :last-child');
+  if (last && last.getBoundingClientRect().right > page.clientWidth) found.push('last column');
+}
+return found;
+"""
+
+
+def overflowing(driver) -> list[str]:
+    return driver.execute_script(OVERFLOW_JS)
+
+
+def imported_run(store: Store, tmp_path: Path) -> str:
+    """A run imported with the paper's own verdicts, under a long model name."""
+    from medq.importers import import_predictions
+    from medq.tasks import load_task
+
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(
+        json.dumps({"id": q.id, "response": f"Answer: {q.gold if i % 3 else 'A'}",
+                    "paper_choice": "A", "paper_correct": i % 2 == 0}) + "\n"
+        for i, q in enumerate(load_task("medqa", sample=True).questions)))
+    return import_predictions(path, task="medqa", sample=True, store=store, progress=False,
+                              model="a-rather-long-organisation-name/gpt-4-32k-0613").run_id
+
+
+def assert_answers_beside_gold(driver, samples: list[list[dict]]) -> None:
+    """Each collapsed row shows the gold and, per run, that run's extracted answer."""
+    from selenium.webdriver.common.by import By
+
+    by_run = [{s["item_id"]: s for s in rows} for rows in samples]
+    rows = driver.find_elements(By.CSS_SELECTOR, "#item-list details.item")
+    for row in rows[:10]:
+        item = row.get_attribute("data-item")
+        summary = row.find_element(By.TAG_NAME, "summary")
+        gold = summary.find_element(By.CSS_SELECTOR, ".gold").text
+        assert gold == f"gold {by_run[0][item]['gold']}"
+        answers = [c.get_attribute("textContent") for c in
+                   summary.find_elements(By.CSS_SELECTOR, ".answers .chip .answer")]
+        expected = [run[item]["choice"] or "—" for run in by_run]
+        assert answers == expected, item
 
 
 def assert_quiet_and_offline(driver, page: Path) -> None:
@@ -253,6 +323,8 @@ def test_retrieved_snippets_in_chromium(driver, tmp_path: Path, medq_home: Path)
             assert row.get_attribute("data-snippet") not in details["cited"]
     assert driver.find_elements(By.CSS_SELECTOR, "#item-list img, #item-list a") == []
     assert driver.title != "pwned"
+    marks = driver.find_element(By.ID, "legend-marks")
+    assert marks.is_displayed() and "cited" in marks.text and "referenced" in marks.text
     ARTIFACTS.mkdir(exist_ok=True)
     driver.execute_script("document.getElementById('items').scrollIntoView()")
     driver.save_screenshot(str(ARTIFACTS / "report-snippets.png"))

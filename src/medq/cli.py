@@ -568,25 +568,21 @@ def index_build(
     """Build (or rebuild) an index; an interrupted dense build resumes where it stopped."""
     import time
 
-    from rich.progress import Progress
-
+    from medq.progress import Progress
     from medq.retrieval import build_bm25, open_corpus
 
     c = _run_or_explain(lambda: open_corpus(corpus))
     name, _, model = retriever.partition(":")
     start = time.perf_counter()
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f"{corpus} · {retriever}", total=len(c))
+    with Progress(len(c), f"{corpus} · {retriever}", unit="snippets") as bar:
         if name == "bm25" and not model:
-            _run_or_explain(lambda: build_bm25(
-                c, progress=lambda done: progress.update(task, completed=done)))
+            _run_or_explain(lambda: build_bm25(c, progress=bar.update))
         elif name == "dense":
             from medq.retrieval.dense import DenseIndex, load_encoder
 
             encoder = load_encoder(model) if model else load_encoder()
             _run_or_explain(lambda: DenseIndex.build(
-                c, encoder, chunk_size=chunk_size,
-                progress=lambda done, total: progress.update(task, completed=done)))
+                c, encoder, chunk_size=chunk_size, progress=bar.update))
         else:
             _fail(f"--retriever must be bm25, dense or dense:MODEL, not {retriever!r}")
     typer.echo(f"{retriever} index of {corpus} ({len(c)} snippets) built in "

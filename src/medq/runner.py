@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from medq import __version__
 from medq.calls import CallLog, ItemModel, ItemTally, completion_from_json
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.retry import RetryPolicy
+from medq.progress import Progress as _Progress
 from medq.prompts import prompt_hash, recording
 from medq.scoring.readings import UnreadableError, read, reading_of
 from medq.store import Store, canonical_json, content_hash
@@ -321,46 +321,6 @@ async def answer_items(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class _Progress:
-    """A rich progress bar with rate and ETA on a terminal; silent otherwise."""
-
-    def __init__(self, total: int, description: str, enabled: bool) -> None:
-        self._bar: Any = None
-        if enabled and total and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                ProgressColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            from rich.text import Text
-
-            class Rate(ProgressColumn):
-                def render(self, task: Any) -> Text:
-                    return Text(f"{task.speed:.1f} items/s" if task.speed else "")
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                Rate(),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(description, total=total)
-
-    def advance(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 async def evaluate_async(

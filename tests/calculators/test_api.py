@@ -84,9 +84,10 @@ def test_unit_conversions(dim: u.Dimension, value: float, unit: str, expected: f
 
 def test_quantity_forms_are_equivalent() -> None:
     base = {"age": 60, "sex": "male", "weight": 72}
-    a = compute("creatinine_clearance", {**base, "creatinine": 1.0})
-    b = compute("creatinine_clearance", {**base, "creatinine": [88.42, "µmol/L"]})
-    c = compute("creatinine_clearance", {**base, "creatinine": {"value": 1, "unit": "mg/dL"}})
+    a = compute("creatinine_clearance", {**base, "creatinine": 1.0}).value
+    b = compute("creatinine_clearance", {**base, "creatinine": [88.42, "µmol/L"]}).value
+    c = compute("creatinine_clearance",
+                {**base, "creatinine": {"value": 1, "unit": "mg/dL"}}).value
     assert a == c and b == pytest.approx(a, rel=1e-3)
 
 
@@ -135,4 +136,4 @@ def test_arguments_must_be_an_object() -> None:
 def test_params_instance_is_accepted() -> None:
     calc = get_calculator("body_mass_index")
     params = calc.params(weight=70, height=175)
-    assert calc.compute(params) == pytest.approx(22.857, rel=1e-4)
+    assert calc.compute(params).value == pytest.approx(22.857, rel=1e-4)

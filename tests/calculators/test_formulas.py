@@ -242,7 +242,7 @@ def _framingham_by_hand() -> float:
 def test_hand_computed(name: str, args: dict, expected: object) -> None:
     if expected is None:
         expected = _framingham_by_hand()
-    result = compute(name, args)
+    result = compute(name, args).value
     if isinstance(expected, float):
         assert result == pytest.approx(expected, rel=1e-3)
     else:
@@ -257,7 +257,7 @@ def test_framingham_reference_values() -> None:
     assert _framingham_by_hand() == pytest.approx(29.02, abs=0.05)
     women = compute("framingham_hard_chd", {
         "age": 55, "sex": "female", "total_cholesterol": 213, "hdl_cholesterol": 50,
-        "systolic_bp": 120})
+        "systolic_bp": 120}).value
     assert 0 < women < 2
 
 
@@ -265,7 +265,7 @@ def test_framingham_caps_smoking_age() -> None:
     base = {"sex": "male", "smoker": True, "total_cholesterol": 200,
             "hdl_cholesterol": 50, "systolic_bp": 130}
     ln70 = math.log(70)
-    r71 = compute("framingham_hard_chd", {**base, "age": 71})
+    r71 = compute("framingham_hard_chd", {**base, "age": 71}).value
     # recompute by hand with the smoking term fixed at ln(70)
     ln_age, ln_tc = math.log(71), math.log(200)
     total = (52.00961 * ln_age + 20.014077 * ln_tc - 0.905964 * math.log(50)
@@ -275,9 +275,9 @@ def test_framingham_caps_smoking_age() -> None:
 
 
 def test_ckd_epi_clamp_is_continuous_at_kappa() -> None:
-    below = compute("ckd_epi_2021", {"age": 50, "sex": "female", "creatinine": 0.6999})
-    at = compute("ckd_epi_2021", {"age": 50, "sex": "female", "creatinine": 0.7})
-    above = compute("ckd_epi_2021", {"age": 50, "sex": "female", "creatinine": 0.7001})
+    below = compute("ckd_epi_2021", {"age": 50, "sex": "female", "creatinine": 0.6999}).value
+    at = compute("ckd_epi_2021", {"age": 50, "sex": "female", "creatinine": 0.7}).value
+    above = compute("ckd_epi_2021", {"age": 50, "sex": "female", "creatinine": 0.7001}).value
     assert at == pytest.approx(142 * 0.9938**50 * 1.012)
     assert below > at > above
     assert below == pytest.approx(at, rel=1e-3) and above == pytest.approx(at, rel=1e-3)
@@ -287,4 +287,4 @@ def test_cockcroft_gault_uses_adjusted_weight_when_overweight() -> None:
     args = {"age": 50, "sex": "male", "weight": 100, "height": 175, "creatinine": 1.0}
     ibw = 50 + 2.3 * (175 / 2.54 - 60)
     expected = 90 * (ibw + 0.4 * (100 - ibw)) / 72
-    assert compute("creatinine_clearance", args) == pytest.approx(expected)
+    assert compute("creatinine_clearance", args).value == pytest.approx(expected)

@@ -40,7 +40,7 @@ def _agrees(row: dict) -> bool:
     args = params_from_entities(int(row["Calculator ID"]),
                                 parse_entities(row["Relevant Entities"]))
     try:
-        answer = calc.compute(args)
+        answer = calc.compute(args).value
     except CalculatorInputError:
         return False
     return is_correct(calc.output, answer, row["Ground Truth Answer"], row["Lower Limit"],

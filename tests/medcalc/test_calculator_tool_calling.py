@@ -115,6 +115,10 @@ def test_tools_mode_end_to_end_through_the_runner() -> None:
         assert json.loads(details["raw_arguments"]) == arguments
         assert details["arguments"] == arguments
         assert details["parameters"] and details["result"] is not None
+        # the trace keeps the worked calculation: inputs as used, the value with its unit
+        assert sorted(i["name"] for i in details["inputs"]) == sorted(details["parameters"])
+        assert details["result_text"].endswith(details["unit"] or "")
+        assert isinstance(details["steps"], list)
         assert details["repaired"] is False
     body = server.bodies[0]
     assert body["tool_choice"] == "required"

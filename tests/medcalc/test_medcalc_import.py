@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from medq.cli import app
@@ -15,7 +14,6 @@ PUBLISHED = "medcalc_bench/outputs/published_results_gpt-4o-mini_direct_answer.j
 
 
 def test_import_reproduces_the_published_table(shared_data: Path) -> None:
-    pytest.importorskip("pyarrow")
     runner = CliRunner()
     imported = runner.invoke(app, [
         "import", str(shared_data / OUTPUTS), "--task", "medcalc", "--model", "gpt-4o-mini",

@@ -21,7 +21,6 @@ PUBLISHED = "medcalc_bench/outputs/published_results_gpt-4o-mini_direct_answer.j
 
 
 def test_gpt4o_mini_direct_answer_table(shared_data: Path) -> None:
-    pytest.importorskip("pyarrow")
     task = load_task("medcalc", shared_data / "medcalc_bench")
     questions = {q.id: (i, q) for i, q in enumerate(task.questions)}
     released = medcalc(ReadRequest(shared_data / OUTPUTS, "medcalc", "gpt-4o-mini"))

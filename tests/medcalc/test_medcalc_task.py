@@ -19,7 +19,6 @@ SAMPLE = PACKAGE_DATA / "samples" / "medcalc" / "test_data.csv"
 
 
 def test_v10_parquet(shared_data: Path) -> None:
-    pytest.importorskip("pyarrow")
     task = load_task("medcalc", shared_data / "medcalc_bench")
     assert len(task) == 1047
     assert len({q.metadata["calculator_id"] for q in task.questions}) == 55
@@ -37,7 +36,6 @@ def test_v10_parquet(shared_data: Path) -> None:
 
 
 def test_sample_is_a_csv_of_the_release(shared_data: Path) -> None:
-    pytest.importorskip("pyarrow")
     full = {q.id: q for q in load_task("medcalc", shared_data / "medcalc_bench").questions}
     sample = load_task("medcalc", sample=True)
     assert len(sample) == 50 and sample.source == "bundled sample"
@@ -68,6 +66,23 @@ def test_offline_without_data_says_use_data() -> None:
     for error in (v10.value, v12.value):
         message = str(error)
         assert "--data PATH" in message and message.count(". ") == 0 and "\n" not in message
+
+
+def test_v10_from_the_hub_at_its_pinned_revision(
+    monkeypatch: pytest.MonkeyPatch, shared_data: Path
+) -> None:
+    asked: list[HubFile] = []
+
+    def download(file: HubFile) -> Path:
+        asked.append(file)
+        return shared_data / "medcalc_bench" / "test-00000-of-00001.parquet"
+
+    monkeypatch.setattr("medq.tasks._io.download", download)
+    task = load_task("medcalc")
+    assert len(task) == 1047
+    assert (asked[0].repo_id, asked[0].filename) == (
+        "ncbi/MedCalc-Bench-v1.0", "data/test-00000-of-00001.parquet")
+    assert task.source == "hub:ncbi/MedCalc-Bench-v1.0@7b0afa2294114be4782883fa1b24e4f167d38a81"
 
 
 def test_v12_from_the_hub_at_a_pinned_revision(monkeypatch: pytest.MonkeyPatch) -> None:

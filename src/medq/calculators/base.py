@@ -8,6 +8,10 @@ is a decorator on the function, so adding a calculator never edits a central lis
     def mean_arterial_pressure(p: MeanArterialPressureParams) -> float:
         \"\"\"Mean arterial pressure: (2 x diastolic + systolic) / 3.\"\"\"
         return (2 * p.diastolic_bp + p.systolic_bp) / 3
+
+`Calculator.compute` (and `compute`) return a `Calculation`: the value with its unit, the
+inputs after unit conversion, the formula and the intermediate values the function
+records with `step`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import pkgutil
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
-Output = Literal["decimal", "integer", "date", "weeks_days"]
-Result = float | int | str | tuple[int, int]
+from medq.calculators.result import Calculation, Output, Step, recording
+from medq.calculators.result import Value as Result
+from medq.calculators.units import CanonicalUnit
 
 _REGISTRY: dict[str, Calculator] = {}
 _LOADED = False
@@ -95,9 +101,51 @@ class Calculator:
         except ValidationError as exc:
             raise _input_error(self.name, exc) from None
 
-    def compute(self, arguments: BaseModel | Mapping[str, Any]) -> Result:
-        """Validate ``arguments`` (a params instance or a dict) and compute the result."""
-        return self.func(self.validate(arguments))
+    def compute(self, arguments: BaseModel | Mapping[str, Any]) -> Calculation:
+        """Validate ``arguments`` (a params instance or a dict) and compute the result,
+        with the inputs as used and the intermediate values."""
+        params = self.validate(arguments)
+        with recording() as steps:
+            value = self.func(params)
+        return Calculation(
+            calculator=self.name, title=self.title, value=value, unit=self.unit,
+            output=self.output, inputs=inputs_used(params), formula=self.description,
+            steps=tuple(steps),
+        )
+
+
+def inputs_used(params: BaseModel) -> tuple[Step, ...]:
+    """Each parameter's validated value, quantities in their canonical unit."""
+    fields = type(params).model_fields
+    return tuple(
+        Step(name, _plain(getattr(params, name)), _canonical_unit(info))
+        for name, info in fields.items()
+    )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, BaseModel):
+        return str(value.model_dump(mode="json"))
+    if isinstance(value, list | tuple):
+        return ", ".join(str(_plain(v)) for v in value)
+    return str(value)
+
+
+def _canonical_unit(info: FieldInfo) -> str | None:
+    for meta in info.metadata:
+        if isinstance(meta, CanonicalUnit):
+            return meta.unit
+    # An optional quantity (``Height | None``) keeps its marker inside the union.
+    stack = [info.annotation]
+    while stack:
+        hint = stack.pop()
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, CanonicalUnit):
+                return meta.unit
+        stack.extend(typing.get_args(hint))
+    return None
 
 
 def _input_error(name: str, exc: ValidationError) -> CalculatorInputError:
@@ -168,7 +216,7 @@ def _load() -> None:
     _LOADED = True
 
 
-_NOT_CALCULATORS = {"base", "units", "tolerance", "medcalc_bench"}
+_NOT_CALCULATORS = {"base", "units", "tolerance", "medcalc_bench", "result"}
 
 
 def calculators() -> dict[str, Calculator]:
@@ -211,11 +259,12 @@ def json_schema(calc: Calculator | str) -> dict[str, Any]:
     }
 
 
-def compute(name: str | int, arguments: BaseModel | Mapping[str, Any]) -> Result:
+def compute(name: str | int, arguments: BaseModel | Mapping[str, Any]) -> Calculation:
     """Compute calculator ``name`` (or MedCalc-Bench id) on ``arguments``.
 
     Example:
-        >>> compute("body_mass_index", {"weight": 70, "height": [175, "cm"]})
-        22.857142857142858
+        >>> result = compute("body_mass_index", {"weight": 70, "height": [175, "cm"]})
+        >>> str(result), result.value
+        ('22.9 kg/m^2', 22.857142857142858)
     """
     return get_calculator(name).compute(arguments)

@@ -20,6 +20,7 @@ from medq.calculators._common import (
     flag,
 )
 from medq.calculators.base import calculator
+from medq.calculators.result import points, step
 from medq.calculators.units import Quantity
 
 TotalCholesterol = Quantity(u.CHOLESTEROL, "total cholesterol", gt=0)
@@ -33,7 +34,7 @@ class QTcParams(Params):
 
 
 def _rr_seconds(heart_rate: float) -> float:
-    return 60 / heart_rate
+    return step("RR interval", 60 / heart_rate, "s")
 
 
 @calculator(
@@ -111,10 +112,10 @@ class Cha2ds2VascParams(Params):
 def cha2ds2_vasc(p: Cha2ds2VascParams) -> int:
     """CHA2DS2-VASc: CHF 1, hypertension 1, age >= 75 2 (65-74 1), diabetes 1,
     stroke/TIA/thromboembolism 2, vascular disease 1, female sex 1."""
-    score = 2 if p.age >= 75 else 1 if p.age >= 65 else 0
-    score += p.sex == "female"
+    score = points("age", 2 if p.age >= 75 else 1 if p.age >= 65 else 0)
+    score += points("female sex", p.sex == "female")
     score += p.congestive_heart_failure + p.hypertension + p.diabetes + p.vascular_disease
-    score += 2 * p.stroke_tia_thromboembolism
+    score += points("stroke/TIA/thromboembolism", 2 * p.stroke_tia_thromboembolism)
     return int(score)
 
 
@@ -146,7 +147,8 @@ def has_bled(p: HasBledParams) -> int:
     function, stroke, bleeding, labile INR, age > 65, bleeding drugs, alcohol >= 8/week."""
     criteria = [
         p.hypertension, p.renal_disease, p.liver_disease, p.stroke, p.prior_bleeding,
-        p.labile_inr, p.age > 65, p.bleeding_medication, p.alcohol_drinks_per_week >= 8,
+        p.labile_inr, step("age > 65", p.age > 65), p.bleeding_medication,
+        step("alcohol >= 8 drinks/week", p.alcohol_drinks_per_week >= 8),
     ]
     return sum(bool(c) for c in criteria)
 
@@ -184,11 +186,14 @@ def heart_score(p: HeartScoreParams) -> int:
     ecg = {"normal": 0, "non-specific repolarization disturbance": 1,
            "significant ST deviation": 2}
     troponin = {"normal": 0, "1-3x normal": 1, ">3x normal": 2}
-    age = 2 if p.age >= 65 else 1 if p.age >= 45 else 0
-    n_risk = sum([p.hypertension, p.hypercholesterolemia, p.diabetes, p.obesity, p.smoking,
-                  p.family_history])
-    risk = 2 if (n_risk >= 3 or p.atherosclerotic_disease) else 1 if n_risk else 0
-    return history[p.history] + ecg[p.ecg] + age + risk + troponin[p.troponin]
+    age = points("age", 2 if p.age >= 65 else 1 if p.age >= 45 else 0)
+    n_risk = step("risk factors present", sum([
+        p.hypertension, p.hypercholesterolemia, p.diabetes, p.obesity, p.smoking,
+        p.family_history]))
+    risk = points("risk factors",
+                  2 if (n_risk >= 3 or p.atherosclerotic_disease) else 1 if n_risk else 0)
+    return (points("history", history[p.history]) + points("ECG", ecg[p.ecg]) + age + risk
+            + points("troponin", troponin[p.troponin]))
 
 
 class RcriParams(Params):
@@ -211,7 +216,8 @@ def revised_cardiac_risk_index(p: RcriParams) -> int:
     """RCRI: one point each for high-risk surgery, ischemic heart disease, heart failure,
     cerebrovascular disease, insulin treatment and pre-operative creatinine > 2 mg/dL."""
     criteria = [p.high_risk_surgery, p.ischemic_heart_disease, p.congestive_heart_failure,
-                p.cerebrovascular_disease, p.insulin_treatment, p.creatinine > 2]
+                p.cerebrovascular_disease, p.insulin_treatment,
+                step("creatinine > 2 mg/dL", p.creatinine > 2)]
     return sum(bool(c) for c in criteria)
 
 
@@ -253,11 +259,12 @@ def framingham_hard_chd(p: FraminghamParams) -> float:
     ln_age = math.log(p.age)
     ln_tc = math.log(p.total_cholesterol)
     smoker = float(p.smoker)
-    total = (
+    total = step("linear predictor", (
         b[0] * ln_age + b[1] * ln_tc + b[2] * math.log(p.hdl_cholesterol)
         + b[3] * math.log(p.systolic_bp) + b[4] * float(p.bp_treated) + b[5] * smoker
         + b[6] * ln_age * ln_tc + b[7] * math.log(min(p.age, b[11])) * smoker
         + b[8] * ln_age * ln_age + b[9]
-    )
+    ))
+    step("baseline 10-year survival S0", b[10])
     return 100 * (1 - b[10] ** math.exp(total))
 

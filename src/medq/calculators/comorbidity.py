@@ -8,6 +8,7 @@ from pydantic import Field
 
 from medq.calculators._common import Age, Params, flag
 from medq.calculators.base import calculator
+from medq.calculators.result import points
 
 
 class CharlsonParams(Params):
@@ -47,15 +48,19 @@ def charlson_comorbidity_index(p: CharlsonParams) -> int:
     ulcer, mild liver, uncomplicated diabetes; 2: hemiplegia, moderate-severe CKD, diabetes
     with end-organ damage, localized solid tumor, leukemia, lymphoma; 3: moderate-severe
     liver; 6: metastatic tumor, AIDS)."""
-    score = 4 if p.age >= 80 else 3 if p.age >= 70 else 2 if p.age >= 60 else (
-        1 if p.age >= 50 else 0)
-    score += sum([p.myocardial_infarction, p.congestive_heart_failure,
-                  p.peripheral_vascular_disease, p.cerebrovascular_disease, p.dementia,
-                  p.copd, p.connective_tissue_disease, p.peptic_ulcer_disease])
-    score += {"none": 0, "mild": 1, "moderate to severe": 3}[p.liver_disease]
-    score += {"none or diet-controlled": 0, "uncomplicated": 1, "end-organ damage": 2}[
-        p.diabetes]
-    score += 2 * (p.hemiplegia + p.moderate_severe_ckd + p.leukemia + p.lymphoma)
-    score += {"none": 0, "localized": 2, "metastatic": 6}[p.solid_tumor]
-    score += 6 * p.aids
+    score = points("age", 4 if p.age >= 80 else 3 if p.age >= 70 else 2 if p.age >= 60 else (
+        1 if p.age >= 50 else 0))
+    score += points("1-point comorbidities", sum([
+        p.myocardial_infarction, p.congestive_heart_failure, p.peripheral_vascular_disease,
+        p.cerebrovascular_disease, p.dementia, p.copd, p.connective_tissue_disease,
+        p.peptic_ulcer_disease]))
+    score += points("liver disease", {"none": 0, "mild": 1, "moderate to severe": 3}[
+        p.liver_disease])
+    score += points("diabetes", {"none or diet-controlled": 0, "uncomplicated": 1,
+                                 "end-organ damage": 2}[p.diabetes])
+    score += points("2-point comorbidities",
+                    2 * (p.hemiplegia + p.moderate_severe_ckd + p.leukemia + p.lymphoma))
+    score += points("solid tumor", {"none": 0, "localized": 2, "metastatic": 6}[
+        p.solid_tumor])
+    score += points("AIDS", 6 * p.aids)
     return int(score)

@@ -23,6 +23,7 @@ from medq.calculators._common import (
     flag,
 )
 from medq.calculators.base import CalculatorInputError, calculator
+from medq.calculators.result import points, step
 from medq.calculators.units import Quantity
 
 PaO2 = Quantity(u.PRESSURE, "arterial partial pressure of oxygen (PaO2)", gt=0, le=800)
@@ -67,14 +68,15 @@ class GlasgowComaParams(Params):
 def glasgow_coma_scale(p: GlasgowComaParams) -> int:
     """GCS = eye (1-4) + verbal (1-5) + motor (1-6). A component recorded as 'not testable'
     (e.g. swollen eyes, intubation) is scored as normal, which overestimates the total."""
-    return _EYE[p.eye] + _VERBAL[p.verbal] + _MOTOR[p.motor]
+    return (points("eye", _EYE[p.eye]) + points("verbal", _VERBAL[p.verbal])
+            + points("motor", _MOTOR[p.motor]))
 
 
 def _band(value: float, bands: Sequence[tuple[float, int]], default: int) -> int:
     """Points for the first (lower bound inclusive, points) band the value reaches."""
-    for lower, points in bands:
+    for lower, band_points in bands:
         if value >= lower:
-            return points
+            return band_points
     return default
 
 
@@ -116,32 +118,39 @@ def apache_ii(p: ApacheIIParams) -> int:
     points double in acute renal failure; GCS contributes 15 - GCS.
     """
     temp = p.temperature
-    score = _band(temp, [(41, 4), (39, 3), (38.5, 1), (36, 0), (34, 1), (32, 2), (30, 3)], 4)
-    mean_ap = (2 * p.diastolic_bp + p.systolic_bp) / 3
-    score += _band(mean_ap, [(160, 4), (130, 3), (110, 2), (70, 0), (50, 2)], 4)
-    score += _band(p.heart_rate, [(180, 4), (140, 3), (110, 2), (70, 0), (55, 2), (40, 3)], 4)
-    score += _band(p.respiratory_rate, [(50, 4), (35, 3), (25, 1), (12, 0), (10, 1), (6, 2)],
-                   4)
+    score = points("temperature", _band(
+        temp, [(41, 4), (39, 3), (38.5, 1), (36, 0), (34, 1), (32, 2), (30, 3)], 4))
+    mean_ap = step("mean arterial pressure", (2 * p.diastolic_bp + p.systolic_bp) / 3, "mm Hg")
+    score += points("mean arterial pressure", _band(
+        mean_ap, [(160, 4), (130, 3), (110, 2), (70, 0), (50, 2)], 4))
+    score += points("heart rate", _band(
+        p.heart_rate, [(180, 4), (140, 3), (110, 2), (70, 0), (55, 2), (40, 3)], 4))
+    score += points("respiratory rate", _band(
+        p.respiratory_rate, [(50, 4), (35, 3), (25, 1), (12, 0), (10, 1), (6, 2)], 4))
     if p.fio2 >= 50:
         if p.a_a_gradient is None:
             raise _missing("a_a_gradient", "FiO2 >= 50% scores the A-a gradient")
-        score += _band(p.a_a_gradient, [(500, 4), (350, 3), (200, 2)], 0)
+        score += points("A-a gradient", _band(p.a_a_gradient, [(500, 4), (350, 3), (200, 2)], 0))
     else:
         if p.pao2 is None:
             raise _missing("pao2", "FiO2 < 50% scores the PaO2")
-        score += _band(p.pao2, [(70.0001, 0), (61, 1), (55, 3)], 4)
-    score += _band(p.ph, [(7.7, 4), (7.6, 3), (7.5, 1), (7.33, 0), (7.25, 2), (7.15, 3)], 4)
-    score += _band(p.sodium, [(180, 4), (160, 3), (155, 2), (150, 1), (130, 0), (120, 2),
-                              (111, 3)], 4)
-    score += _band(p.potassium, [(7, 4), (6, 3), (5.5, 1), (3.5, 0), (3, 1), (2.5, 2)], 4)
+        score += points("PaO2", _band(p.pao2, [(70.0001, 0), (61, 1), (55, 3)], 4))
+    score += points("arterial pH", _band(
+        p.ph, [(7.7, 4), (7.6, 3), (7.5, 1), (7.33, 0), (7.25, 2), (7.15, 3)], 4))
+    score += points("sodium", _band(
+        p.sodium, [(180, 4), (160, 3), (155, 2), (150, 1), (130, 0), (120, 2), (111, 3)], 4))
+    score += points("potassium", _band(
+        p.potassium, [(7, 4), (6, 3), (5.5, 1), (3.5, 0), (3, 1), (2.5, 2)], 4))
     creatinine = _band(p.creatinine, [(3.5, 4), (2, 3), (1.5, 2), (0.6, 0)], 2)
-    score += creatinine * (2 if p.acute_renal_failure else 1)
-    score += _band(p.hematocrit, [(60, 4), (50, 2), (46, 1), (30, 0), (20, 2)], 4)
-    score += _band(p.wbc, [(40, 4), (20, 2), (15, 1), (3, 0), (1, 2)], 4)
-    score += 15 - p.gcs
-    score += _band(p.age, [(75, 6), (65, 5), (55, 3), (45, 2)], 0)
+    score += points("creatinine", creatinine * (2 if p.acute_renal_failure else 1))
+    score += points("hematocrit", _band(
+        p.hematocrit, [(60, 4), (50, 2), (46, 1), (30, 0), (20, 2)], 4))
+    score += points("white cell count", _band(
+        p.wbc, [(40, 4), (20, 2), (15, 1), (3, 0), (1, 2)], 4))
+    score += points("15 - GCS", 15 - p.gcs)
+    score += points("age", _band(p.age, [(75, 6), (65, 5), (55, 3), (45, 2)], 0))
     if p.chronic_organ_insufficiency:
-        score += 2 if p.admission == "elective postoperative" else 5
+        score += points("chronic health", 2 if p.admission == "elective postoperative" else 5)
     return score
 
 
@@ -178,7 +187,7 @@ def sofa(p: SofaParams) -> int:
     """SOFA: six organ systems scored 0-4 each (respiration, coagulation, liver,
     cardiovascular, CNS, renal). PaO2/FiO2 < 200 scores 3-4 only with respiratory support;
     renal takes the worse of creatinine and urine output."""
-    ratio = p.pao2 / (p.fio2 / 100)
+    ratio = step("PaO2/FiO2", p.pao2 / (p.fio2 / 100), "mm Hg")
     respiration = _band(ratio, [(400, 0), (300, 1), (200, 2)], 3)
     if respiration == 3:
         respiration = (4 if ratio < 100 else 3) if p.mechanical_ventilation else 2
@@ -200,7 +209,9 @@ def sofa(p: SofaParams) -> int:
         renal = _band(p.creatinine, [(5, 4), (3.5, 3), (2, 2), (1.2, 1)], 0)
     if p.urine_output is not None:
         renal = max(renal, _band(p.urine_output, [(500, 0), (200, 3)], 4))
-    return respiration + coagulation + liver + cardiovascular + cns + renal
+    return (points("respiration", respiration) + points("coagulation", coagulation)
+            + points("liver", liver) + points("cardiovascular", cardiovascular)
+            + points("central nervous system", cns) + points("renal", renal))
 
 
 def _map_below_70(p: SofaParams) -> bool:
@@ -229,8 +240,10 @@ def sirs_criteria(p: SirsParams) -> int:
     """Number of SIRS criteria met (0-4): temperature > 38 or < 36 C; heart rate > 90;
     respiratory rate > 20 or PaCO2 < 32 mm Hg; WBC > 12 or < 4 x10^9/L or bands > 10%."""
     return sum([
-        p.temperature > 38 or p.temperature < 36,
-        p.heart_rate > 90,
-        p.respiratory_rate > 20 or (p.paco2 is not None and p.paco2 < 32),
-        p.wbc > 12 or p.wbc < 4 or (p.bands is not None and p.bands > 10),
+        step("temperature > 38 or < 36 C", p.temperature > 38 or p.temperature < 36),
+        step("heart rate > 90", p.heart_rate > 90),
+        step("respiratory rate > 20 or PaCO2 < 32",
+             p.respiratory_rate > 20 or (p.paco2 is not None and p.paco2 < 32)),
+        step("WBC > 12 or < 4, or bands > 10%",
+             p.wbc > 12 or p.wbc < 4 or (p.bands is not None and p.bands > 10)),
     ])

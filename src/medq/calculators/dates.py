@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from medq.calculators._common import Params
 from medq.calculators.base import CalculatorInputError, calculator
+from medq.calculators.result import step
 
 
 def _parse_date(value: Any) -> Any:
@@ -43,7 +44,8 @@ class DueDateParams(Params):
 )
 def estimated_due_date(p: DueDateParams) -> str:
     """Estimated due date (MM/DD/YYYY): LMP + 280 days + (cycle length - 28) days."""
-    return _format(p.last_menstrual_period + timedelta(days=280 + p.cycle_length - 28))
+    days = step("days added", 280 + p.cycle_length - 28, "days")
+    return _format(p.last_menstrual_period + timedelta(days=days))
 
 
 class ConceptionDateParams(Params):
@@ -72,7 +74,7 @@ class GestationalAgeParams(Params):
 )
 def gestational_age(p: GestationalAgeParams) -> tuple[int, int]:
     """Gestational age as (weeks, days) elapsed from the LMP to the current date."""
-    days = (p.current_date - p.last_menstrual_period).days
+    days = step("days since the LMP", (p.current_date - p.last_menstrual_period).days, "days")
     if days < 0:
         raise CalculatorInputError(
             "gestational_age: parameter 'current_date' is before 'last_menstrual_period'",

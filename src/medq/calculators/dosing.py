@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 from medq.calculators import units as u
 from medq.calculators._common import Params
 from medq.calculators.base import calculator
+from medq.calculators.result import step
 from medq.calculators.units import Quantity
 
 Steroid = Literal[
@@ -51,8 +52,10 @@ class SteroidConversionParams(Params):
 )
 def steroid_conversion(p: SteroidConversionParams) -> float:
     """Equivalent dose: dose x (equivalent mg of target) / (equivalent mg of source)."""
-    source = EQUIVALENT_MG[p.from_steroid.split()[0]]
-    target = EQUIVALENT_MG[p.to_steroid.split()[0]]
+    source = step(f"equivalent dose of {p.from_steroid}",
+                  EQUIVALENT_MG[p.from_steroid.split()[0]], "mg")
+    target = step(f"equivalent dose of {p.to_steroid}",
+                  EQUIVALENT_MG[p.to_steroid.split()[0]], "mg")
     return p.dose * target / source
 
 
@@ -91,4 +94,8 @@ class MmeParams(Params):
 )
 def morphine_milligram_equivalents(p: MmeParams) -> float:
     """Total MME/day = sum of dose x doses per day x CDC 2022 conversion factor."""
-    return sum(o.dose * o.doses_per_day * MME_FACTOR[o.drug] for o in p.opioids)
+    return sum(
+        step(f"{o.drug}: {o.dose:g} x {o.doses_per_day:g}/day x {MME_FACTOR[o.drug]:g}",
+             o.dose * o.doses_per_day * MME_FACTOR[o.drug], "MME/day")
+        for o in p.opioids
+    )

@@ -22,6 +22,7 @@ from medq.calculators._common import (
     flag,
 )
 from medq.calculators.base import calculator
+from medq.calculators.result import points, step
 from medq.calculators.units import Quantity
 
 INR = Field(gt=0, le=20, description="international normalized ratio")
@@ -49,11 +50,12 @@ class ChildPughParams(Params):
 def child_pugh(p: ChildPughParams) -> int:
     """Child-Pugh (5-15): bilirubin < 2 / 2-3 / > 3 mg/dL, albumin > 3.5 / 2.8-3.5 / < 2.8
     g/dL, INR < 1.7 / 1.7-2.3 / > 2.3, ascites and encephalopathy; 1-3 points each."""
-    bilirubin = 1 if p.bilirubin < 2 else 2 if p.bilirubin <= 3 else 3
-    albumin = 1 if p.albumin > 3.5 else 2 if p.albumin >= 2.8 else 3
-    inr = 1 if p.inr < 1.7 else 2 if p.inr <= 2.3 else 3
-    ascites = {"absent": 1, "slight": 2, "moderate": 3}[p.ascites]
-    encephalopathy = {"none": 1, "grade 1-2": 2, "grade 3-4": 3}[p.encephalopathy]
+    bilirubin = points("bilirubin", 1 if p.bilirubin < 2 else 2 if p.bilirubin <= 3 else 3)
+    albumin = points("albumin", 1 if p.albumin > 3.5 else 2 if p.albumin >= 2.8 else 3)
+    inr = points("INR", 1 if p.inr < 1.7 else 2 if p.inr <= 2.3 else 3)
+    ascites = points("ascites", {"absent": 1, "slight": 2, "moderate": 3}[p.ascites])
+    encephalopathy = points("encephalopathy", {"none": 1, "grade 1-2": 2, "grade 3-4": 3}[
+        p.encephalopathy])
     return bilirubin + albumin + inr + ascites + encephalopathy
 
 
@@ -79,15 +81,17 @@ def meld_na(p: MeldNaParams) -> int:
     1.120 ln INR + 0.643), rounded to one decimal; above 11,
     MELD = MELD(i) + 1.32 x (137 - Na) - 0.033 x MELD(i) x (137 - Na). Capped at 40.
     """
-    creatinine = 4.0 if p.dialysis else min(max(p.creatinine, 1.0), 4.0)
-    bilirubin = max(p.bilirubin, 1.0)
-    inr = max(p.inr, 1.0)
-    sodium = min(max(p.sodium, 125.0), 137.0)
+    creatinine = step("creatinine used",
+                      4.0 if p.dialysis else min(max(p.creatinine, 1.0), 4.0), "mg/dL")
+    bilirubin = step("bilirubin used", max(p.bilirubin, 1.0), "mg/dL")
+    inr = step("INR used", max(p.inr, 1.0))
+    sodium = step("sodium used", min(max(p.sodium, 125.0), 137.0), "mEq/L")
     meld_i = 0.957 * math.log(creatinine) + 0.378 * math.log(bilirubin)
     meld_i += 1.120 * math.log(inr) + 0.643
-    meld = round(meld_i * 10, 1)
+    meld = step("MELD(i)", round(meld_i * 10, 1))
     if meld > 11:
-        meld = meld + 1.32 * (137 - sodium) - 0.033 * meld * (137 - sodium)
+        meld = step("MELD-Na before rounding",
+                    meld + 1.32 * (137 - sodium) - 0.033 * meld * (137 - sodium))
     return min(round(meld), 40)
 
 
@@ -107,7 +111,8 @@ class Fib4Params(Params):
 )
 def fib4_index(p: Fib4Params) -> float:
     """FIB-4 = age x AST / (platelets (10^9/L) x sqrt(ALT))."""
-    return p.age * p.ast / (p.platelets * math.sqrt(p.alt))
+    step("age x AST", p.age * p.ast)
+    return p.age * p.ast / step("platelets x sqrt(ALT)", p.platelets * math.sqrt(p.alt))
 
 
 class GlasgowBlatchfordParams(Params):
@@ -133,15 +138,18 @@ def glasgow_blatchford(p: GlasgowBlatchfordParams) -> int:
     by sex, systolic BP (100-109 1, 90-99 2, < 90 3), pulse >= 100 1, melena 1, syncope 2,
     hepatic disease 2, cardiac failure 2."""
     bun = p.bun
-    score = 6 if bun > 70 else 4 if bun >= 28 else 3 if bun >= 22.4 else 2 if bun >= 18.2 else 0
+    score = points("BUN", 6 if bun > 70 else 4 if bun >= 28 else 3 if bun >= 22.4 else
+                   2 if bun >= 18.2 else 0)
     hb = p.hemoglobin
     if p.sex == "male":
-        score += 6 if hb < 10 else 3 if hb < 12 else 1 if hb < 13 else 0
+        score += points("hemoglobin", 6 if hb < 10 else 3 if hb < 12 else 1 if hb < 13 else 0)
     else:
-        score += 6 if hb < 10 else 1 if hb < 12 else 0
+        score += points("hemoglobin", 6 if hb < 10 else 1 if hb < 12 else 0)
     sbp = p.systolic_bp
-    score += 3 if sbp < 90 else 2 if sbp < 100 else 1 if sbp < 110 else 0
-    score += (p.heart_rate >= 100) + p.melena + 2 * p.syncope
-    score += 2 * p.hepatic_disease + 2 * p.cardiac_failure
+    score += points("systolic BP", 3 if sbp < 90 else 2 if sbp < 100 else 1 if sbp < 110 else 0)
+    score += points("pulse >= 100", p.heart_rate >= 100) + points("melena", p.melena)
+    score += points("syncope", 2 * p.syncope)
+    score += points("hepatic disease", 2 * p.hepatic_disease)
+    score += points("cardiac failure", 2 * p.cardiac_failure)
     return int(score)
 

@@ -20,6 +20,7 @@ from medq.calculators._common import (
     flag,
 )
 from medq.calculators.base import calculator
+from medq.calculators.result import points, step
 from medq.calculators.units import Quantity
 
 Hematocrit = Quantity(u.PERCENT, "hematocrit", gt=0, le=100)
@@ -58,20 +59,24 @@ class PsiParams(Params):
 def pneumonia_severity_index(p: PsiParams) -> int:
     """PSI/PORT: age in years (women minus 10) plus points for residence, comorbidities,
     examination and laboratory findings; a laboratory value not given scores 0."""
-    score = p.age - (10 if p.sex == "female" else 0)
-    score += 10 * p.nursing_home_resident + 30 * p.neoplastic_disease
-    score += 20 * p.liver_disease + 10 * p.congestive_heart_failure
-    score += 10 * p.cerebrovascular_disease + 10 * p.renal_disease
-    score += 20 * p.altered_mental_status + 20 * (p.respiratory_rate >= 30)
-    score += 20 * (p.systolic_bp < 90)
-    score += 15 * (p.temperature < 35 or p.temperature >= 40) + 10 * (p.heart_rate >= 125)
-    score += 30 * (p.ph is not None and p.ph < 7.35)
-    score += 20 * (p.bun is not None and p.bun >= 30)
-    score += 20 * (p.sodium is not None and p.sodium < 130)
-    score += 10 * (p.glucose is not None and p.glucose >= 250)
-    score += 10 * (p.hematocrit is not None and p.hematocrit < 30)
-    score += 10 * (p.pao2 is not None and p.pao2 < 60)
-    score += 10 * p.pleural_effusion
+    score = step("age (women minus 10)", p.age - (10 if p.sex == "female" else 0), "points")
+    score += points("residence and comorbidities",
+                    10 * p.nursing_home_resident + 30 * p.neoplastic_disease
+                    + 20 * p.liver_disease + 10 * p.congestive_heart_failure
+                    + 10 * p.cerebrovascular_disease + 10 * p.renal_disease)
+    score += points("examination",
+                    20 * p.altered_mental_status + 20 * (p.respiratory_rate >= 30)
+                    + 20 * (p.systolic_bp < 90)
+                    + 15 * (p.temperature < 35 or p.temperature >= 40)
+                    + 10 * (p.heart_rate >= 125))
+    score += points("laboratory and imaging",
+                    30 * (p.ph is not None and p.ph < 7.35)
+                    + 20 * (p.bun is not None and p.bun >= 30)
+                    + 20 * (p.sodium is not None and p.sodium < 130)
+                    + 10 * (p.glucose is not None and p.glucose >= 250)
+                    + 10 * (p.hematocrit is not None and p.hematocrit < 30)
+                    + 10 * (p.pao2 is not None and p.pao2 < 60)
+                    + 10 * p.pleural_effusion)
     return round(score)
 
 
@@ -94,8 +99,10 @@ def curb_65(p: Curb65Params) -> int:
     """CURB-65: confusion, BUN > 19 mg/dL (urea > 7 mmol/L), respiratory rate >= 30,
     SBP < 90 or DBP <= 60, age >= 65; one point each."""
     return sum([
-        p.confusion, p.bun > 19, p.respiratory_rate >= 30,
-        p.systolic_bp < 90 or p.diastolic_bp <= 60, p.age >= 65,
+        p.confusion, step("BUN > 19 mg/dL", p.bun > 19),
+        step("respiratory rate >= 30", p.respiratory_rate >= 30),
+        step("SBP < 90 or DBP <= 60", p.systolic_bp < 90 or p.diastolic_bp <= 60),
+        step("age >= 65", p.age >= 65),
     ])
 
 
@@ -116,9 +123,9 @@ class CentorParams(Params):
 def centor_score(p: CentorParams) -> int:
     """McIsaac-modified Centor: age 3-14 +1, 15-44 0, >= 45 -1; temperature > 38 C, absent
     cough, tender anterior cervical nodes, tonsillar exudate/swelling +1 each."""
-    age = 1 if 3 <= p.age < 15 else -1 if p.age >= 45 else 0
-    return age + sum([p.temperature > 38, p.cough_absent, p.tender_anterior_cervical_nodes,
-                      p.tonsillar_exudate_or_swelling])
+    age = points("age", 1 if 3 <= p.age < 15 else -1 if p.age >= 45 else 0)
+    return age + sum([step("temperature > 38 C", p.temperature > 38), p.cough_absent,
+                      p.tender_anterior_cervical_nodes, p.tonsillar_exudate_or_swelling])
 
 
 class FeverPainParams(Params):

@@ -16,6 +16,7 @@ from medq.calculators._common import (
     Weight,
 )
 from medq.calculators.base import CalculatorInputError, calculator
+from medq.calculators.result import step
 from medq.calculators.units import Quantity
 
 Calcium = Quantity(u.CALCIUM, "serum total calcium", gt=0)
@@ -43,7 +44,8 @@ class CalciumCorrectionParams(Params):
 )
 def calcium_correction(p: CalciumCorrectionParams) -> float:
     """Corrected calcium (mg/dL) = calcium + 0.8 x (4.0 - albumin g/dL)."""
-    return p.calcium + 0.8 * (NORMAL_ALBUMIN - p.albumin)
+    return p.calcium + step("0.8 x (4.0 - albumin)", 0.8 * (NORMAL_ALBUMIN - p.albumin),
+                            "mg/dL")
 
 
 class SodiumCorrectionParams(Params):
@@ -59,7 +61,7 @@ class SodiumCorrectionParams(Params):
 )
 def sodium_correction_hyperglycemia(p: SodiumCorrectionParams) -> float:
     """Katz correction: sodium + 0.024 x (glucose mg/dL - 100)."""
-    return p.sodium + 0.024 * (p.glucose - 100)
+    return p.sodium + step("0.024 x (glucose - 100)", 0.024 * (p.glucose - 100), "mEq/L")
 
 
 class SerumOsmolalityParams(Params):
@@ -76,6 +78,9 @@ class SerumOsmolalityParams(Params):
 )
 def serum_osmolality(p: SerumOsmolalityParams) -> float:
     """Calculated serum osmolality: 2 x Na + BUN (mg/dL) / 2.8 + glucose (mg/dL) / 18."""
+    step("2 x Na", 2 * p.sodium, "mOsm/kg")
+    step("BUN / 2.8", p.bun / 2.8, "mOsm/kg")
+    step("glucose / 18", p.glucose / 18, "mOsm/kg")
     return 2 * p.sodium + p.bun / 2.8 + p.glucose / 18
 
 
@@ -107,7 +112,8 @@ class LdlParams(Params):
 )
 def ldl_calculated(p: LdlParams) -> float:
     """Friedewald LDL (mg/dL) = total cholesterol - HDL - triglycerides / 5."""
-    return p.total_cholesterol - p.hdl_cholesterol - p.triglycerides / 5
+    return p.total_cholesterol - p.hdl_cholesterol - step(
+        "triglycerides / 5", p.triglycerides / 5, "mg/dL")
 
 
 class FreeWaterDeficitParams(Params):
@@ -133,7 +139,9 @@ def total_body_water_fraction(age: float, sex: str) -> float:
 )
 def free_water_deficit(p: FreeWaterDeficitParams) -> float:
     """Free water deficit (L) = total body water fraction x weight (kg) x (Na / 140 - 1)."""
-    return total_body_water_fraction(p.age, p.sex) * p.weight * (p.sodium / 140 - 1)
+    fraction = step("total body water fraction", total_body_water_fraction(p.age, p.sex))
+    step("total body water", fraction * p.weight, "L")
+    return fraction * p.weight * step("Na / 140 - 1", p.sodium / 140 - 1)
 
 
 class AnionGapParams(Params):
@@ -147,11 +155,12 @@ class AlbuminAnionGapParams(AnionGapParams):
 
 
 def _anion_gap(p: AnionGapParams) -> float:
-    return p.sodium - (p.chloride + p.bicarbonate)
+    return step("anion gap", p.sodium - (p.chloride + p.bicarbonate), "mEq/L")
 
 
 def _albumin_corrected_gap(p: AlbuminAnionGapParams) -> float:
-    return _anion_gap(p) + 2.5 * (NORMAL_ALBUMIN - p.albumin)
+    return step("albumin-corrected anion gap",
+                _anion_gap(p) + 2.5 * (NORMAL_ALBUMIN - p.albumin), "mEq/L")
 
 
 def _ratio(delta_gap: float, bicarbonate: float) -> float:
@@ -160,7 +169,8 @@ def _ratio(delta_gap: float, bicarbonate: float) -> float:
             "parameter 'bicarbonate' equals 24 mEq/L, so the delta ratio's denominator "
             "(24 - bicarbonate) is zero", "bicarbonate"
         )
-    return delta_gap / (NORMAL_BICARBONATE - bicarbonate)
+    step("delta gap", delta_gap, "mEq/L")
+    return delta_gap / step("24 - HCO3", NORMAL_BICARBONATE - bicarbonate, "mEq/L")
 
 
 _GAP_CITE = "Emmett M, Narins RG. Clinical use of the anion gap. Medicine 1977;56:38-54"

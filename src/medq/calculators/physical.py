@@ -14,6 +14,7 @@ from medq.calculators._common import (
     Weight,
 )
 from medq.calculators.base import calculator
+from medq.calculators.result import step
 
 CM_PER_INCH = 2.54
 
@@ -36,7 +37,7 @@ class BodyMassIndexParams(Params):
 )
 def body_mass_index(p: BodyMassIndexParams) -> float:
     """Body mass index: weight (kg) / height (m)^2."""
-    return p.weight / (p.height / 100) ** 2
+    return p.weight / step("height", p.height / 100, "m") ** 2
 
 
 class IdealBodyWeightParams(Params):
@@ -50,6 +51,7 @@ class IdealBodyWeightParams(Params):
 )
 def ideal_body_weight(p: IdealBodyWeightParams) -> float:
     """Devine ideal body weight: 50 kg (male) or 45.5 kg (female) + 2.3 kg per inch over 60 in."""
+    step("height", p.height / CM_PER_INCH, "in")
     return devine_ibw(p.sex, p.height)
 
 
@@ -67,7 +69,7 @@ class AdjustedBodyWeightParams(Params):
 )
 def adjusted_body_weight(p: AdjustedBodyWeightParams) -> float:
     """Adjusted body weight: IBW + 0.4 x (actual weight - IBW), IBW by Devine."""
-    ibw = devine_ibw(p.sex, p.height)
+    ibw = step("ideal body weight (Devine)", devine_ibw(p.sex, p.height), "kg")
     return ibw + 0.4 * (p.weight - ibw)
 
 
@@ -84,7 +86,7 @@ class BodySurfaceAreaParams(Params):
 )
 def body_surface_area(p: BodySurfaceAreaParams) -> float:
     """Mosteller body surface area: sqrt(height (cm) x weight (kg) / 3600)."""
-    return math.sqrt(p.weight * p.height / 3600)
+    return math.sqrt(step("height x weight / 3600", p.weight * p.height / 3600))
 
 
 class TargetWeightParams(Params):
@@ -98,7 +100,7 @@ class TargetWeightParams(Params):
 )
 def target_weight(p: TargetWeightParams) -> float:
     """Weight that gives the target BMI: target BMI x height (m)^2."""
-    return p.target_bmi * (p.height / 100) ** 2
+    return p.target_bmi * step("height", p.height / 100, "m") ** 2
 
 
 class MaintenanceFluidsParams(Params):
@@ -114,10 +116,13 @@ class MaintenanceFluidsParams(Params):
 def maintenance_fluids(p: MaintenanceFluidsParams) -> float:
     """Holliday-Segar 4-2-1 rule: 4 mL/kg/h for the first 10 kg, 2 for the next 10, 1 after."""
     w = p.weight
+    step("first 10 kg at 4 mL/kg/h", 4 * min(w, 10), "mL/hr")
     if w <= 10:
         return 4 * w
+    step("next 10 kg at 2 mL/kg/h", 2 * (min(w, 20) - 10), "mL/hr")
     if w <= 20:
         return 40 + 2 * (w - 10)
+    step("above 20 kg at 1 mL/kg/h", w - 20, "mL/hr")
     return 60 + (w - 20)
 
 

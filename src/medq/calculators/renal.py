@@ -15,6 +15,7 @@ from medq.calculators._common import (
 )
 from medq.calculators.base import calculator
 from medq.calculators.physical import devine_ibw
+from medq.calculators.result import step
 from medq.calculators.units import Quantity
 
 UrineCreatinine = Quantity(u.CREATININE, "urine creatinine", gt=0)
@@ -46,13 +47,14 @@ def creatinine_clearance(p: CreatinineClearanceParams) -> float:
     """
     weight = p.weight
     if p.height is not None:
-        bmi = p.weight / (p.height / 100) ** 2
-        ibw = devine_ibw(p.sex, p.height)
+        bmi = step("BMI", p.weight / (p.height / 100) ** 2, "kg/m^2")
+        ibw = step("ideal body weight (Devine)", devine_ibw(p.sex, p.height), "kg")
         if 18.5 <= bmi < 25:
             weight = min(ibw, p.weight)
         elif bmi >= 25:
-            weight = ibw + 0.4 * (p.weight - ibw)
-    sex_factor = 0.85 if p.sex == "female" else 1.0
+            weight = step("adjusted body weight", ibw + 0.4 * (p.weight - ibw), "kg")
+    step("weight used", weight, "kg")
+    sex_factor = step("sex factor", 0.85 if p.sex == "female" else 1.0)
     return (140 - p.age) * weight * sex_factor / (72 * p.creatinine)
 
 
@@ -76,9 +78,12 @@ def ckd_epi_2021(p: CkdEpiParams) -> float:
     """
     female = p.sex == "female"
     kappa, alpha = (0.7, -0.241) if female else (0.9, -0.302)
-    ratio = p.creatinine / kappa
+    step("kappa", kappa, "mg/dL")
+    step("alpha", alpha)
+    ratio = step("Scr / kappa", p.creatinine / kappa)
+    step("age factor 0.9938^age", 0.9938**p.age)
     egfr = 142 * min(ratio, 1) ** alpha * max(ratio, 1) ** -1.200 * 0.9938**p.age
-    return egfr * (1.012 if female else 1.0)
+    return egfr * step("sex factor", 1.012 if female else 1.0)
 
 
 class MdrdParams(Params):
@@ -96,11 +101,12 @@ class MdrdParams(Params):
 )
 def mdrd_gfr(p: MdrdParams) -> float:
     """IDMS-traceable MDRD: 175 x Scr^-1.154 x age^-0.203 x 0.742 (female) x 1.212 (Black)."""
-    egfr = 175 * p.creatinine**-1.154 * p.age**-0.203
+    egfr = step("175 x Scr^-1.154 x age^-0.203", 175 * p.creatinine**-1.154 * p.age**-0.203,
+                "mL/min/1.73 m^2")
     if p.sex == "female":
-        egfr *= 0.742
+        egfr *= step("sex factor", 0.742)
     if p.black:
-        egfr *= 1.212
+        egfr *= step("race factor", 1.212)
     return egfr
 
 
@@ -118,4 +124,5 @@ class FenaParams(Params):
 )
 def fractional_excretion_of_sodium(p: FenaParams) -> float:
     """FENa (%) = 100 x (urine Na x serum Cr) / (serum Na x urine Cr)."""
-    return 100 * (p.urine_sodium * p.creatinine) / (p.sodium * p.urine_creatinine)
+    return 100 * step("urine Na x serum Cr", p.urine_sodium * p.creatinine) / step(
+        "serum Na x urine Cr", p.sodium * p.urine_creatinine)

@@ -9,6 +9,7 @@ from pydantic import Field
 from medq.calculators import units as u
 from medq.calculators._common import Age, HeartRate, Params, Sex, flag
 from medq.calculators.base import calculator
+from medq.calculators.result import points, step
 from medq.calculators.units import Quantity
 
 OxygenSaturation = Quantity(u.PERCENT, "oxygen saturation on room air", ge=0, le=100)
@@ -35,6 +36,7 @@ class WellsPeParams(Params):
 def wells_pe(p: WellsPeParams) -> float:
     """Wells PE: DVT signs 3, PE most likely 3, HR > 100 1.5, immobilization/surgery 1.5,
     previous PE/DVT 1.5, hemoptysis 1, malignancy 1."""
+    step("heart rate > 100", p.heart_rate > 100)
     return (
         3.0 * p.dvt_signs + 3.0 * p.pe_most_likely + 1.5 * (p.heart_rate > 100)
         + 1.5 * p.immobilization_or_surgery + 1.5 * p.previous_pe_or_dvt
@@ -66,12 +68,12 @@ class WellsDvtParams(Params):
 def wells_dvt(p: WellsDvtParams) -> int:
     """Wells DVT: one point for each of nine findings, minus 2 for an alternative
     diagnosis at least as likely."""
-    points = sum([
+    findings = points("findings (1 each)", sum([
         p.active_cancer, p.bedridden_or_major_surgery, p.calf_swelling, p.collateral_veins,
         p.entire_leg_swollen, p.localized_tenderness, p.pitting_edema, p.paralysis_or_cast,
         p.previous_dvt,
-    ])
-    return int(points) - 2 * p.alternative_diagnosis
+    ]))
+    return findings - points("alternative diagnosis", 2 * p.alternative_diagnosis)
 
 
 class PercParams(Params):
@@ -96,7 +98,8 @@ def perc_rule(p: PercParams) -> int:
     """Number of PERC criteria met: age >= 50, HR >= 100, SaO2 < 95%, unilateral leg
     swelling, hemoptysis, recent surgery/trauma, prior PE/DVT, hormone use."""
     return sum(bool(c) for c in [
-        p.age >= 50, p.heart_rate >= 100, p.oxygen_saturation < 95,
+        step("age >= 50", p.age >= 50), step("heart rate >= 100", p.heart_rate >= 100),
+        step("SaO2 < 95%", p.oxygen_saturation < 95),
         p.unilateral_leg_swelling, p.hemoptysis, p.recent_surgery_or_trauma,
         p.previous_pe_or_dvt, p.hormone_use,
     ])
@@ -154,23 +157,25 @@ class CapriniParams(Params):
 def caprini_score(p: CapriniParams) -> int:
     """Caprini 2005 VTE risk score: weighted sum of age, surgery, recent events, venous
     disease and thrombophilia, mobility and other risk factors (BMI > 25 scores 1)."""
-    score = 3 if p.age >= 75 else 2 if p.age >= 61 else 1 if p.age >= 41 else 0
-    score += {"none": 0, "minor": 1, "major": 2, "laparoscopic": 2, "arthroplasty": 5}[
-        p.surgery_type
-    ]
-    score += sum([p.recent_major_surgery, p.recent_chf, p.recent_sepsis, p.recent_pneumonia,
-                  p.varicose_veins, p.swollen_legs, p.inflammatory_bowel_disease,
-                  p.acute_mi, p.copd])
-    score += 2 * sum([p.recent_plaster_cast, p.central_venous_access, p.malignancy])
-    score += 3 * sum([
+    score = points("age", 3 if p.age >= 75 else 2 if p.age >= 61 else 1 if p.age >= 41 else 0)
+    score += points("surgery", {"none": 0, "minor": 1, "major": 2, "laparoscopic": 2,
+                                "arthroplasty": 5}[p.surgery_type])
+    score += points("1-point factors", sum([
+        p.recent_major_surgery, p.recent_chf, p.recent_sepsis, p.recent_pneumonia,
+        p.varicose_veins, p.swollen_legs, p.inflammatory_bowel_disease, p.acute_mi, p.copd]))
+    score += points("2-point factors", 2 * sum([p.recent_plaster_cast,
+                                                p.central_venous_access, p.malignancy]))
+    score += points("3-point factors", 3 * sum([
         p.history_dvt, p.history_pe, p.family_history_thrombosis, p.factor_v_leiden,
         p.prothrombin_20210a, p.elevated_homocysteine, p.lupus_anticoagulant,
         p.anticardiolipin_antibody, p.heparin_induced_thrombocytopenia,
         p.other_thrombophilia,
-    ])
-    score += 5 * sum([p.recent_fracture, p.recent_stroke, p.recent_multiple_trauma,
-                      p.recent_spinal_cord_injury])
-    score += {"normal": 0, "bed rest": 1, "confined to bed >72 hours": 2}[p.mobility]
-    score += p.bmi is not None and p.bmi > 25
-    score += p.sex == "female" and p.pregnancy_related
+    ]))
+    score += points("5-point factors", 5 * sum([
+        p.recent_fracture, p.recent_stroke, p.recent_multiple_trauma,
+        p.recent_spinal_cord_injury]))
+    score += points("mobility", {"normal": 0, "bed rest": 1, "confined to bed >72 hours": 2}[
+        p.mobility])
+    score += points("BMI > 25", p.bmi is not None and p.bmi > 25)
+    score += points("pregnancy-related", p.sex == "female" and p.pregnancy_related)
     return int(score)

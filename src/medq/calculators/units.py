@@ -211,6 +211,13 @@ def quantity_schema(dim: Dimension, description: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class CanonicalUnit:
+    """Marks a quantity parameter with the unit its value is held in after conversion."""
+
+    unit: str
+
+
 def Quantity(  # noqa: N802 - a type factory, used in annotations like a class
     dim: Dimension,
     description: str,
@@ -231,4 +238,5 @@ def Quantity(  # noqa: N802 - a type factory, used in annotations like a class
             f'{{"value": number, "unit": "..."}} in an accepted unit'
         ),
         WithJsonSchema(quantity_schema(dim, description)),
+        CanonicalUnit(dim.canonical),
     ]

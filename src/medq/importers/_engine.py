@@ -25,6 +25,7 @@ from medq.importers.base import (
     data_error,
     formats,
 )
+from medq.progress import Progress
 from medq.store import Store, content_hash
 from medq.tasks.base import Scorer
 from medq.types import Answer, Completion, Generation, Question, Status
@@ -92,6 +93,7 @@ def import_predictions(
     sample: bool = False,
     condition: str | None = None,
     store: Store | None = None,
+    progress: bool = True,
 ) -> ImportResult:
     """Store released predictions as a medq run, scored by medq's own extractor.
 
@@ -105,6 +107,7 @@ def import_predictions(
         sample: take the questions from the task's bundled sample instead.
         condition: a format option (BiasMedQA's bias condition).
         store: the store to write to (default: ``$MEDQ_HOME/medq.sqlite``).
+        progress: a progress bar over the items on a terminal (`medq.progress`).
 
     Raises:
         ImportDataError: a malformed line, an unknown or duplicated item ID (file, line, field).
@@ -169,7 +172,8 @@ def import_predictions(
         existed = store.create_or_resume_run(
             run_id, task=task, model=model, strategy=f"{CALL_KIND}:{fmt}", spec=spec, info=info
         )
-        for item_id, item in items.items():
+        bar = Progress(len(items), f"import {task} · {model}", progress)
+        for item_id, item in bar.track(items.items()):
             position, question = questions[item_id]
             _store_item(store, run_id, model, fmt, source, sha256, position, question, item,
                         read_answer, loaded.scorer)

@@ -21,7 +21,7 @@ __all__ = ["FORMATS", "build_report"]
 
 
 def build_report(store: Store, run_ids: Sequence[str], fmt: str = "html", *,
-                 title: str | None = None, seed: int = 0) -> str:
+                 title: str | None = None, seed: int = 0, progress: bool = True) -> str:
     """Render a report of one or more runs.
 
     Args:
@@ -31,6 +31,7 @@ def build_report(store: Store, run_ids: Sequence[str], fmt: str = "html", *,
             or "json" (the numbers behind the page, without the items).
         title: the page title; defaults to the run IDs.
         seed: seed of the paired bootstrap in the comparisons.
+        progress: progress bars (runs loaded, items packed) on a terminal.
 
     Raises:
         RunNotFoundError: a run ID matches no run.
@@ -44,13 +45,14 @@ def build_report(store: Store, run_ids: Sequence[str], fmt: str = "html", *,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(store, run_ids, fmt, title, seed)
+        return _build(store, run_ids, fmt, title, seed, progress)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, seed: int) -> str:
+def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, seed: int,
+           progress: bool) -> str:
     from medq.report import render
     from medq.report.data import gather_runs
 
@@ -59,7 +61,7 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
     resolved = list(dict.fromkeys(store.resolve_run_id(r) for r in run_ids))
     if not resolved:
         raise ValueError("a report needs at least one run")
-    runs = gather_runs(store, resolved)
+    runs = gather_runs(store, resolved, progress=progress)
     comparisons = _comparisons(store, resolved, runs, seed)
     title = title or "medq report: " + ", ".join(resolved[:3]) + (
         f" and {len(resolved) - 3} more" if len(resolved) > 3 else "")
@@ -69,7 +71,8 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
         return render.render_markdown(runs, comparisons, title)
     from medq.report.items import encode_payload, item_payload
 
-    return render.render_html(runs, comparisons, encode_payload(item_payload(store, runs)),
+    return render.render_html(runs, comparisons,
+                              encode_payload(item_payload(store, runs, progress=progress)),
                               title)
 
 

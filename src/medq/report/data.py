@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from medq.progress import Progress
 from medq.scoring.calibration import Calibration, run_calibration
 from medq.scoring.metrics import summarize
 from medq.scoring.stats import NO_GROUP, GroupStats, breakdown
@@ -59,11 +60,14 @@ def load_questions(spec: Mapping[str, Any]) -> tuple[dict[str, Question] | None,
     return {q.id: q for q in task.questions}, None
 
 
-def gather_runs(store: Store, run_ids: Sequence[str]) -> list[RunReport]:
-    """Load every run once (samples, summary, breakdowns, task questions)."""
+def gather_runs(store: Store, run_ids: Sequence[str], *, progress: bool = False
+                ) -> list[RunReport]:
+    """Load every run once (samples, summary, breakdowns, task questions); with
+    ``progress``, a bar over the runs on a terminal."""
     task_cache: dict[str, tuple[dict[str, Question] | None, str | None]] = {}
     reports = []
-    for run_id in run_ids:
+    bar = Progress(len(run_ids), "report · loading runs", progress, unit="runs")
+    for run_id in bar.track(run_ids):
         row = store.run(run_id)
         samples = list(store.samples(run_id))
         spec = row["spec"]

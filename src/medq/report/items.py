@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from medq.progress import Progress
 from medq.report.data import SUBGROUP_FIELDS, RunReport
 from medq.report.snippets import SnippetTable, has_retrieval, retrieval_record
 from medq.store import Store
@@ -68,7 +69,8 @@ def _call_record(call: Any, s: _Strings, params_cache: dict[Any, int]) -> list[A
     return [call.kind, messages, params_cache[cache_key], outputs]
 
 
-def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
+def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = False
+                 ) -> dict[str, Any]:
     """The browser's data as one JSON-able dict (see `encode_payload`).
 
     Texts enter the string table item by item (question, then every run's prompts and
@@ -92,7 +94,8 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
     params_cache: dict[Any, int] = {}
     snippets = SnippetTable(s)
     items = []
-    for key, first_run in order.items():
+    bar = Progress(len(order), "report · packing items", progress)
+    for key, first_run in bar.track(order.items()):
         item = _new_item(first_run, by_run[runs.index(first_run)][key],
                          tasks.index(key[0]), len(runs), s)
         for run_number, rows in enumerate(by_run):
@@ -125,6 +128,10 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
                            if m["role"] == "user"]
                 item["r"][run_number].append(
                     retrieval_record(sample["details"], prompts, s, snippets))
+            worked = calculation_text(sample["details"])
+            if worked is not None:  # [..., retrieval or 0, the worked calculation]
+                record = item["r"][run_number]
+                record.extend([0] * (9 - len(record)) + [s(worked)])
         items.append(item)
     payload: dict[str, Any] = {
         "tasks": tasks,
@@ -138,6 +145,23 @@ def item_payload(store: Store, runs: Sequence[RunReport]) -> dict[str, Any]:
     if snippets.rows:
         payload["snippets"] = snippets.rows
     return payload
+
+
+def calculation_text(details: dict[str, Any]) -> str | None:
+    """A calculator tool's worked calculation (`medq.calculators.Calculation` as traced by
+    `calculator_tool`): the result, the inputs as used and the intermediate values."""
+    if "result_text" not in details:
+        return None
+    from medq.calculators import Step
+
+    def lines(rows: list[dict[str, Any]]) -> list[str]:
+        return [str(Step(r["name"], r["value"], r.get("unit"))) for r in rows]
+
+    text = [f"{details.get('calculator')}: {details['result_text']}"]
+    text += ["inputs: " + "; ".join(lines(details.get("inputs") or []))]
+    if details.get("steps"):
+        text.append("steps: " + "; ".join(lines(details["steps"])))
+    return "\n".join(text)
 
 
 def _new_item(run: RunReport, sample: dict[str, Any], task: int, n_runs: int,

@@ -13,6 +13,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -45,6 +46,7 @@ def _environment(html: bool = True) -> Any:
     env.filters["pval"] = pval
     env.filters["pp"] = pp
     env.filters["cell"] = cell
+    env.filters["code"] = code
     env.globals["ci"] = ci
     env.globals["diff_ci"] = diff_ci
     return env
@@ -82,12 +84,27 @@ def pval(value: float | None) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.3g}"
 
 
+# Markdown's own escapes (CommonMark backslash escapes), so a value reads as itself both
+# rendered and raw: `step2&3` stays `step2&3`, `<b>` cannot become a tag, `*x*` no emphasis.
+_MD_PUNCTUATION = re.compile(r"([\\`*\[\]<>|~])")
+_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")  # only an `&` that would start an entity
+_MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")  # intraword `_` is inert
+
+
 def cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell: pipes escaped, newlines as spaces, and `&`,
-    `<`, `>` as entities, so a hostile value cannot become HTML where Markdown is rendered."""
+    """Text safe inside a Markdown table cell, escaped the Markdown way: backslashes before
+    the characters that would make markup (pipes, tags, emphasis, links, code), newlines as
+    spaces; a hostile value renders as its own text, never as HTML."""
     text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|")
+    text = _MD_PUNCTUATION.sub(r"\\\1", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    return _MD_UNDERSCORE.sub(r"\\_", text)
+
+
+def code(value: Any) -> str:
+    """A Markdown code span for an identifier inside a table cell (pipes escaped, as GFM
+    tables require even in code; backticks cannot occur in medq's run IDs, but are dropped)."""
+    return "`" + " ".join(str(value).split()).replace("`", "").replace("|", "\\|") + "`"
 
 
 def plain(value: Any) -> Any:

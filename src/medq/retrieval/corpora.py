@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from medq.progress import Progress
 from medq.retrieval.base import Passage, RetrievalError
 from medq.store import medq_home
 
@@ -135,15 +136,20 @@ def _read_text(path: Path, label: str, chunk_words: int, overlap_words: int) -> 
 
 
 def read_snippets(
-    path: str | os.PathLike[str], *, chunk_words: int = 128, overlap_words: int = 32
+    path: str | os.PathLike[str], *, chunk_words: int = 128, overlap_words: int = 32,
+    progress: bool = False,
 ) -> Iterator[Snippet]:
-    """Every snippet under `path` (a file or a folder); see the module docstring."""
+    """Every snippet under `path` (a file or a folder); see the module docstring.
+
+    With ``progress``, a bar over the files shows on a terminal (`medq.progress`).
+    """
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"no such file or folder: {root}")
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     found = False
-    for file in files:
+    bar = Progress(len(files), f"reading {root.name}", progress, unit="files")
+    for file in bar.track(files):
         label = file.relative_to(root).as_posix() if root.is_dir() else file.name
         name = file.name.lower()
         if name.endswith((".jsonl", ".jsonl.gz")):
@@ -274,14 +280,17 @@ def add_corpus(
     chunk_words: int = 128,
     overlap_words: int = 32,
     replace: bool = False,
+    progress: bool = True,
 ) -> Corpus:
-    """Read `path` (file or folder; see the module docstring) into corpus `name`.
+    """Read `path` (file or folder; see the module docstring) into corpus `name`, with a
+    progress bar over the files on a terminal (``progress=False``: never).
 
     Example:
         >>> add_corpus("glianorex", "../shared/data/glianorex_books")
         Corpus('glianorex', ... snippets)
     """
-    snippets = read_snippets(path, chunk_words=chunk_words, overlap_words=overlap_words)
+    snippets = read_snippets(path, chunk_words=chunk_words, overlap_words=overlap_words,
+                             progress=progress)
     return write_corpus(
         name, snippets, source=str(Path(path).resolve()), replace=replace,
         settings={"chunk_words": chunk_words, "overlap_words": overlap_words},

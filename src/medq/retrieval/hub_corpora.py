@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from medq.hub import cache_dir, hub_offline
+from medq.hub import cache_dir, require_reachable
 from medq.retrieval.base import RetrievalError
 from medq.retrieval.corpora import Corpus, read_snippets, write_corpus
 
@@ -31,15 +31,14 @@ def download_medrag(corpus: str, revision: str | None = None) -> tuple[Path, str
     repo = MEDRAG_CORPORA.get(corpus, corpus)
     from huggingface_hub import snapshot_download
 
+    where = {"repo_id": repo, "repo_type": "dataset", "revision": revision,
+             "allow_patterns": ["chunk/*.jsonl"], "cache_dir": cache_dir()}
     try:
-        folder = snapshot_download(
-            repo_id=repo,
-            repo_type="dataset",
-            revision=revision,
-            allow_patterns=["chunk/*.jsonl"],
-            cache_dir=cache_dir(),
-            local_files_only=hub_offline(),
-        )
+        try:
+            folder = snapshot_download(**where, local_files_only=True)
+        except OSError:  # not cached: ask the Hub, failing at once when it is unreachable
+            require_reachable()
+            folder = snapshot_download(**where)
     except OSError as exc:  # huggingface_hub's network and not-found errors
         raise RetrievalError(
             f"could not download corpus {repo!r} ({type(exc).__name__}); offline, add the "
@@ -60,6 +59,6 @@ def add_medrag_corpus(
         raise RetrievalError(f"corpus {corpus!r}: the download has no chunk/ folder")
     repo = MEDRAG_CORPORA.get(corpus, corpus)
     return write_corpus(
-        name, read_snippets(chunks), source=f"hub:{repo}@{commit}", replace=replace,
+        name, read_snippets(chunks, progress=True), source=f"hub:{repo}@{commit}", replace=replace,
         settings={"hub": repo, "revision": commit},
     )

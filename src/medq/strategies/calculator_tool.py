@@ -24,18 +24,16 @@ once as a user turn and the model may correct itself (``repair=True``): 1 call p
 2 when a repair is needed.
 
 The answer's ``details`` show the trace: the mode, the calculator chosen, the arguments as
-given (and in tools mode the raw argument text), the validated parameters, the result and
-each attempt's error.
+given (and in tools mode the raw argument text), the validated parameters, the result with
+its unit and worked steps (`medq.calculators.Calculation`) and each attempt's error.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date
 from functools import cache
 from typing import Any
 
@@ -201,33 +199,30 @@ def _said(generation: Generation) -> str:
     return f"{generation.text}\nCalled {call.name} with arguments {call.arguments}".strip()
 
 
-def format_result(result: Any, output: str) -> str:
-    """A calculator's result as answer text: a number, MM/DD/YYYY, or "(w weeks, d days)"."""
-    if output == "weeks_days" and isinstance(result, tuple | list) and len(result) == 2:
-        return f"({int(result[0])} weeks, {int(result[1])} days)"
-    if isinstance(result, date):
-        return result.strftime("%m/%d/%Y")
-    if isinstance(result, float) and not math.isfinite(result):
-        raise ValueError(f"the calculator returned {result}")
-    return str(result)
-
-
 def compute_call(call: tuple[str, Mapping[str, Any]]) -> tuple[dict[str, Any], str]:
     """Validate and compute one call: (trace, answer text). Raises ValueError or
-    ArithmeticError (CalculatorInputError is a ValueError) with a message for the model."""
+    ArithmeticError (CalculatorInputError is a ValueError) with a message for the model.
+
+    The trace keeps the calculation as worked: the result with its unit and text
+    (``71.2 mL/min``), the inputs after unit conversion and the intermediate values.
+    """
     name, arguments = call
     calc = get_calculator(name)
     params = calc.validate(arguments)
-    result = calc.func(params)
+    result = calc.compute(params)
+    answer = result.answer
     trace = {
         "calculator": calc.name,
         "medcalc_id": calc.medcalc_id,
         "arguments": dict(arguments),
         "parameters": params.model_dump(mode="json"),
-        "result": list(result) if isinstance(result, tuple) else (
-            result.isoformat() if isinstance(result, date) else result),
+        "result": result.to_json()["value"],
+        "unit": result.unit,
+        "result_text": str(result),
+        "inputs": [s.to_json() for s in result.inputs],
+        "steps": [s.to_json() for s in result.steps],
     }
-    return trace, format_result(result, calc.output)
+    return trace, answer
 
 
 @strategies.register(prompts=PROMPTS, calls_per_item=CALLS_PER_ITEM, accepts=ACCEPTS)

@@ -8,9 +8,9 @@ Medical Calculations. NeurIPS 2024 Datasets and Benchmarks Track.
 https://github.com/ncbi-nlp/MedCalc-Bench (data: CC BY-SA 4.0)
 
 Tasks:
-    medcalc        v1.0 test set (1,047 rows), the release the paper's numbers use; read
-                   from the Hub parquet (``test-00000-of-00001.parquet``) or the GitHub
-                   ``test_data.csv`` given with ``--data``.
+    medcalc        v1.0 test set (1,047 rows), the release the paper's numbers use; from
+                   the Hub parquet (``ncbi/MedCalc-Bench-v1.0`` at a pinned revision) or,
+                   with ``--data``, that parquet or the GitHub ``test_data.csv``.
     medcalc_v1.2   the revised v1.2 test set (same columns), from the Hub at a pinned
                    revision or ``--data``.
 
@@ -40,6 +40,7 @@ from typing import Any
 from medq.calculators.tolerance import is_correct
 from medq.hub import HubFile
 from medq.tasks._io import BUNDLED, data_error, fetch, find, no_hub, read_text, sample_path
+from medq.tasks._parquet import parquet_records
 from medq.tasks.base import (
     DatasetUnavailableError,
     TaskDataError,
@@ -79,8 +80,14 @@ EXPECTS = (
     f"MedCalc-Bench's test set: the Hub parquet ({PARQUET}) or the GitHub release's "
     f"dataset/{CSV}"
 )
-# No Hub revision of ncbi/MedCalc-Bench-v1.0 could be verified offline, so v1.0 loads from
-# --data only; v1.2's revision is the one its later audits cite.
+# The v1.0 revision is the commit a stored copy of the dataset card was served at (its card
+# lists the 1,047-row test split under data/test-*); the parquet's bytes at that commit
+# could not be checked offline. v1.2's revision is the one its later audits cite.
+HUB_V10 = HubFile(
+    "ncbi/MedCalc-Bench-v1.0",
+    "data/test-00000-of-00001.parquet",
+    "7b0afa2294114be4782883fa1b24e4f167d38a81",
+)
 HUB_V12 = HubFile(
     "ncbi/MedCalc-Bench-v1.2",
     "data/test-00000-of-00001.parquet",
@@ -196,23 +203,10 @@ def csv_records(path: Path, text: str | None = None) -> Iterator[tuple[str, dict
         yield f"line {reader.line_num}", record
 
 
-def parquet_records(path: Path, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, row) for each row of a MedCalc-Bench parquet file (needs pyarrow)."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DatasetUnavailableError(
-            f"Task {name!r} reads parquet with pyarrow, which is not installed "
-            f"(pip install 'medq[parquet]'); or pass --data PATH pointing at {CSV}."
-        ) from None
-    for i, record in enumerate(pq.read_table(path).to_pylist()):
-        yield f"row {i + 1}", record
-
-
 def parse_file(path: Path, name: str, release: str) -> tuple[Question, ...]:
     """Questions of a MedCalc-Bench parquet or CSV file."""
     if path.suffix == ".parquet":
-        return parse_records(path, parquet_records(path, name), release)
+        return parse_records(path, parquet_records(path), release)
     return parse_records(path, csv_records(path), release)
 
 
@@ -244,7 +238,7 @@ def _medcalc_metrics() -> tuple[tuple[str, Any], ...]:
 register_task(
     TaskSpec(
         "medcalc", "test", "1047 patient notes, 55 calculators (v1.0)", CITATION, CITE_SHORT,
-        _load("medcalc", "v1.0", None), scorer=official_score, answer_kind="calculation",
+        _load("medcalc", "v1.0", HUB_V10), scorer=official_score, answer_kind="calculation",
         metrics=_medcalc_metrics(),
     )
 )

@@ -28,6 +28,7 @@ from medq.tasks._io import (
     sample_path,
     sniff_json,
 )
+from medq.tasks._parquet import parquet_records
 from medq.tasks.base import DatasetUnavailableError, Loader, TaskSpec, register_task
 from medq.types import Question
 
@@ -96,19 +97,12 @@ def parse_csv(path: Path, subject: str) -> list[Question]:
     return parse_rows(path, subject, _csv_rows(read_text(path)))
 
 
-def _parquet_rows(path: Path, name: str) -> Iterator[tuple[str, list[str]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DatasetUnavailableError(
-            f"Task {name!r} reads the Hub copy of MMLU with pyarrow, which is not installed "
-            f"(pip install 'medq[parquet]'); or pass --data PATH pointing at {EXPECTS}."
-        ) from None
-    for i, record in enumerate(pq.read_table(path).to_pylist()):
+def _parquet_rows(path: Path) -> Iterator[tuple[str, list[str]]]:
+    for where, record in parquet_records(path):
         choices = list(record.get("choices") or [])
         answer = record.get("answer")
         letter = "ABCD"[answer] if isinstance(answer, int) and 0 <= answer < 4 else str(answer)
-        yield f"row {i + 1}", [record.get("question") or "", *choices, letter]
+        yield where, [record.get("question") or "", *choices, letter]
 
 
 def _from_mirage(path: Path, document: dict, subjects: tuple[str, ...]) -> list[Question]:
@@ -134,7 +128,7 @@ def _load_subjects(
         questions = [
             q
             for s, p in zip(subjects, paths, strict=True)
-            for q in parse_rows(p, s, _parquet_rows(p, name))
+            for q in parse_rows(p, s, _parquet_rows(p))
         ]
         return tuple(questions), f"hub:{HUB_REPO}@{HUB_REVISION}"
     if data.is_file():

@@ -35,6 +35,7 @@
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
     data = JSON.parse(await new Response(stream).text());
+    if (data.snippets) $("legend-marks").hidden = false;
     setUpFilters();
     update();
   }
@@ -135,17 +136,25 @@
     $("page-next").disabled = state.page >= pages - 1;
   }
 
+  // An answer as shown in a collapsed row: letters as they are, long open answers cut.
+  const short = (text) => (text.length > 14 ? `${text.slice(0, 13)}…` : text);
+
   function summaryRow(item) {
-    const chips = el("span", { class: "chips" });
+    const chips = el("span", { class: "answers" });
     item.r.forEach((r, i) => {
       const v = r ? r[0] : "n";
       const name = r ? VERDICT_NAMES[v] : "not in this run";
-      chips.append(el("span", { class: `chip ${v}`, title: `run ${i + 1}: ${name}`, text: String(i + 1) }), " ");
+      const answer = r ? (r[1] === null ? "—" : String(r[1])) : "";
+      const chip = el("span", { class: `chip ${v}`, "data-run": String(i),
+        title: `run ${i + 1}: ${name}${r ? `, answer ${answer}` : ""}`, text: String(i + 1) });
+      if (r) chip.append(el("span", { class: "answer", text: short(answer) }));
+      chips.append(chip, " ");
     });
     const task = data.tasks.length > 1 ? `${data.tasks[item.t]} · ` : "";
     const summary = el("summary", {},
-      el("span", { class: "mono", text: task + item.id }), chips,
-      el("span", { text: `gold ${item.g}` }),
+      el("span", { class: "mono", text: task + item.id }),
+      el("span", { class: "gold", title: `gold ${item.g}`, text: `gold ${short(String(item.g))}` }),
+      chips,
       el("span", { class: "stem", text: str(item.q) || "(question text unavailable)" }));
     const details = el("details", { class: "item", "data-item": item.id }, summary);
     details.addEventListener("toggle", () => {
@@ -177,7 +186,7 @@
   }
 
   function runResult(r, i) {
-    const [v, choice, truncated, confidence, reason, response, calls, paper, rag] = r;
+    const [v, choice, truncated, confidence, reason, response, calls, paper, rag, worked] = r;
     const run = data.runs[i];
     const box = el("div", { class: "run-result" });
     const facts = [`extracted: ${choice === null ? "—" : choice}`, VERDICT_NAMES[v]];
@@ -190,6 +199,10 @@
     if (reason >= 0) box.append(el("div", { class: "muted", text: `reason: ${str(reason)}` }));
     if (paper >= 0) box.append(el("div", { class: "muted", text: `paper's parser: ${str(paper)}` }));
     if (rag) box.append(retrievalView(rag));
+    if (worked !== undefined && worked >= 0) {
+      box.append(el("div", { class: "role", text: "worked calculation" }),
+        el("pre", { class: "text calculation", text: str(worked) }));
+    }
     if (!calls.length && response >= 0) {
       box.append(el("div", { class: "role", text: "response" }), el("pre", { class: "text", text: str(response) }));
     }
