@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from medq.cli import app
-from medq.importers import ImportDataError, import_predictions, rescore_import
+from medq.importers import ImportDataError, import_predictions
+from medq.runner import rescore
 from medq.store import Store
 from medq.tasks.base import load_task
 
@@ -60,7 +61,7 @@ def test_mirage_published_table(shared_data: Path, release: str) -> None:
                    "--format", "mirage", "--data", benchmark)
         assert f"paper's own parser: {published:.2f}%" in out
         summary = show()
-        assert summary["task"] == task and summary["strategy"] == "import:mirage"
+        assert summary["task"] == task and summary["strategy"] == "released:reader=option"
         assert pct(summary["paper_accuracy"]) == published, task
         assert summary["n"] == summary["paper_n"] == summary["n_items"]
     if release in MIRAGE_STRICT:
@@ -287,16 +288,22 @@ def test_import_twice_changes_nothing(tmp_path: Path) -> None:
                        [{"id": x.id, "response": f"Answer: {x.gold}"} for x in q[:10]])
     first = import_predictions(path, task="medqa", model="m", sample=True)
     again = import_predictions(path, task="medqa", model="m", sample=True)
-    assert again.run_id == first.run_id and again.run_id.startswith("medqa-import-")
+    assert again.run_id == first.run_id and again.run_id.startswith("medqa-released-")
     assert (first.existed, again.existed) == (False, True)
     assert again.summary == first.summary
     with Store() as store:
         assert store.count_calls() == 10 and len(store.runs()) == 1
         call = store.get_call(next(store.samples(first.run_id))["call_keys"][0])
-    assert call is not None and call.kind == "import"
-    assert call.request["item_id"] == q[0].id and call.request["source"] == str(path.resolve())
+    # One pipeline: the release is served as a model, its calls stored like any other.
+    assert call is not None and call.kind == "chat"
+    assert call.request["messages"][0]["content"].endswith(q[0].id)
     assert call.response["generations"][0]["text"] == f"Answer: {q[0].gold}"
-    assert rescore_import(first.run_id) == {**first.summary, "status": "finished"}
+    with Store() as store:
+        info = store.run(first.run_id)["info"]
+        assert info["imported_from"] == str(path.resolve())
+        assert info["endpoint"] == f"release:jsonl:{info['sha256']}"
+        again_summary = rescore(first.run_id, store=store).summary
+    assert {k: v for k, v in again_summary.items() if k != "rescore"} == first.summary
     other = import_predictions(path, task="medqa", model="other-name", sample=True)
     assert other.run_id != first.run_id
 

@@ -454,10 +454,16 @@ def _import_lines(summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
     own figure beside medq's."""
     lines = []
     if "imported_from" in info:
+        stored = summary["n"] + summary["errors"]
+        total = info.get("task_items", info["n_items"])
         lines.append(
-            f"imported from {info['imported_from']} ({info['format']}): {info['imported']} of "
-            f"{info['n_items']} task items; {info['missing_items']} missing (not scored)"
+            f"imported from {info['imported_from']} ({info['format']}): {stored} of "
+            f"{total} task items; {info['missing_items']} missing (not scored)"
         )
+        if stored < info["imported"]:
+            lines.append(f"incomplete: {info['imported'] - stored} of the file's "
+                         f"{info['imported']} predictions are not stored yet; run the same "
+                         "import again to finish it")
         if info.get("gold_mismatches"):
             lines.append(f"warning: {info['gold_mismatches']} items have another gold answer "
                          "in the file than in the task")

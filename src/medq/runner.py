@@ -160,16 +160,23 @@ class RunContext:
 
 
 def prepare_run(
-    spec: EvalSpec, endpoint: str, role_endpoints: Mapping[str, str] | None = None
+    spec: EvalSpec,
+    endpoint: str,
+    role_endpoints: Mapping[str, str] | None = None,
+    task: Task | None = None,
 ) -> RunContext:
     """Resolve `spec` against the data, the strategy registry and the endpoint in use.
+
+    `task` is the loaded task when the caller built it (an import joins released items
+    to the task's questions); otherwise it is loaded from `spec`.
 
     Raises:
         StrategySpecError, TaskDataError, DatasetUnavailableError, UnknownNameError.
     """
     from medq.tasks.base import load_task
 
-    task = load_task(spec.task, spec.data, sample=spec.sample)
+    if task is None:
+        task = load_task(spec.task, spec.data, sample=spec.sample)
     questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
     seen: set[str] = set()
     for question in questions:
@@ -198,7 +205,7 @@ def prepare_run(
                       run_id)
 
 
-def run_id_for(spec: EvalSpec, model: Model | None = None) -> str:
+def run_id_for(spec: EvalSpec, model: Model | None = None, task: Task | None = None) -> str:
     """The run ID `spec` evaluates under (resolving the endpoint the model would use)."""
     from medq.models import load_model
 
@@ -206,7 +213,7 @@ def run_id_for(spec: EvalSpec, model: Model | None = None) -> str:
     roles = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
                               api_key_env=ref.api_key_env or spec.api_key_env).endpoint
              for name, ref in spec.roles}
-    return prepare_run(spec, live.endpoint, roles).run_id
+    return prepare_run(spec, live.endpoint, roles, task).run_id
 
 
 async def _prepare(strategy: Strategy, log: CallLog, run_id: str) -> dict[str, int]:
@@ -332,8 +339,11 @@ async def evaluate_async(
     retry: RetryPolicy | None = None,
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
+    task: Task | None = None,
 ) -> RunResult:
-    """Evaluate `spec`, resuming its run if one was started before. See `evaluate`."""
+    """Evaluate `spec`, resuming its run if one was started before. See `evaluate`.
+
+    `task` replaces loading the task from `spec` (see `prepare_run`)."""
     from medq.models import load_model
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
@@ -353,7 +363,7 @@ async def evaluate_async(
 
     try:
         run = prepare_run(spec, model.endpoint,
-                          {name: live.endpoint for name, live in role_models.items()})
+                          {name: live.endpoint for name, live in role_models.items()}, task)
     except BaseException:
         await close_models()
         raise
@@ -449,7 +459,8 @@ async def evaluate_async(
             # A prompt outside the run's identity: record its hash so provenance stays
             # whole (the strategy should declare it at registration).
             store.set_run_info(run_id, prompts_undeclared={n: prompt_hash(n) for n in undeclared})
-        store.finish_run(run_id, status, time.perf_counter() - started)
+        # Only time spent answering counts: a resume with nothing left to do adds none.
+        store.finish_run(run_id, status, time.perf_counter() - started if todo else 0.0)
         await close_models()
     summary = summarize(store.run(run_id), list(store.samples(run_id)))
     return RunResult(run_id, summary, log.new_calls, interrupted)
@@ -464,6 +475,7 @@ def evaluate(
     retry: RetryPolicy | None = None,
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
+    task: Task | None = None,
 ) -> RunResult:
     """Run an evaluation and return its run ID and summary.
 
@@ -485,6 +497,7 @@ def evaluate(
                 retry=retry,
                 progress=progress,
                 on_start=on_start,
+                task=task,
             )
         )
     finally:
@@ -517,10 +530,6 @@ async def rescore_async(run: str, store: Store) -> RunResult:
 
     run_id = store.resolve_run_id(run)
     row = store.run(run_id)
-    if row["strategy"].startswith("import:"):
-        from medq.importers import rescore_import
-
-        return RunResult(run_id, rescore_import(run_id, store=store), 0, False)
     previous = store.extractor_of(run_id)
     old = list(store.samples(run_id, previous))
     scorer = _task_scorer(row["task"])

@@ -8,35 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from medq.calls import ItemTally
+from medq.importers import import_predictions
 from medq.importers.base import ReadRequest
-from medq.importers.medcalc import medcalc, read_answer
-from medq.runner import sample_row
-from medq.scoring.medcalc import medcalc_table
-from medq.tasks import load_task
-from medq.tasks.medcalc import official_score
+from medq.importers.medcalc import medcalc
+from medq.store import Store
 
 OUTPUTS = "medcalc_bench/outputs/openai_gpt-4o-mini_direct_answer.jsonl"
 PUBLISHED = "medcalc_bench/outputs/published_results_gpt-4o-mini_direct_answer.json"
 
 
 def test_gpt4o_mini_direct_answer_table(shared_data: Path) -> None:
-    task = load_task("medcalc", shared_data / "medcalc_bench")
-    questions = {q.id: (i, q) for i, q in enumerate(task.questions)}
-    released = medcalc(ReadRequest(shared_data / OUTPUTS, "medcalc", "gpt-4o-mini"))
-    assert len(released.items) == 1047
-    samples, disagreements, invalid = [], [], 0
-    for item in released.items:
-        position, question = questions[item.item_id]
-        answer = read_answer(question, item.responses[0], {"paper": {
-            "choice": item.paper_choice, "correct": item.paper_correct}})
-        row = sample_row(question, position, answer, ItemTally("run", question.id),
-                         official_score)
-        samples.append(row)
-        invalid += row["status"] == "invalid"
-        if bool(row["correct"]) != item.paper_correct:
-            disagreements.append(item.item_id)
-    table = medcalc_table(samples)
+    # Through `medq import`, i.e. the runner: the release served as a model, read by the
+    # calculation reader, scored by the task's official rule.
+    result = import_predictions(shared_data / OUTPUTS, task="medcalc", model="gpt-4o-mini",
+                                fmt="medcalc", data=shared_data / "medcalc_bench",
+                                progress=False)
+    assert result.imported == 1047
+    with Store() as store:
+        samples = list(store.samples(result.run_id))
+    disagreements = [s.item_id for s in samples
+                     if bool(s.correct) != s.details["paper"]["correct"]]
+    invalid = sum(s.status == "invalid" for s in samples)
+    table = result.summary["medcalc"]
     published = json.loads((shared_data / PUBLISHED).read_text())
     assert table is not None and table.keys() == published.keys()
     for category, figures in published.items():

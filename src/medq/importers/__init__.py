@@ -1,7 +1,8 @@
 """Importing predictions made elsewhere: released outputs -> a medq run, scored by medq.
 
 Papers release their models' raw responses (or the letters their pipelines chose); medq
-stores them as a run with one call per item, reads each with its own extractor, and keeps
+serves them as a model backend through its one runner (one stored call per item), reads
+each with its own readers, and keeps
 the paper's own parsed answer and verdict beside medq's, so published tables can be
 re-scored consistently and the difference between parsers stays visible.
 
@@ -21,8 +22,6 @@ from medq.importers._engine import (
     ImportNotAvailableError,
     ImportResult,
     import_predictions,
-    import_run_id,
-    rescore_import,
 )
 from medq.importers.base import (
     ImportDataError,
@@ -43,6 +42,4 @@ __all__ = [
     "Reader",
     "formats",
     "import_predictions",
-    "import_run_id",
-    "rescore_import",
 ]

@@ -1,23 +1,22 @@
-"""The import engine: a reader's items -> joined with the task -> scored by medq -> stored.
+"""The import engine: a reader's items -> joined with the task -> the runner -> stored.
 
-Every item becomes one stored call (kind ``import``, the released text as a Completion) and
-one sample row built by `medq.runner.sample_row`, so `medq show`, `medq export` and the
-report treat an imported run like any other. The paper's own parsed answer and verdict are
-kept beside medq's in each sample's ``details["paper"]``.
+Released outputs are served by a model backend (`medq.importers.release.ReleaseModel`)
+and read by the ``released`` strategy through `medq.runner.evaluate`, so import, eval and
+rescore share every line after the model: each item is one stored call and one sample, and
+`medq show`, `medq export`, `medq rescore` and the report treat an imported run like any
+other. The paper's own parsed answer and verdict are kept beside medq's in each sample's
+``details["paper"]``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from medq import __version__
-from medq.calls import ItemTally, completion_from_json
 from medq.importers.base import (
     ImportedFile,
     ImportedItem,
@@ -25,15 +24,11 @@ from medq.importers.base import (
     data_error,
     formats,
 )
-from medq.progress import Progress
-from medq.store import Store, content_hash
-from medq.tasks.base import Scorer
-from medq.types import Answer, Completion, Generation, Question, Status
+from medq.store import Store
+from medq.types import Question
 
 #: Formats named in the design that are not importable yet, with the reason.
 NOT_YET: dict[str, str] = {}
-CALL_KIND = "import"
-AnswerReader = Callable[[Question, str, Mapping[str, Any]], Answer]
 
 
 class ImportNotAvailableError(ValueError):
@@ -73,16 +68,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_run_id(
-    task: str, model: str, fmt: str, sha256: str, condition: str | None, sample: bool = False
-) -> str:
-    """``<task>-import-<8 hex>``: the same file, task, model, format and options always map
-    to the same run, so importing twice changes nothing."""
-    identity = {"task": task, "model": model, "format": fmt, "sha256": sha256,
-                "condition": condition, "sample": sample}
-    return f"{task}-import-{content_hash(identity)[:8]}"
-
-
 def import_predictions(
     path: Path | str,
     *,
@@ -95,23 +80,27 @@ def import_predictions(
     store: Store | None = None,
     progress: bool = True,
 ) -> ImportResult:
-    """Store released predictions as a medq run, scored by medq's own extractor.
+    """Store released predictions as a medq run, scored by medq's own readers.
+
+    The released outputs are served by a `ReleaseModel` and read by the ``released``
+    strategy through the same runner as `medq eval` (the same store, readings, scoring,
+    lock and rescore); the run's identity includes the file's content hash.
 
     Args:
         path: the predictions file (plain or gzipped JSON lines).
         task: the medq task the predictions answer; its questions (joined by ID) give the
             options and the gold answer.
         model: the name the run is stored under (BiasMedQA: also selects the model).
-        fmt: ``mirage``, ``medagentsbench``, ``biasmedqa`` or ``jsonl`` (see each module).
+        fmt: ``mirage``, ``medagentsbench``, ``biasmedqa``, ``medcalc`` or ``jsonl``.
         data: the original release of the task's questions (``load_task(task, data)``).
         sample: take the questions from the task's bundled sample instead.
         condition: a format option (BiasMedQA's bias condition).
         store: the store to write to (default: ``$MEDQ_HOME/medq.sqlite``).
-        progress: a progress bar over the items on a terminal (`medq.progress`).
+        progress: show a progress bar on a terminal.
 
     Raises:
         ImportDataError: a malformed line, an unknown or duplicated item ID (file, line, field).
-        ImportNotAvailableError: a format medq cannot import yet (``medcalc``).
+        ImportNotAvailableError: a format medq cannot import yet.
         UnknownNameError: an unknown format or task.
 
     Example:
@@ -120,118 +109,93 @@ def import_predictions(
         ...                             data="MIRAGE/benchmark.json")
         >>> result.summary["accuracy"], result.summary["paper_accuracy"]
     """
-    from medq.scoring.extract import EXTRACTOR_VERSION
+    from medq.importers.release import ReleaseModel
+    from medq.runner import EvalSpec, evaluate
     from medq.scoring.metrics import summarize
     from medq.tasks.base import load_task
 
     if fmt in NOT_YET and fmt not in formats.names():
         raise ImportNotAvailableError(f"import format {fmt!r} is not available yet: {NOT_YET[fmt]}")
     reader = formats.get(fmt)
-    read_answer = answer_reader(fmt)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file {path} does not exist")
-    started = time.perf_counter()
     loaded = load_task(task, Path(data) if data is not None else None, sample=sample)
     released = reader(ReadRequest(path, task, model, condition))
     questions = {q.id: (i, q) for i, q in enumerate(loaded.questions)}
     items = _join(path, task, released, questions)
     sha256 = file_sha256(path)
-    run_id = import_run_id(task, model, fmt, sha256, condition, sample)
     missing = tuple(q.id for q in loaded.questions if q.id not in items)
     gold_mismatches = sum(
         1 for item_id, item in items.items()
         if item.paper_gold is not None and item.paper_gold != questions[item_id][1].gold
     )
+    joined = replace(loaded, questions=tuple(
+        _with_release(question, items[question.id])
+        for question in loaded.questions if question.id in items
+    ))
     source = str(path.resolve())
-    info = {
+    endpoint = f"release:{fmt}:{sha256}"
+    answer_reader = _answer_reader(fmt)
+    spec = EvalSpec(task=task, model=model, strategy=f"released:reader={answer_reader}",
+                    data=str(data) if data is not None else None, sample=sample)
+    import_info = {
         "imported_from": source,
         "sha256": sha256,
         "format": fmt,
+        "condition": condition,
         "paper_parser": released.paper_parser,
         "release": dict(released.meta),
-        "task_source": loaded.source,
-        "split": loaded.split,
-        "citation": loaded.citation,
-        "n_items": len(loaded.questions),
+        "task_items": len(loaded.questions),
+        "n_items": len(loaded.questions),  # the task's size, as for every run
         "imported": len(items),
         "missing_items": len(missing),
         "missing_ids": list(missing),
         "gold_mismatches": gold_mismatches,
-        "endpoint": f"{CALL_KIND}:{fmt}",
-        "extractor_version": EXTRACTOR_VERSION,
-        "medq_version": __version__,
-        "capabilities": [],
     }
-    spec = {"file": source, "format": fmt, "task": task, "model": model,
-            "data": str(data) if data is not None else None, "sample": sample,
-            "condition": condition}
     own_store = store is None
     store = store or Store()
     try:
-        existed = store.create_or_resume_run(
-            run_id, task=task, model=model, strategy=f"{CALL_KIND}:{fmt}", spec=spec, info=info
-        )
-        bar = Progress(len(items), f"import {task} · {model}", progress)
-        for item_id, item in bar.track(items.items()):
-            position, question = questions[item_id]
-            _store_item(store, run_id, model, fmt, source, sha256, position, question, item,
-                        read_answer, loaded.scorer)
-        # Re-importing re-scores in place; the first import's duration is the run's wall time.
-        store.finish_run(run_id, "finished", 0.0 if existed else time.perf_counter() - started)
+        release = ReleaseModel(model, items, endpoint)
+        from medq.runner import run_id_for
+
+        run_id = run_id_for(spec, release, task=joined)
+        existed = _exists(store, run_id)
+        evaluate(spec, store=store, model=release, progress=progress, task=joined,
+                 on_start=lambda rid: None)
+        store.set_run_info(run_id, **import_info)
         summary = summarize(store.run(run_id), list(store.samples(run_id)))
+        info = store.run(run_id)["info"]
     finally:
         if own_store:
             store.close()
     return ImportResult(run_id, summary, len(items), missing, gold_mismatches, existed, info)
 
 
-def rescore_import(run: str, *, store: Store | None = None) -> dict[str, Any]:
-    """Re-score an imported run from its stored responses with the current extractor.
+def _exists(store: Store, run_id: str) -> bool:
+    from medq.store import RunNotFoundError
 
-    Needs neither the predictions file nor any model; returns the new summary.
-    """
-    from medq.scoring.extract import EXTRACTOR_VERSION
-    from medq.scoring.metrics import summarize
-    from medq.tasks.base import load_task
-
-    own_store = store is None
-    store = store or Store()
     try:
-        run_id = store.resolve_run_id(run)
-        row = store.run(run_id)
-        if not row["strategy"].startswith(f"{CALL_KIND}:"):
-            raise ValueError(f"run {run_id} was not imported; use `medq rescore`")
-        spec = row["spec"]
-        data = Path(spec["data"]) if spec.get("data") else None
-        loaded = load_task(row["task"], data, sample=bool(spec.get("sample")))
-        questions = {q.id: q for q in loaded.questions}
-        read_answer = answer_reader(row["info"]["format"])
-        for sample in store.samples(run_id):
-            question = questions.get(sample["item_id"])
-            call = store.get_call(sample["call_keys"][0]) if sample["call_keys"] else None
-            if question is None or call is None:
-                raise ValueError(
-                    f"run {run_id}: item {sample['item_id']!r} has no "
-                    f"{'question in the task' if question is None else 'stored response'}"
-                )
-            text = _first_text(completion_from_json(call.response))
-            details = {k: v for k, v in sample["details"].items() if k != "metadata"}
-            answer = read_answer(question, text, details)
-            tally = ItemTally(run_id, question.id)
-            tally.add(sample["prompt_tokens"], sample["completion_tokens"], new=False)
-            tally.keys.extend(sample["call_keys"])
-            store.put_sample(
-                run_id, _sample_row(question, sample["position"], answer, tally, loaded.scorer)
-            )
-        info = {**row["info"], "extractor_version": EXTRACTOR_VERSION}
-        store.create_or_resume_run(run_id, task=row["task"], model=row["model"],
-                                   strategy=row["strategy"], spec=spec, info=info)
-        store.finish_run(run_id, "finished", 0.0)
-        return summarize(store.run(run_id), list(store.samples(run_id)))
-    finally:
-        if own_store:
-            store.close()
+        store.run(run_id)
+    except RunNotFoundError:
+        return False
+    return True
+
+
+def _with_release(question: Question, item: ImportedItem) -> Question:
+    """The question with what the release says about it, read by the ``released`` strategy
+    (kept in the item's details: the source line, the paper's own answer and verdict)."""
+    details: dict[str, Any] = {"source_line": item.line, **item.extra}
+    paper = {"choice": item.paper_choice, "correct": item.paper_correct}
+    if item.paper_gold is not None and item.paper_gold != question.gold:
+        paper["gold"] = item.paper_gold
+    if item.paper_choice is not None or item.paper_correct is not None:
+        details["paper"] = paper
+    release: dict[str, Any] = {"details": details}
+    if item.is_choice:
+        release["given"] = "choice"
+        details["given"] = "choice"
+    return replace(question, metadata={**question.metadata, "release": release})
 
 
 def _join(
@@ -255,80 +219,8 @@ def _join(
     return items
 
 
-def answer_reader(fmt: str) -> AnswerReader:
-    """How format `fmt`'s responses are read: its module's ``read_answer`` when it defines
-    one (answers that are not option letters), else `read_option`."""
+def _answer_reader(fmt: str) -> str:
+    """The ``released`` strategy's reader for format `fmt`: its module's ``READER`` when it
+    declares one (answers that are not option letters), else ``option``."""
     module = sys.modules[formats.get(fmt).__module__]
-    return getattr(module, "read_answer", read_option)
-
-
-def _store_item(
-    store: Store, run_id: str, model: str, fmt: str, source: str, sha256: str,
-    position: int, question: Question, item: ImportedItem, read_answer: AnswerReader,
-    scorer: Scorer | None = None,
-) -> None:
-    request = {"item_id": item.item_id, "source": source, "sha256": sha256, "line": item.line}
-    endpoint = f"{CALL_KIND}:{fmt}"
-    key = content_hash({"model": model, "endpoint": endpoint, "kind": CALL_KIND, **request})
-    # What `completion_to_json` makes of this Completion, built directly (asdict is slow).
-    response = {
-        "generations": [{"text": text, "finish_reason": None, "logprobs": None}
-                        for text in item.responses],
-        "prompt_tokens": item.prompt_tokens,
-        "completion_tokens": item.completion_tokens,
-        "model": model,
-    }
-    store.put_call(
-        key, model=model, endpoint=endpoint, kind=CALL_KIND, request=request,
-        response=response, prompt_tokens=item.prompt_tokens,
-        completion_tokens=item.completion_tokens, latency_s=item.latency_s,
-    )
-    details: dict[str, Any] = {"source_line": item.line, **item.extra}
-    if item.is_choice:
-        details["given"] = "choice"
-    paper = {"choice": item.paper_choice, "correct": item.paper_correct}
-    if item.paper_gold is not None and item.paper_gold != question.gold:
-        paper["gold"] = item.paper_gold
-    if item.paper_choice is not None or item.paper_correct is not None:
-        details["paper"] = paper
-    answer = read_answer(question, item.responses[0] if item.responses else "", details)
-    tally = ItemTally(run_id, question.id)
-    tally.add(item.prompt_tokens, item.completion_tokens, new=False)
-    tally.keys.append(key)
-    store.put_sample(run_id, _sample_row(question, position, answer, tally, scorer))
-
-
-def _first_text(completion: Completion) -> str:
-    return completion.generations[0].text if completion.generations else ""
-
-
-def read_option(question: Question, text: str, details: Mapping[str, Any]) -> Answer:
-    """medq's reading of one released response: an option, or invalid with the reason.
-
-    Free text goes through `extract_choice`; a released letter (``details["given"] ==
-    "choice"``) must be one of the options.
-    """
-    if details.get("given") != "choice":
-        # Free text: exactly what a generative strategy's answer goes through.
-        from medq.strategies._shared.answers import answer_from
-
-        answer = answer_from(Completion((Generation(text),)), question)
-        return replace(answer, details={**details, **answer.details})
-    letter = text.strip()
-    if letter in question.options:
-        return Answer(letter, Status.OK, text, details={**details, "method": "choice"})
-    reason = (f"choice {letter!r} is not an option ({', '.join(question.options)})"
-              if letter else "empty choice")
-    return Answer(None, Status.INVALID, text, reason=reason, details={**details, "method": None})
-
-
-def _sample_row(
-    question: Question, position: int, answer: Answer, tally: ItemTally,
-    scorer: Scorer | None = None,
-) -> dict:
-    """The store row, scored by the task's own rule (MedCalc-Bench's tolerance, ...)."""
-    from medq.runner import sample_row
-
-    return sample_row(question, position, answer, tally, scorer)
-
-
+    return str(getattr(module, "READER", "option"))

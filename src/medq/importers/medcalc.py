@@ -20,8 +20,6 @@ paper's verdict (``Result``) is kept in ``details["paper"]``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from medq.importers.base import (
@@ -36,8 +34,6 @@ from medq.importers.base import (
     optional,
     require,
 )
-from medq.strategies._shared.answers import calc_answer
-from medq.types import Answer, Completion, Generation, Question
 
 TASKS = ("medcalc", "medcalc_v1.2")
 PAPER_PARSER = (
@@ -83,9 +79,5 @@ def medcalc(request: ReadRequest) -> ImportedFile:
     return ImportedFile(tuple(items), PAPER_PARSER, {"source": "MedCalc-Bench outputs"})
 
 
-def read_answer(question: Question, text: str, details: Mapping[str, Any] | None = None) -> Answer:
-    """medq's reading of one released MedCalc-Bench answer (for the import engine): the
-    same reading as the calculation strategies' (`calc_answer`)."""
-    answer = calc_answer(Completion((Generation(text),)), question,
-                         question.metadata["answer_format"])
-    return replace(answer, details={**(details or {}), **answer.details})
+READER = "calc"
+"""Released MedCalc-Bench answers are read by the calculation strategies' reader."""

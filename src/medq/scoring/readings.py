@@ -185,3 +185,16 @@ def vote(answers: Sequence[Answer], order: Sequence[str], **details: Any) -> Ans
     text = next(a.text for a in answers if a.choice == winner)
     return Answer(winner, Status.OK, text, truncated=truncated, confidence=share,
                   details=info, reading=reading)
+
+
+@register_reader("given_choice")
+def read_given_choice(reading: Reading, generation: Generation) -> Answer:
+    """A released option letter: one of the options, else invalid (never guessed)."""
+    letter = generation.text.strip()
+    options = list(reading.args["options"])
+    if letter in options:
+        return Answer(letter, Status.OK, generation.text, details={"method": "choice"})
+    reason = (f"choice {letter!r} is not an option ({', '.join(options)})"
+              if letter else "empty choice")
+    return Answer(None, Status.INVALID, generation.text, reason=reason,
+                  details={"method": None})
