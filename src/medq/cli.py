@@ -13,12 +13,30 @@ from typing import Annotated, Any
 
 import typer
 
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     help="Evaluate LLMs on medical QA benchmarks, honestly.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from medq import __version__
+
+        typer.echo(f"medq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print medq's version and exit.")] = False,
+) -> None:
+    """Evaluate LLMs on medical QA benchmarks, honestly."""
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -75,25 +93,28 @@ def breakdown_table(field: str, groups: list[Any]) -> Any:
     return table
 
 
-def _print(renderable: Any) -> None:
+def _print(renderable: Any, width: int = 160) -> None:
     import sys
 
     from rich.console import Console
 
     # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 160).print(renderable)
+    Console(width=None if sys.stdout.isatty() else width).print(renderable)
 
 
 @app.command("eval")
 def eval_(
     ctx: typer.Context,
-    task: Annotated[str | None, typer.Option(help="Task name (see `medq tasks`).")] = None,
+    task: Annotated[str | None, typer.Option(
+        help="Task(s): a name, a comma-separated list, or a group (multimedqa, mirage, "
+             "medagentsbench_hard); see `medq tasks`.")] = None,
     model: Annotated[
         str | None, typer.Option(help="Model spec, e.g. openai/gpt-4o-mini or hf/PATH.")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
     sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
-    strategy: Annotated[str, typer.Option(help="Strategy spec, e.g. cot.")] = "direct",
+    strategy: Annotated[str, typer.Option(help="Strategy spec, e.g. cot (see `medq "
+                                               "strategies NAME`).")] = "direct",
     scoring: Annotated[
         str, typer.Option(help="generative (extract the answer) or logprob.")
     ] = "generative",
@@ -109,14 +130,34 @@ def eval_(
         Path | None,
         typer.Option(help="Run file (TOML) fixing task, model, strategy, seed; flags override."),
     ] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Folder for results_<run>.json and samples_<run>.jsonl per run.")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="Temperature of every call the strategy leaves greedy (recorded with the run).")
+    ] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        help="Completion limit of every call the strategy leaves unlimited.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        help="Print the plan (items, calls, preparation, cost) and make no call.")] = False,
+    max_calls: Annotated[int | None, typer.Option(
+        help="Stop cleanly after N new model calls; the same command resumes.")] = None,
+    price_in: Annotated[float | None, typer.Option(
+        help="USD per million prompt tokens (or $MEDQ_HOME/prices.toml).")] = None,
+    price_out: Annotated[float | None, typer.Option(
+        help="USD per million completion tokens.")] = None,
 ) -> None:
-    """Evaluate a model on a task; prints the run ID and its results.
+    """Evaluate a model on one or more tasks; prints the plan, the results and the run IDs.
 
     Running the same command again resumes the run: finished items are kept and no call
     already made is repeated. With --config RUNFILE the run comes from the file, and any
     flag given on the command line overrides the file's value.
     """
-    from medq.runner import EvalSpec, evaluate
+    from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
+    from medq.plan import actual_cost, price_for
+    from medq.runner import EvalSpec
+    from medq.store import Store
+    from medq.tasks.groups import expand_tasks
 
     if config is not None:
         task, model, data, sample, strategy, base_url, api_key_env, limit, concurrency, seed = (
@@ -124,37 +165,104 @@ def eval_(
         )
     if task is None or model is None:
         _fail("--task and --model are required (or --config RUNFILE)")
+    if sample and data is not None:
+        _fail("--sample and --data exclude each other: --sample evaluates the bundled "
+              "sample, --data the files you name")
     if scoring not in {"generative", "logprob"}:
         _fail(f"--scoring must be generative or logprob, not {scoring!r}")
+    if output_format not in {"text", "json"}:
+        _fail(f"--format must be text or json, not {output_format!r}")
     if scoring == "logprob":
         if strategy not in {"direct", "logprob"} and not strategy.startswith("logprob:"):
             _fail("--scoring logprob scores options directly; it takes no --strategy")
         strategy = strategy if strategy.startswith("logprob") else "logprob"
-    spec = EvalSpec(
-        task=task,
-        model=model,
-        strategy=strategy,
-        data=str(data) if data else None,
-        sample=sample,
-        limit=limit,
-        seed=seed,
-        base_url=base_url,
-        api_key_env=api_key_env,
-    )
-    def started(run_id: str) -> None:
-        typer.echo(f"run {run_id}", err=True)
-
-    result = _run_or_explain(
-        lambda: evaluate(spec, concurrency=concurrency, on_start=started)
-    )
+    names = _run_or_explain(lambda: expand_tasks(task))
+    price = _run_or_explain(lambda: price_for(model, price_in, price_out))
+    specs = [EvalSpec(task=name, model=model, strategy=strategy,
+                      data=str(data) if data else None, sample=sample, limit=limit,
+                      seed=seed, base_url=base_url, api_key_env=api_key_env)
+             for name in names]
+    settings = _run_or_explain(lambda: CallSettings(temperature, max_tokens, max_calls,
+                                                    concurrency))
+    if max_calls is not None and max_calls < 1:
+        _fail(f"--max-calls must be 1 or more, not {max_calls}")
+    with Store() as store:
+        plans = _run_or_explain(lambda: plan_tasks(specs, settings, store))
+        plan_text = [line for plan in plans for line in plan.lines(price)]
+        if len(plans) > 1 and all(p.calls is not None for p in plans):
+            plan_text.append(f"total: {sum(p.calls or 0 for p in plans):,} model calls over "
+                             f"{len(plans)} tasks")
+        if dry_run:
+            typer.echo("\n".join(plan_text + ["dry run: no model call was made."]))
+            return
+        typer.echo("\n".join(plan_text), err=True)
+        outcome = _run_or_explain(lambda: evaluate_tasks(
+            specs, settings, store, output=output,
+            on_start=lambda run_id: typer.echo(f"run {run_id}", err=True)))
+        infos = {r.run_id: store.run(r.run_id)["info"] for r in outcome.results}
+        where = store.path
+    summaries = [r.summary for r in outcome.results]
+    combined = aggregate_of(outcome.results)
     if output_format == "json":
-        typer.echo(json.dumps(result.summary, indent=2))
+        body: Any = summaries[0] if len(summaries) == 1 and combined is None else {
+            "runs": summaries, "aggregate": combined}
+        typer.echo(json.dumps(body, indent=2))
     else:
-        _print(summary_table([result.summary]))
-        typer.echo(f"run_id: {result.run_id}  (new model calls: {result.new_calls})")
-    if result.interrupted:
+        if summaries:
+            _print(summary_table(summaries))
+        if combined is not None:
+            typer.echo(aggregate_line(combined))
+        for r in outcome.results:
+            typer.echo(f"run_id: {r.run_id}  (new model calls: {r.new_calls})")
+    if price is not None:
+        for r in outcome.results:
+            typer.echo(f"cost of {r.run_id}: ${actual_cost(r.summary, infos[r.run_id], price):.4f}"
+                       f" at ${price.input}/${price.output} per million tokens", err=True)
+    for path in outcome.files:
+        typer.echo(f"wrote {path}", err=True)
+    if outcome.results:
+        typer.echo("\n".join(next_steps([r.run_id for r in outcome.results], where)), err=True)
+    if outcome.budget_reached:
+        rest = f"; not started: {', '.join(outcome.not_started)}" if outcome.not_started else ""
+        typer.echo(f"stopped at --max-calls {max_calls} after {outcome.new_calls} new calls"
+                   f"{rest}: run the same command again to resume.", err=True)
+        return
+    if outcome.interrupted:
         typer.echo("interrupted: run the same command again to resume.", err=True)
         raise typer.Exit(130)
+
+
+def aggregate_line(combined: dict[str, Any]) -> str:
+    """Micro and macro accuracy over the tasks, each with its 95% interval."""
+    parts = []
+    for name in ("micro", "macro"):
+        a = combined[name]
+        parts.append(f"{name} {_pct(a['accuracy'])}% ({_pct(a['ci_low'])}–{_pct(a['ci_high'])})")
+    return (f"over {combined['n_tasks']} tasks (n={combined['n']}): " + ", ".join(parts)
+            + " · micro pools the items, macro averages the tasks")
+
+
+def medq_command() -> str:
+    """How to call medq here: ``medq`` when this one is on PATH, else its path."""
+    import shutil
+    import sys
+
+    invoked = Path(sys.argv[0]) if sys.argv and Path(sys.argv[0]).name == "medq" else None
+    if invoked is None:
+        return "medq"
+    found = shutil.which("medq")
+    if found and Path(found).resolve() == invoked.resolve():
+        return "medq"
+    return str(invoked)
+
+
+def next_steps(run_ids: list[str], store_path: Path) -> list[str]:
+    """The commands to look at what a command stored (with its run IDs) and where it is."""
+    medq = medq_command()
+    lines = [f"stored in {store_path}", "next:"]
+    lines += [f"  {medq} show {run_id}" for run_id in run_ids[:5]]
+    lines.append(f"  {medq} report {' '.join(run_ids)} -o report.html")
+    return lines
 
 
 def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
@@ -201,59 +309,133 @@ def _run_or_explain(action: Any) -> Any:
 
 
 @app.command()
-def tasks() -> None:
-    """List the benchmarks medq knows."""
+def tasks(
+    name: Annotated[str | None, typer.Argument(help="A task or group for its card.")] = None,
+) -> None:
+    """List the benchmarks (and task groups); with NAME, a task's card: splits, items, the
+    files --data expects, the original release, the Hub copy, the sample, licence, citation."""
     from rich.table import Table
 
     from medq.tasks.base import describe_tasks
+    from medq.tasks.groups import GROUPS
 
+    if name is not None:
+        if name in GROUPS:
+            typer.echo(f"{name}: the tasks {', '.join(GROUPS[name])} (evaluate them with "
+                       f"--task {name}; each has its own card)")
+            return
+        from medq.describe import task_card
+
+        _print_card(_run_or_explain(lambda: task_card(name)))
+        return
     table = Table()
     for column in ("task", "split", "paper"):
         table.add_column(column)
     for row in describe_tasks():
         table.add_row(*row)
     _print(table)
+    groups = Table(title="groups (--task NAME evaluates them all, with micro/macro aggregates)")
+    for column in ("group", "tasks"):
+        groups.add_column(column)
+    for group, names in GROUPS.items():
+        groups.add_row(group, ", ".join(names))
+    _print(groups)
 
 
 @app.command()
-def strategies() -> None:
-    """List the inference strategies with their paper and model calls per item."""
+def strategies(
+    name: Annotated[str | None, typer.Argument(help="A strategy for its card.")] = None,
+) -> None:
+    """List the inference strategies; with NAME, its paper, calls per item and every
+    parameter with type, default and meaning."""
     import importlib
 
     from rich.table import Table
 
+    from medq.describe import paper_of
     from medq.registry import strategies as registry
+    from medq.strategies.base import strategy_info
 
+    if name is not None:
+        from medq.describe import strategy_card
+
+        _print_card(_run_or_explain(lambda: strategy_card(name)))
+        return
     table = Table()
     for column in ("strategy", "calls/item", "paper"):
         table.add_column(column)
-    for name in registry.names():
-        module = importlib.import_module(registry.get(name).__module__)
-        doc = (module.__doc__ or "").strip().split("\n\n")
-        paper = " ".join(doc[1].split()) if len(doc) > 1 else ""
-        table.add_row(name, str(getattr(module, "CALLS_PER_ITEM", "?")), paper)
+    for strategy in registry.names():
+        module = importlib.import_module(registry.get(strategy).__module__)
+        table.add_row(strategy, str(strategy_info(strategy)["calls_per_item"]),
+                      paper_of(module.__doc__))
     _print(table)
+    typer.echo("`medq strategies NAME` lists a strategy's parameters.")
+
+
+def _print_card(card: Any) -> None:
+    from rich.table import Table
+
+    rows = Table(title=card.title, show_header=False)
+    rows.add_column(style="bold")
+    rows.add_column()
+    for label, text in card.rows:
+        rows.add_row(label, text)
+    _print(rows)
+    if card.table is not None:
+        table = Table()
+        for column in card.columns:
+            table.add_column(column)
+        for row in card.table:
+            table.add_row(*row)
+        _print(table)
 
 
 @app.command()
-def runs() -> None:
-    """List stored runs, newest first."""
+def runs(
+    task: Annotated[str | None, typer.Option(help="Only runs of this task.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
+    status: Annotated[str | None, typer.Option(
+        help="Only runs with this status (running, finished, interrupted, failed).")] = None,
+) -> None:
+    """List stored runs, newest first: created, items done of total, accuracy, status and
+    the data they read (content hash and source)."""
+    import time
+
     from rich.table import Table
 
+    from medq.scoring.metrics import summarize
     from medq.store import Store
 
-    with Store() as store:
-        rows = store.runs()
     table = Table()
-    for column in ("run_id", "status", "task", "model", "strategy", "items"):
-        table.add_column(column)
-    for r in rows:
-        n_items = json.loads(r["info"]).get("n_items", "?")
-        table.add_row(
-            r["run_id"], r["status"], r["task"], r["model"], r["strategy"],
-            f"{r['n_done']}/{n_items}",
-        )
-    _print(table)
+    for column in ("run_id", "created", "status", "task", "model", "strategy", "n/total",
+                   "acc %", "data"):
+        table.add_column(column, justify="right" if column in {"n/total", "acc %"} else "left",
+                         overflow="fold")
+    with Store() as store:
+        for r in store.runs():
+            if (task and r["task"] != task) or (model and r["model"] != model) or (
+                    status and r["status"] != status):
+                continue
+            info = json.loads(r["info"])
+            summary = summarize(store.run(r["run_id"]), list(store.samples(r["run_id"])))
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
+            table.add_row(
+                r["run_id"], created, r["status"], r["task"], r["model"], r["strategy"],
+                f"{r['n_done']}/{info.get('n_items', '?')}", _pct(summary["accuracy"]),
+                data_identity(info),
+            )
+    _print(table, width=240)
+
+
+def data_identity(info: dict[str, Any]) -> str:
+    """A short name for the data a run read: its content hash and where it came from."""
+    digest = (info.get("data_hash") or (info.get("identity") or {}).get("data") or "")[:8]
+    source = str(info.get("task_source") or info.get("imported_from") or "")
+    if source.startswith("hub:"):
+        source = source.split("@")[0]
+    elif source and source != "bundled sample":
+        source = Path(source).name
+    return " ".join(part for part in (digest, source) if part) or "—"
 
 
 @app.command()
@@ -286,11 +468,18 @@ def show(
             _fail(f"--extractor {extractor!r}: run {run_id} has results for extractor "
                   f"version(s) {', '.join(versions) or 'none'}")
         samples = list(store.samples(run_id, extractor))
+    fields = sorted({k for s in samples for k in (s["details"].get("metadata") or {})})
+    unknown = [f for f in by or () if f not in fields]
+    if unknown:
+        _fail(f"--by {unknown[0]!r}: run {run_id} has no such metadata field; its fields: "
+              f"{', '.join(fields) or 'none'}")
     summary = summarize(row, samples)
     summary["extractor_version"] = extractor or summary["extractor_version"]
     summary["extractor_versions"] = versions
     groups = {field: breakdown(samples, field) for field in by or ()}
     if output_format == "json":
+        from medq.outputs import provenance
+
         summary["provenance"] = provenance(row)
         if groups:
             summary["breakdowns"] = {f: [asdict(g) for g in gs] for f, gs in groups.items()}
@@ -352,25 +541,6 @@ def rescore(
             typer.echo(f"kept their previous result: {n} items — {why}")
 
 
-def provenance(run: dict[str, Any]) -> dict[str, Any]:
-    """Where a run's numbers come from: endpoint, data hash, prompt hashes, versions."""
-    info = run["info"]
-    identity = info.get("identity") or {}
-    return {
-        "endpoint": info.get("endpoint"),
-        "model": run["model"],
-        "strategy": info.get("strategy_normalized") or run["strategy"],
-        "data_hash": info.get("data_hash") or identity.get("data"),
-        "task_source": info.get("task_source"),
-        "prompts": info.get("prompts", {}),
-        "extractor_version": info.get("extractor_version"),
-        "medq_version": info.get("medq_version"),
-        "seed": run["spec"].get("seed"),
-        "limit": run["spec"].get("limit"),
-        "identity": identity,
-    }
-
-
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
@@ -392,10 +562,25 @@ def demo(
     """Evaluate on the bundled samples: offline by replaying GPT-4's released MIRAGE
     answers, or live with the model named in $MEDQ_MODEL (and $OPENAI_BASE_URL)."""
     from medq.demo import run_demo
+    from medq.store import Store
 
     summaries, note = _run_or_explain(lambda: run_demo(os.environ.get("MEDQ_MODEL"), limit))
     typer.echo(note)
     _print(summary_table(summaries, title="medq demo: bundled samples"))
+    with Store() as store:
+        where = store.path
+    ids = [s["run_id"] for s in summaries]
+    medq = medq_command()
+    typer.echo("\n".join([
+        f"stored in {where}",
+        "next:",
+        f"  {medq} show {ids[0]}",
+        f"  {medq} report {' '.join(ids)} -o demo.html",
+        f"  {medq} runs",
+    ]))
+    if medq != "medq":
+        typer.echo(f"put medq on PATH: source {Path(medq).parent / 'activate'}   "
+                   f"(or: export PATH=\"{Path(medq).parent.resolve()}:$PATH\")")
 
 
 @app.command()
@@ -423,6 +608,13 @@ def compare(
                 store, runs, baseline=baseline, seed=seed, n_resamples=resamples
             )
         )
+        disjoint = [p for p in result.pairs if p.n_shared == 0 and not p.excluded_errors]
+        if disjoint:
+            p = disjoint[0]
+            a, b = store.run(p.run_a), store.run(p.run_b)
+            _fail(f"runs {p.run_a} ({a['task']}) and {p.run_b} ({b['task']}) share no items "
+                  f"(items pair by ID within one task and its data), so nothing can be "
+                  f"compared; compare runs of the same task")
     typer.echo(render_comparison(result, output_format))
 
 
@@ -508,8 +700,10 @@ def import_(
     typer.echo(f"run_id: {result.run_id}" + ("  (already imported)" if result.existed else ""))
 
 
-corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True)
-index_app = typer.Typer(help="Retrieval indexes over corpora.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,
+                         context_settings=HELP)
+index_app = typer.Typer(help="Retrieval indexes over corpora.", no_args_is_help=True,
+                        context_settings=HELP)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(index_app, name="index")
 

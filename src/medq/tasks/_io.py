@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -148,6 +150,22 @@ def no_hub(name: str, expects: str) -> DatasetUnavailableError:
     )
 
 
+_ASKED: ContextVar[list[HubFile] | None] = ContextVar("medq_hub_files_asked", default=None)
+
+
+@contextmanager
+def hub_files_asked() -> Iterator[list[HubFile]]:
+    """Inside the block, `fetch` records the Hub files a loader asks for and downloads
+    nothing (it raises DatasetUnavailableError): how `medq tasks NAME` learns the pinned
+    copy of each task from its own loader."""
+    asked: list[HubFile] = []
+    token = _ASKED.set(asked)
+    try:
+        yield asked
+    finally:
+        _ASKED.reset(token)
+
+
 def fetch(name: str, files: Sequence[HubFile], expects: str) -> list[Path]:
     """Download (or find in the cache) a task's pinned Hub files.
 
@@ -156,6 +174,10 @@ def fetch(name: str, files: Sequence[HubFile], expects: str) -> list[Path]:
     """
     if not files:
         raise no_hub(name, expects)
+    asked = _ASKED.get()
+    if asked is not None:
+        asked.extend(files)
+        raise DatasetUnavailableError(f"Task {name!r}: Hub files recorded, not downloaded.")
     paths = []
     for file in files:
         try:

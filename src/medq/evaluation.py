@@ -1,0 +1,163 @@
+"""One `medq eval` command over several tasks: plans first, then each run, then one table.
+
+`evaluate_tasks` runs one `EvalSpec` per task with the same model, strategy and settings,
+applying the command's call views (`medq.models.views`: generation defaults, a call
+budget shared by all the runs), writes each run's files when asked (`medq.outputs`) and
+returns the results with the micro / macro aggregates of `medq.scoring.stats.aggregate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medq.runner import EvalSpec, RunResult
+from medq.store import Store
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """How every call of the command is made.
+
+    Attributes:
+        temperature, max_tokens: defaults for every call a strategy leaves open
+            (`GenerationDefaults`); None: the strategy's own.
+        max_calls: stop cleanly after this many new model calls across all runs.
+        concurrency: model calls in flight at once.
+    """
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_calls: int | None = None
+    concurrency: int = 32
+
+    @property
+    def generation(self) -> dict[str, Any]:
+        return {k: v for k, v in (("temperature", self.temperature),
+                                  ("max_tokens", self.max_tokens)) if v is not None}
+
+
+@dataclass
+class Outcome:
+    """What the command did: each run's result, files written, and whether the budget
+    stopped it (the runs after the stop were not started)."""
+
+    results: list[RunResult] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    new_calls: int = 0
+    budget_reached: bool = False
+    not_started: list[str] = field(default_factory=list)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.budget_reached or any(r.interrupted for r in self.results)
+
+
+def live_model(spec: EvalSpec, settings: CallSettings, budget_left: int | None) -> Any:
+    """The spec's backend wrapped in the command's views (budget innermost: behind the
+    call cache only new calls reach it)."""
+    from medq.models import load_model
+    from medq.models.views import CallBudget, GenerationDefaults
+
+    model: Any = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
+    if budget_left is not None:
+        model = CallBudget(model, budget_left)
+    if settings.generation:
+        model = GenerationDefaults(model, **settings.generation)
+    return model
+
+
+def _close(model: Any) -> None:
+    import asyncio
+
+    asyncio.run(model.aclose())
+
+
+def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, concurrency: int,
+                        on_start: Callable[[str], None] | None) -> RunResult:
+    """`evaluate` with `model`, closed in the same event loop (its connections live there)."""
+    import asyncio
+
+    from medq.runner import evaluate_async
+
+    async def run() -> RunResult:
+        try:
+            return await evaluate_async(spec, store=store, model=model,
+                                        concurrency=concurrency, on_start=on_start)
+        finally:
+            await model.aclose()
+
+    return asyncio.run(run())
+
+
+def plan_tasks(specs: Sequence[EvalSpec], settings: CallSettings, store: Store) -> list[Any]:
+    """Each spec's `medq.plan.Plan` (no model calls)."""
+    from medq.plan import plan_run
+
+    plans = []
+    for spec in specs:
+        model = live_model(spec, settings, None)
+        try:
+            plans.append(plan_run(spec, model, store, max_tokens=settings.max_tokens))
+        finally:
+            _close(model)
+    return plans
+
+
+def evaluate_tasks(
+    specs: Sequence[EvalSpec],
+    settings: CallSettings,
+    store: Store,
+    *,
+    output: Path | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Run every spec in turn with the command's settings; see the module docstring."""
+    from medq.models.views import CallBudget
+
+    outcome = Outcome()
+    for number, spec in enumerate(specs):
+        left = None if settings.max_calls is None else settings.max_calls - outcome.new_calls
+        if left is not None and left <= 0 and outcome.new_calls:
+            outcome.budget_reached = True
+            outcome.not_started = [s.task for s in specs[number:]]
+            break
+        model = live_model(spec, settings, left)
+        budget = model if isinstance(model, CallBudget) else getattr(model, "inner", None)
+        try:
+            result = _evaluate_and_close(spec, model, store, settings.concurrency, on_start)
+        except BaseException as exc:
+            # The budget can run out during a strategy's one-off preparation, before the
+            # run has items: that stops the command like a budget stop inside a run.
+            if isinstance(budget, CallBudget) and budget.exhausted:
+                outcome.new_calls += budget.made
+                outcome.budget_reached = True
+                outcome.not_started = [s.task for s in specs[number:]]
+                break
+            raise exc
+        outcome.results.append(result)
+        outcome.new_calls += result.new_calls
+        if settings.generation:
+            store.set_run_info(result.run_id, generation_defaults=settings.generation)
+        if output is not None:
+            from medq.outputs import write_run_files
+
+            outcome.files.extend(write_run_files(store, result.run_id, output))
+        if isinstance(budget, CallBudget) and budget.exhausted:
+            outcome.budget_reached = True
+            outcome.not_started = [s.task for s in specs[number + 1:]]
+            break
+        if result.interrupted:
+            break
+    return outcome
+
+
+def aggregate_of(results: Sequence[RunResult]) -> dict[str, Any] | None:
+    """Micro and macro accuracy with intervals over the runs (None for one run)."""
+    from medq.scoring.stats import aggregate
+
+    if len(results) < 2:
+        return None
+    return aggregate([r.summary for r in results])

@@ -1,0 +1,57 @@
+"""Named groups of tasks, and `--task` lists: ``medqa,medmcqa`` or ``multimedqa``.
+
+Groups are the sets papers report together, so one command evaluates them all and reports
+one table with micro and macro aggregates (`medq.scoring.stats.aggregate`):
+
+- ``multimedqa``: the multiple-choice part of MultiMedQA as Med-PaLM evaluates it (Singhal
+  et al., "Large language models encode clinical knowledge", Nature 2023): MedQA (USMLE,
+  4 options), MedMCQA (dev), PubMedQA (reasoning-required, with context) and the MMLU
+  clinical topics.
+- ``mirage``: MIRAGE's five sets (Xiong et al., "Benchmarking Retrieval-Augmented
+  Generation for Medicine", Findings of ACL 2024): MMLU-Med, MedQA-US, MedMCQA,
+  PubMedQA* (question only) and BioASQ-Y/N.
+- ``medagentsbench_hard``: the hard subsets of MedAgentsBench's eight sources (Tang et al.
+  2025).
+"""
+
+from __future__ import annotations
+
+from medq.registry import UnknownNameError
+from medq.tasks.base import task_names
+from medq.tasks.medagentsbench import SOURCES
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "multimedqa": ("medqa", "medmcqa", "pubmedqa", "mmlu_medical"),
+    "mirage": ("mmlu_medical", "medqa", "medmcqa", "pubmedqa_noctx", "bioasq_yn"),
+    "medagentsbench_hard": tuple(f"medagentsbench_{source}_hard" for source in SOURCES),
+}
+
+
+def expand_tasks(text: str) -> list[str]:
+    """The tasks a ``--task`` value names: comma-separated task names and group names, in
+    order, each task once.
+
+    Example:
+        >>> expand_tasks("medqa,multimedqa")
+        ['medqa', 'medmcqa', 'pubmedqa', 'mmlu_medical']
+
+    Raises:
+        UnknownNameError: a name that is neither a task nor a group (the message lists both).
+    """
+    known = set(task_names())
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part in GROUPS:
+            names.extend(GROUPS[part])
+        elif part in known:
+            names.append(part)
+        else:
+            raise UnknownNameError(
+                f"unknown task {part!r}; tasks: {', '.join(sorted(known))}; groups: "
+                f"{', '.join(GROUPS)} (see `medq tasks`)"
+            )
+    if not names:
+        raise UnknownNameError("--task names no task (see `medq tasks`)")
+    return list(dict.fromkeys(names))
