@@ -495,32 +495,10 @@ def show(
             f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
         )
     lines.extend(_import_lines(summary, row["info"]))
-    lines.extend(_task_metric_lines(summary))
+    from medq.scoring.metrics import task_metric_lines
+
+    lines.extend(task_metric_lines(row["task"], summary))
     typer.echo("\n".join(lines))
-
-
-def _task_metric_lines(summary: dict[str, Any]) -> list[str]:
-    """MedCalc-Bench accuracy per category and the MEDEC subtasks, when the run has them."""
-    lines = []
-    if "medcalc" in summary:
-        cells = [f"{name} {row['average']:.2f}% ({row['correct']}/{row['n']})"
-                 for name, row in summary["medcalc"].items()]
-        lines.append("MedCalc-Bench by category: " + ", ".join(cells))
-    if "medec" in summary:
-        m = summary["medec"]
-        lines.append(
-            f"MEDEC: error flag {_pct(m['flag_accuracy'])}%, error sentence "
-            f"{_pct(m['sentence_accuracy'])}%, correction ROUGE-1 F (composite) "
-            f"{_pct(m['rouge1_composite'])}% (n={m['n']})"
-        )
-        for name, row in m["by_error_type"].items():
-            lines.append(
-                f"  {name}: flag {_pct(row['flag_accuracy'])}%, sentence "
-                f"{_pct(row['sentence_accuracy'])}%, ROUGE-1 {_pct(row['rouge1_composite'])}% "
-                f"(n={row['n']})"
-            )
-        lines.append(f"  {m['note']}")
-    return lines
 
 
 @app.command()

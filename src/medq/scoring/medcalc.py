@@ -309,6 +309,13 @@ def medcalc_table(samples: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, A
     return table
 
 
+def medcalc_lines(table: Mapping[str, Any]) -> list[str]:
+    """MedCalc-Bench accuracy per category, as `medq show` prints it."""
+    cells = [f"{name} {row['average']:.2f}% ({row['correct']}/{row['n']})"
+             for name, row in table.items()]
+    return ["MedCalc-Bench by category: " + ", ".join(cells)]
+
+
 def _register_reader() -> None:
     from medq.scoring.readings import register_reader
     from medq.types import Answer, Generation, Reading, Status

@@ -246,6 +246,27 @@ def medec_metrics(samples: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     }
 
 
+def medec_lines(m: Mapping[str, Any]) -> list[str]:
+    """The three MEDEC subtasks overall and by error type, as `medq show` prints them."""
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f}"
+
+    lines = [
+        f"MEDEC: error flag {pct(m['flag_accuracy'])}%, error sentence "
+        f"{pct(m['sentence_accuracy'])}%, correction ROUGE-1 F (composite) "
+        f"{pct(m['rouge1_composite'])}% (n={m['n']})"
+    ]
+    for name, row in m["by_error_type"].items():
+        lines.append(
+            f"  {name}: flag {pct(row['flag_accuracy'])}%, sentence "
+            f"{pct(row['sentence_accuracy'])}%, ROUGE-1 {pct(row['rouge1_composite'])}% "
+            f"(n={row['n']})"
+        )
+    lines.append(f"  {m['note']}")
+    return lines
+
+
 def _register_reader() -> None:
     from medq.scoring.readings import register_reader
     from medq.types import Answer, Generation, Reading, Status

@@ -31,8 +31,7 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     completion_tokens, wall_s, and acc_norm (with its interval) when the strategy scored
     option log-likelihoods; paper_accuracy, paper_correct, paper_n and paper_parser when
     imported samples carry the paper's own verdict (``details["paper"]["correct"]``);
-    medcalc (accuracy per MedCalc-Bench category, `medq.scoring.medcalc.medcalc_table`) and
-    medec (the three MEDEC subtasks, `medq.scoring.medec.medec_metrics`) for those tasks.
+    and one key per metric the task declares (`Task.metrics`), e.g. a per-category table.
     """
     from medq.results import count
 
@@ -101,5 +100,28 @@ def _task_metrics(task: str, samples: list[Any]) -> dict[str, Any]:
         declared = getattr(registry.tasks.get(task), "metrics", ())
     except registry.UnknownNameError:
         return {}
-    found = {name: metric(samples) for name, metric in declared}
+    found = {entry[0]: entry[1](samples) for entry in declared}
     return {k: v for k, v in found.items() if v is not None}
+
+
+def task_metric_lines(task: str, summary: Mapping[str, Any]) -> list[str]:
+    """Readable lines for the task's own metrics in `summary`: each metric's own formatter
+    (the optional third element of its declaration), else the value as JSON."""
+    import json
+
+    from medq import registry
+
+    try:
+        declared = getattr(registry.tasks.get(task), "metrics", ())
+    except registry.UnknownNameError:
+        return []
+    lines: list[str] = []
+    for entry in declared:
+        name = entry[0]
+        if summary.get(name) is None:
+            continue
+        if len(entry) > 2 and entry[2] is not None:
+            lines.extend(entry[2](summary[name]))
+        else:
+            lines.append(f"{name}: {json.dumps(summary[name], default=str)}")
+    return lines

@@ -50,7 +50,8 @@ class Task:
             answer must equal the gold option letter exactly.
         answer_kind: what an answer is: ``choice`` (an option letter), ``calculation``,
             ``correction`` or ``free_text``; strategies declare the kinds they give.
-        metrics: the task's own metrics beyond accuracy, as (name, function) pairs.
+        metrics: the task's own metrics beyond accuracy, as ``(name, function)`` or
+            ``(name, function, lines)`` tuples (`lines` formats the value for `medq show`).
         grader: the task's asynchronous grading stage (see `Grader`), run after the
             strategy and before the scorer; None for rule-scored tasks.
     """
@@ -62,7 +63,7 @@ class Task:
     split: str
     scorer: Scorer | None = None
     answer_kind: str = "choice"
-    metrics: tuple[tuple[str, Metric], ...] = ()
+    metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
 
     def __len__(self) -> int:
@@ -94,7 +95,7 @@ class TaskSpec:
     loader: Loader
     scorer: Scorer | None = None
     answer_kind: str = "choice"
-    metrics: tuple[tuple[str, Metric], ...] = ()
+    metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
 
     def __post_init__(self) -> None:

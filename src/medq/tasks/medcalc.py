@@ -230,9 +230,9 @@ def _load(name: str, release: str, hub: HubFile | None):
 
 
 def _medcalc_metrics() -> tuple[tuple[str, Any], ...]:
-    from medq.scoring.medcalc import medcalc_table
+    from medq.scoring.medcalc import medcalc_lines, medcalc_table
 
-    return (("medcalc", medcalc_table),)
+    return (("medcalc", medcalc_table, medcalc_lines),)
 
 
 register_task(

@@ -133,9 +133,9 @@ def _loader(name: str, filename: str):
 
 
 def _medec_metrics() -> tuple[tuple[str, Any], ...]:
-    from medq.scoring.medec import medec_metrics
+    from medq.scoring.medec import medec_lines, medec_metrics
 
-    return (("medec", medec_metrics),)
+    return (("medec", medec_metrics, medec_lines),)
 
 
 register_task(

@@ -25,7 +25,7 @@ def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Messa
         raise StrategySpecError(
             f"item {question.id!r} is an open-answer item (no options); multiple-choice "
             f"prompt {prompt!r} cannot answer it — use the task's own strategies "
-            f"(`medq strategies`), e.g. calc_cot for medcalc or medec_json for medec"
+            f"(`medq strategies` lists each strategy's answer kinds)"
         )
     used = template_fields(prompt)
     fields = {k: v for k, v in question_fields(question).items() if k in used}
