@@ -52,6 +52,8 @@ class Registry(Generic[F]):
 
         def decorate(factory: F) -> F:
             key = name or factory.__name__
+            if key not in self._items and not self._loaded:
+                self._load_one(key)  # a built-in of that name, not imported yet, holds it
             held = self._items.get(key)
             if held is not None and not _same_factory(held, factory):
                 raise DuplicateNameError(
@@ -77,15 +79,32 @@ class Registry(Generic[F]):
         package = importlib.import_module(self._builtin_package)
         # Every public module of the package registers itself on import, so adding a
         # benchmark, strategy or backend never edits a central list.
-        for module in pkgutil.iter_modules(package.__path__):
-            if not module.name.startswith("_") and module.name != "base":
-                importlib.import_module(f"{self._builtin_package}.{module.name}")
-        for ep in entry_points(group=self._group):
+        for module in _module_names(package):
+            importlib.import_module(f"{self._builtin_package}.{module}")
+        for ep in _entry_points(self._group):
             ep.load()
+
+    def _load_one(self, name: str) -> None:
+        """Import just the module that should define `name`: registry key = module name
+        (or, for families such as ``medagentsbench_medqa``, a ``_``-separated prefix of
+        it), so a run of one strategy never imports every other one (and their numpy,
+        retrieval or pydantic)."""
+        package = importlib.import_module(self._builtin_package)
+        modules = set(_module_names(package))
+        parts = name.split("_")
+        for end in range(len(parts), 0, -1):
+            candidate = "_".join(parts[:end])
+            if candidate in modules:
+                importlib.import_module(f"{self._builtin_package}.{candidate}")
+                if name in self._items:
+                    return
 
     def get(self, name: str) -> F:
         """The factory registered as `name`; UnknownNameError lists the known names."""
-        self._load()
+        if name not in self._items and not self._loaded:
+            self._load_one(name)
+        if name not in self._items:
+            self._load()
         try:
             return self._items[name]
         except KeyError:
@@ -96,6 +115,22 @@ class Registry(Generic[F]):
         """All registered names, sorted."""
         self._load()
         return sorted(self._items)
+
+
+def _module_names(package: Any) -> list[str]:
+    """The public modules of a package (the ones that register built-ins)."""
+    return [m.name for m in pkgutil.iter_modules(package.__path__)
+            if not m.name.startswith("_") and m.name != "base"]
+
+
+_ENTRY_POINTS: dict[str, Any] = {}
+
+
+def _entry_points(group: str) -> Any:
+    """Entry points of `group`; the installed distributions are scanned once per process."""
+    if "all" not in _ENTRY_POINTS:
+        _ENTRY_POINTS["all"] = entry_points()
+    return _ENTRY_POINTS["all"].select(group=group)
 
 
 def _same_factory(a: Any, b: Any) -> bool:

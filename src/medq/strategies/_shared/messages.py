@@ -4,15 +4,18 @@ so server-side prefix caching works), then the item through a prompt template.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from medq.prompts import question_fields, render, template, template_fields
-from medq.retrieval import Passage
-from medq.retrieval.context import documents_block
 from medq.strategies._shared.spec import StrategySpecError
 from medq.types import (
     GenerationRequest,
     Message,
     Question,
 )
+
+if TYPE_CHECKING:
+    from medq.retrieval import Passage
 
 
 def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Message, ...]:
@@ -81,6 +84,8 @@ def calc_messages(
 
 def medrag_messages(question: Question, shown: list[Passage]) -> tuple[Message, ...]:
     """MedRAG's two messages for `question` with `shown` as its documents."""
+    from medq.retrieval.context import documents_block
+
     fields = question_fields(question)
     user = render("medrag", documents=documents_block(shown),
                   question=fields["context"] + fields["question"], options=fields["options"])
