@@ -354,6 +354,9 @@ async def evaluate_async(
     role_models = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
                                     api_key_env=ref.api_key_env or spec.api_key_env)
                    for name, ref in spec.roles}
+    if getattr(model, "unbounded_window", False):
+        # A batch backend answers a whole round at once: keep every item in flight.
+        concurrency = max(concurrency, 1_000_000)
 
     async def close_models() -> None:
         for live in role_models.values():

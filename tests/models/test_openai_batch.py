@@ -1,0 +1,99 @@
+"""`openai-batch/…`: a run through the Batch API of a loopback fake, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from medq.models.openai_batch import OpenAIBatchModel
+from medq.runner import EvalSpec, evaluate_async, rescore
+from medq.store import Store
+from medq.testing.batch_server import FakeBatchServer
+from medq.testing.openai_server import letter_responder
+
+
+def batch_model(server: FakeBatchServer) -> OpenAIBatchModel:
+    return OpenAIBatchModel("m", base_url=server.base_url, api_key_env="HOME",
+                            gather_s=0.05, poll_s=0.01)
+
+
+def evaluate(spec: EvalSpec, *, model: OpenAIBatchModel, progress: bool = False):
+    """`medq.evaluate` with a model the test owns (closed in the same event loop)."""
+
+    async def run():
+        with Store() as store:
+            try:
+                return await evaluate_async(spec, store=store, model=model, progress=progress)
+            finally:
+                await model.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_run_is_one_batch_and_resumes_with_zero_calls(medq_home: Path) -> None:
+    with FakeBatchServer(letter_responder(), polls_to_complete=2) as server:
+        spec = EvalSpec("medqa", "openai-batch/m", "direct", sample=True, limit=6)
+        first = evaluate(spec, model=batch_model(server), progress=False)
+        assert server.uploads == 1 and len(server.batches) == 1
+        (batch,) = server.batches.values()
+        assert len(batch["lines"]) == 6
+        assert first.summary["n"] == 6 and first.summary["errors"] == 0
+        again = evaluate(spec, model=batch_model(server), progress=False)
+        assert again.run_id == first.run_id and again.new_calls == 0 and server.uploads == 1
+        with Store() as store:
+            assert rescore(first.run_id, store=store).summary["accuracy"] == \
+                first.summary["accuracy"]
+
+
+def test_sampling_strategies_batch_every_sample_of_every_item(medq_home: Path) -> None:
+    with FakeBatchServer(letter_responder()) as server:
+        spec = EvalSpec("medqa", "openai-batch/m", "self_consistency:n=3", sample=True, limit=4)
+        result = evaluate(spec, model=batch_model(server), progress=False)
+        assert server.uploads == 1 and len(next(iter(server.batches.values()))["lines"]) == 12
+        assert result.summary["calls"] == 12
+
+
+def test_a_killed_batch_run_repolls_instead_of_paying_twice(medq_home: Path) -> None:
+    with FakeBatchServer(letter_responder(), polls_to_complete=10**9) as server:
+        spec = EvalSpec("medqa", "openai-batch/m", "direct", sample=True, limit=3)
+
+        async def killed() -> None:
+            model = batch_model(server)
+            with Store() as store:
+                job = asyncio.ensure_future(evaluate_async(
+                    spec, store=store, model=model, progress=False))
+                while not server.batches:
+                    await asyncio.sleep(0.01)
+                job.cancel()
+                try:
+                    await job
+                except asyncio.CancelledError:
+                    pass
+                await model.aclose()
+
+        asyncio.run(killed())
+        assert server.uploads == 1
+        server.polls_to_complete = 0
+        result = evaluate(spec, model=batch_model(server), progress=False)
+        assert server.uploads == 1 and result.summary["n"] == 3
+
+
+def test_a_failed_line_is_an_item_error_not_an_answer(medq_home: Path) -> None:
+    import hashlib
+
+    from medq.store import canonical_json
+
+    with FakeBatchServer(letter_responder()) as server:
+        model = batch_model(server)
+        spec = EvalSpec("medqa", "openai-batch/m", "direct", sample=True, limit=2)
+        # The custom ID of a line is the hash of its request body: fail the first item's.
+        from medq.runner import prepare_run
+
+        run = prepare_run(spec, model.endpoint)
+        from medq.strategies._shared.messages import chat, generation_request
+
+        first = generation_request(chat(run.questions[0], "direct"), seed=0, max_tokens=None)
+        key = hashlib.sha256(canonical_json(model._body(first, False)).encode()).hexdigest()
+        server.fail_lines = frozenset({key})
+        result = evaluate(spec, model=model)
+        assert result.summary["errors"] == 1 and result.summary["n"] == 1
