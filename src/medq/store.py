@@ -325,8 +325,8 @@ class Store:
 
     def put_sample(self, run_id: str, row: Mapping[str, Any]) -> None:
         """Record (or replace) one item's result under its extractor version."""
-        reading = row.get("reading")
-        if hasattr(reading, "to_json"):
+        reading: Any = row.get("reading")
+        if reading is not None and hasattr(reading, "to_json"):
             reading = reading.to_json()
         self._db.execute(
             f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) VALUES "

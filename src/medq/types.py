@@ -52,6 +52,8 @@ class JSONObject(Mapping[str, Any]):
     """
 
     __slots__ = ("_data", "_text")
+    _data: dict[str, Any]
+    _text: str
 
     def __init__(self, value: Mapping[str, Any]) -> None:
         if isinstance(value, JSONObject):
@@ -61,7 +63,7 @@ class JSONObject(Mapping[str, Any]):
             self._text = json.dumps(_thaw_json(value), sort_keys=True, allow_nan=False)
         except ValueError as exc:
             raise TypeError(f"not a JSON object: {exc}") from None
-        self._data: dict[str, Any] = json.loads(self._text)
+        self._data = json.loads(self._text)
 
     def __getitem__(self, key: str) -> Any:
         return _freeze_json(self._data[key])

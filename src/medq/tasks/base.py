@@ -110,10 +110,11 @@ class TaskSpec:
 
 def register_task(spec: TaskSpec) -> TaskSpec:
     """Register `spec` under its name with `medq.registry.tasks`; returns it."""
-    return tasks.register(spec.name)(spec)
+    tasks.register(spec.name)(spec)
+    return spec
 
 
-def load_task(name: str, data: Path | None = None, *, sample: bool = False) -> Task:
+def load_task(name: str, data: Path | str | None = None, *, sample: bool = False) -> Task:
     """Load the task registered as `name`.
 
     Args:
