@@ -26,7 +26,8 @@ _UNSAFE_ONE_LINE = re.compile(f"[{_UNSAFE}\t\n]")
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group(0))
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    # C0 as \x1b (familiar); the rest as \u009b, which is also valid inside a JSON string.
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
 
 
 def printable(text: object, *, one_line: bool = False) -> str:

@@ -131,6 +131,16 @@ def _echo(text: str, err: bool = False) -> None:
     typer.echo(printable(text), err=err)
 
 
+def _check_output(output: Path | None) -> None:
+    """-o must name a file in a folder that exists (checked before any work is done)."""
+    if output is None:
+        return
+    if output.is_dir():
+        _fail(f"-o {output} is a folder; name a file")
+    if not output.parent.is_dir():
+        _fail(f"-o {output}: the folder {output.parent} does not exist")
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
@@ -621,6 +631,7 @@ def export(
     """Export a run's per-item results (stdout unless -o; parquet needs -o)."""
     from medq.export import export_run
 
+    _check_output(output)
     _run_or_explain(lambda: export_run(run, output_format, output))
 
 
@@ -701,6 +712,7 @@ def report(
     from medq.report import build_report
     from medq.store import Store
 
+    _check_output(output)
     with Store(readonly=True) as store:
         store.verify(("calls",))  # the report shows stored prompts and responses too
         text = _run_or_explain(lambda: build_report(store, runs, output_format, seed=seed))

@@ -334,6 +334,9 @@ def add_corpus(
         >>> add_corpus("glianorex", "../shared/data/glianorex_books")
         Corpus('glianorex', ... snippets)
     """
+    if chunk_words < 1 or not 0 <= overlap_words < chunk_words:
+        raise RetrievalError(f"--overlap-words {overlap_words} must be at least 0 and less "
+                             f"than --chunk-words {chunk_words}")
     snippets = read_snippets(path, chunk_words=chunk_words, overlap_words=overlap_words,
                              progress=progress)
     return write_corpus(
