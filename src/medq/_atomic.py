@@ -136,7 +136,7 @@ def _about_target(exc: OSError, tmp: Path, target: Path) -> StorageError | None:
     user gave); an error about another file (a source being read) is left alone."""
     writing = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     if writing or exc.filename is None or str(exc.filename).startswith(str(tmp)):
-        return describe_os_error(exc, target)
+        return describe_os_error(exc, target, "write")
     return None
 
 

@@ -23,8 +23,8 @@ _HINTS = {
     errno.ENOSPC: ("the disk is full", "free some space or write elsewhere"),
     errno.EDQUOT: ("the disk quota is used up", "free some space or write elsewhere"),
     errno.EROFS: ("the file system is read-only", "write to another folder"),
-    errno.EACCES: ("permission denied", "make it writable or write elsewhere"),
-    errno.EPERM: ("permission denied", "make it writable or write elsewhere"),
+    errno.EACCES: ("permission denied", "check its permissions (or use another folder)"),
+    errno.EPERM: ("permission denied", "check its permissions (or use another folder)"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder",
                     "check the path (is MEDQ_HOME a file?)"),
     errno.EISDIR: ("it is a folder, not a file", "name a file"),
@@ -35,13 +35,16 @@ HANDLED_ERRNOS = frozenset(_HINTS)
 
 
 def describe_os_error(exc: OSError, path: str | os.PathLike[str] | None = None,
-                      doing: str = "write") -> StorageError | None:
-    """A `StorageError` for an OSError caused by the machine (see `HANDLED_ERRNOS`);
-    None for any other error, which is left to propagate."""
+                      doing: str | None = None) -> StorageError | None:
+    """A `StorageError` for an OSError caused by the machine (see `HANDLED_ERRNOS`), e.g.
+    "could not write report.html: the disk is full; free some space or write elsewhere";
+    None for any other error, which is left to propagate. Without `doing` the line says
+    "cannot use PATH"."""
     hint = _HINTS.get(exc.errno or 0)
     if hint is None:
         return None
     what, todo = hint
     target = path if path is not None else exc.filename
     where = f" {Path(target)}" if target is not None else ""
-    return StorageError(f"could not {doing}{where}: {what}; {todo}")
+    verb = f"could not {doing}" if doing else "cannot use"
+    return StorageError(f"{verb}{where}: {what}; {todo}")

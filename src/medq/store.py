@@ -171,7 +171,7 @@ def store_error(exc: BaseException, path: Path) -> StoreError | None:
     if isinstance(exc, StoreError):
         return exc
     if isinstance(exc, OSError):
-        described = describe_os_error(exc, exc.filename or path)
+        described = describe_os_error(exc, exc.filename or path, "open or write")
         return None if described is None else StoreError(str(described))
     if not isinstance(exc, sqlite3.Error):
         return None
