@@ -291,9 +291,9 @@ def eval_(
             plan_text.append(f"total: {sum(p.calls or 0 for p in plans):,} model calls over "
                              f"{len(plans)} tasks")
         if dry_run:
-            typer.echo("\n".join(plan_text + ["dry run: no model call was made."]))
+            _echo("\n".join(plan_text + ["dry run: no model call was made."]))
             return
-        typer.echo("\n".join(plan_text), err=True)
+        _echo("\n".join(plan_text), err=True)
         outcome = _run_or_explain(lambda: evaluate_tasks(
             specs, settings, store, output=output,
             on_start=lambda run_id: _echo(f"run {run_id}", err=True)))

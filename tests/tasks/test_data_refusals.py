@@ -191,3 +191,12 @@ def test_broken_corpus_line_names_file_and_line(tmp_path: Path) -> None:
     code, _, err = invoke("corpus", "add", "d", str(text))
     assert code == 2
     one_error_line(err, f"{text}, line 3: not UTF-8 text (byte 0xfe)")
+
+
+def test_imported_predictions_with_a_key_twice(tmp_path: Path) -> None:
+    path = tmp_path / "preds.jsonl"
+    path.write_text('{"id": "0000", "choice": "A"}\n'
+                    '{"id": "0001", "choice": "A", "choice": "B"}\n', encoding="utf-8")
+    code, _, err = invoke("import", str(path), "--task", "medqa", "--sample", "--model", "m")
+    assert code == 2, err
+    one_error_line(err, f"{path}, line 2: key 'choice' appears twice")
