@@ -63,6 +63,12 @@ def test_empty_data_file(tmp_path: Path, content: bytes) -> None:
     _eval_refuses("medqa", path, "the file is empty")
 
 
+def test_a_file_with_no_items(tmp_path: Path) -> None:
+    path = tmp_path / "benchmark.json"
+    path.write_text('{"medmcqa": {}}', encoding="utf-8")
+    _eval_refuses("medmcqa", path, "task 'medmcqa' has no items to evaluate")
+
+
 def test_non_utf8_file_names_the_line(tmp_path: Path) -> None:
     path = _lines(tmp_path / "test.jsonl", GOOD, GOOD)
     path.write_bytes(path.read_bytes() + json.dumps(GOOD).replace("Which", "Wh\xefch")
