@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from medq._cli_errors import OneLineErrors, error_line
+from medq._terminal import cell, for_terminal, printable
+
 HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Evaluate LLMs on medical QA benchmarks, honestly.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,8 +45,23 @@ def _main(
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    error_line(message)
     raise typer.Exit(code)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """A line for people: untrusted text in it is escaped (see `medq._terminal`)."""
+    typer.echo(printable(text), err=err)
+
+
+def _check_output(output: Path | None) -> None:
+    """-o must name a file in a folder that exists (checked before any work is done)."""
+    if output is None:
+        return
+    if output.is_dir():
+        _fail(f"-o {output} is a folder; name a file")
+    if not output.parent.is_dir():
+        _fail(f"-o {output}: the folder {output.parent} does not exist")
 
 
 def _pct(value: float | None) -> str:
@@ -60,7 +80,7 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
     if not per_run and summaries:
         model, strategy = shared.pop()
         title = f"{title + ' · ' if title else ''}{model} · {strategy}"
-    table = Table(title=title)
+    table = Table(title=cell(title) if title else None)
     columns = ["task", *(["model", "strategy"] if per_run else []), "n", "acc %", "95% CI",
                "invalid", "trunc.", "errors", "calls/item", "tokens/item"]
     for column in columns:
@@ -71,7 +91,8 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
         items = max(s["n"] + s["errors"], 1)
         tokens = f"{s['prompt_tokens'] / items:.0f}/{s['completion_tokens'] / items:.0f}"
         table.add_row(
-            s["task"], *([s["model"], s["strategy"]] if per_run else []), str(s["n"]),
+            *map(cell, (s["task"], *([s["model"], s["strategy"]] if per_run else []))),
+            str(s["n"]),
             _pct(s["accuracy"]), ci, f"{s['invalid']} ({_pct(s['invalid_rate'])}%)",
             f"{s['truncated']} ({_pct(s['truncation_rate'])}%)", str(s["errors"]),
             f"{s['calls'] / items:.1f}", tokens,
@@ -83,12 +104,12 @@ def breakdown_table(field: str, groups: list[Any]) -> Any:
     """A rich table of per-group accuracy with 95% Wilson intervals."""
     from rich.table import Table
 
-    table = Table(title=f"by {field}")
+    table = Table(title=cell(f"by {field}"))
     for column in (field, "n", "acc %", "95% CI", "invalid", "trunc.", "errors"):
         table.add_column(column, justify="left" if column == field else "right")
     for g in groups:
         ci = "—" if g.ci_low is None else f"{_pct(g.ci_low)}–{_pct(g.ci_high)}"
-        table.add_row(str(g.group), str(g.n), _pct(g.accuracy), ci, str(g.invalid),
+        table.add_row(cell(g.group), str(g.n), _pct(g.accuracy), ci, str(g.invalid),
                       str(g.truncated), str(g.errors))
     return table
 
@@ -193,12 +214,12 @@ def eval_(
             plan_text.append(f"total: {sum(p.calls or 0 for p in plans):,} model calls over "
                              f"{len(plans)} tasks")
         if dry_run:
-            typer.echo("\n".join(plan_text + ["dry run: no model call was made."]))
+            _echo("\n".join(plan_text + ["dry run: no model call was made."]))
             return
-        typer.echo("\n".join(plan_text), err=True)
+        _echo("\n".join(plan_text), err=True)
         outcome = _run_or_explain(lambda: evaluate_tasks(
             specs, settings, store, output=output,
-            on_start=lambda run_id: typer.echo(f"run {run_id}", err=True)))
+            on_start=lambda run_id: _echo(f"run {run_id}", err=True)))
         infos = {r.run_id: store.run(r.run_id)["info"] for r in outcome.results}
         where = store.path
     summaries = [r.summary for r in outcome.results]
@@ -213,13 +234,13 @@ def eval_(
         if combined is not None:
             typer.echo(aggregate_line(combined))
         for r in outcome.results:
-            typer.echo(f"run_id: {r.run_id}  (new model calls: {r.new_calls})")
+            _echo(f"run_id: {r.run_id}  (new model calls: {r.new_calls})")
     if price is not None:
         for r in outcome.results:
             typer.echo(f"cost of {r.run_id}: ${actual_cost(r.summary, infos[r.run_id], price):.4f}"
                        f" at ${price.input}/${price.output} per million tokens", err=True)
     for path in outcome.files:
-        typer.echo(f"wrote {path}", err=True)
+        _echo(f"wrote {path}", err=True)
     if outcome.results:
         typer.echo("\n".join(next_steps([r.run_id for r in outcome.results], where)), err=True)
     if outcome.budget_reached:
@@ -411,7 +432,7 @@ def runs(
                    "acc %", "data"):
         table.add_column(column, justify="right" if column in {"n/total", "acc %"} else "left",
                          overflow="fold")
-    with Store() as store:
+    with Store(readonly=True) as store:
         for r in store.runs():
             if (task and r["task"] != task) or (model and r["model"] != model) or (
                     status and r["status"] != status):
@@ -420,9 +441,10 @@ def runs(
             summary = summarize(store.run(r["run_id"]), list(store.samples(r["run_id"])))
             created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
             table.add_row(
-                r["run_id"], created, r["status"], r["task"], r["model"], r["strategy"],
+                *map(cell, (r["run_id"], created, r["status"], r["task"], r["model"],
+                            r["strategy"])),
                 f"{r['n_done']}/{info.get('n_items', '?')}", _pct(summary["accuracy"]),
-                data_identity(info),
+                cell(data_identity(info)),
             )
     _print(table, width=240)
 
@@ -460,7 +482,9 @@ def show(
     from medq.scoring.stats import breakdown
     from medq.store import Store
 
-    with Store() as store:
+    if output_format not in {"text", "json"}:
+        _fail(f"--format must be text or json, not {output_format!r}")
+    with Store(readonly=True) as store:
         run_id = _run_or_explain(lambda: store.resolve_run_id(run))
         row = store.run(run_id)
         versions = store.extractor_versions(run_id)
@@ -498,7 +522,7 @@ def show(
     from medq.scoring.metrics import task_metric_lines
 
     lines.extend(task_metric_lines(row["task"], summary))
-    typer.echo("\n".join(lines))
+    _echo("\n".join(lines))
 
 
 @app.command()
@@ -512,11 +536,11 @@ def rescore(
     _print(summary_table([result.summary], title=f"{result.run_id} (rescored)"))
     report = result.summary.get("rescore")
     if report:
-        typer.echo(f"read again: {report['reread']} items (extractor {report['from_version']}"
-                   f" -> {report['to_version']}; the earlier results stay readable with "
-                   f"`medq show {result.run_id} --extractor {report['from_version']}`)")
+        _echo(f"read again: {report['reread']} items (extractor {report['from_version']}"
+               f" -> {report['to_version']}; the earlier results stay readable with "
+               f"`medq show {result.run_id} --extractor {report['from_version']}`)")
         for why, n in report["kept"].items():
-            typer.echo(f"kept their previous result: {n} items — {why}")
+            _echo(f"kept their previous result: {n} items — {why}")
 
 
 @app.command()
@@ -530,12 +554,13 @@ def export(
     """Export a run's per-item results (stdout unless -o; parquet needs -o)."""
     from medq.export import export_run
 
+    _check_output(output)
     _run_or_explain(lambda: export_run(run, output_format, output))
 
 
 @app.command()
 def demo(
-    limit: Annotated[int | None, typer.Option(help="Items per task.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Items per task.")] = None,
 ) -> None:
     """Evaluate on the bundled samples: offline by replaying GPT-4's released MIRAGE
     answers, or live with the model named in $MEDQ_MODEL (and $OPENAI_BASE_URL)."""
@@ -543,7 +568,7 @@ def demo(
     from medq.store import Store
 
     summaries, note = _run_or_explain(lambda: run_demo(os.environ.get("MEDQ_MODEL"), limit))
-    typer.echo(note)
+    _echo(note)
     _print(summary_table(summaries, title="medq demo: bundled samples"))
     with Store() as store:
         where = store.path
@@ -568,7 +593,7 @@ def compare(
         str | None, typer.Option(help="Compare each run with this one instead of all pairs.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 0,
-    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 10_000,
+    resamples: Annotated[int, typer.Option(min=1, help="Paired bootstrap resamples.")] = 10_000,
     output_format: Annotated[
         str, typer.Option("--format", help="text, json or markdown.")
     ] = "text",
@@ -580,7 +605,7 @@ def compare(
 
     if output_format not in {"text", "json", "markdown"}:
         _fail(f"--format must be text, json or markdown, not {output_format!r}")
-    with Store() as store:
+    with Store(readonly=True) as store:
         result = _run_or_explain(
             lambda: compare_runs(
                 store, runs, baseline=baseline, seed=seed, n_resamples=resamples
@@ -593,7 +618,7 @@ def compare(
             _fail(f"runs {p.run_a} ({a['task']}) and {p.run_b} ({b['task']}) share no items "
                   f"(items pair by ID within one task and its data), so nothing can be "
                   f"compared; compare runs of the same task")
-    typer.echo(render_comparison(result, output_format))
+    typer.echo(for_terminal(render_comparison(result, output_format), sys.stdout))
 
 
 @app.command()
@@ -610,13 +635,17 @@ def report(
     from medq.report import build_report
     from medq.store import Store
 
-    with Store() as store:
+    _check_output(output)
+    with Store(readonly=True) as store:
+        store.verify(("calls",))  # the report shows stored prompts and responses too
         text = _run_or_explain(lambda: build_report(store, runs, output_format, seed=seed))
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(for_terminal(text, sys.stdout), nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)", err=True)
+        from medq._atomic import atomic_write_text
+
+        atomic_write_text(output, text)  # whole or not at all: never a truncated report
+        _echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)", err=True)
 
 
 def _import_lines(summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
@@ -674,8 +703,31 @@ def import_(
         )
     )
     _print(summary_table([result.summary], title=result.run_id))
-    typer.echo("\n".join(_import_lines(result.summary, result.info)))
-    typer.echo(f"run_id: {result.run_id}" + ("  (already imported)" if result.existed else ""))
+    _echo("\n".join(_import_lines(result.summary, result.info)))
+    _echo(f"run_id: {result.run_id}" + ("  (already imported)" if result.existed else ""))
+
+
+@app.command()
+def doctor(
+    fix: Annotated[
+        bool, typer.Option(help="Remove the leftovers of killed writes (never a run).")
+    ] = False,
+) -> None:
+    """Check medq's folder: the store (SQLite integrity check, items of runs that do not
+    exist), the corpora, and leftovers of killed writes. Exits 1 if it finds a problem."""
+    from medq.doctor import diagnose, remove_leftovers
+
+    found = diagnose()
+    _echo(f"medq doctor: {found.home}")
+    for finding in found.findings:
+        _echo(f"  {finding.level:<7} {printable(finding.message, one_line=True)}")
+    if fix and found.leftovers:
+        _echo(f"removed {remove_leftovers(found)} leftovers of killed writes")
+        found = diagnose()
+    if not found.ok:
+        _echo("problems found (see above)", err=True)
+        raise typer.Exit(1)
+    _echo("no problems found")
 
 
 corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,
@@ -698,8 +750,10 @@ def corpus_add(
                      "wikipedia (or a repository ID)."),
     ] = None,
     revision: Annotated[str | None, typer.Option(help="Hub commit to pin (--hub).")] = None,
-    chunk_words: Annotated[int, typer.Option(help="Words per chunk of text files.")] = 128,
-    overlap_words: Annotated[int, typer.Option(help="Words shared by adjacent chunks.")] = 32,
+    chunk_words: Annotated[
+        int, typer.Option(min=1, help="Words per chunk of text files.")] = 128,
+    overlap_words: Annotated[
+        int, typer.Option(min=0, help="Words shared by adjacent chunks.")] = 32,
     replace: Annotated[bool, typer.Option(help="Replace a corpus of that name.")] = False,
 ) -> None:
     """Add a corpus of snippets (MedRAG's id/title/content) or chunked documents."""
@@ -716,7 +770,7 @@ def corpus_add(
         corpus = _run_or_explain(lambda: add_corpus(
             name, path, chunk_words=chunk_words, overlap_words=overlap_words,
             replace=replace))
-    typer.echo(f"corpus {corpus.name}: {len(corpus)} snippets in {corpus.path}")
+    _echo(f"corpus {corpus.name}: {len(corpus)} snippets in {corpus.path}")
 
 
 @corpus_app.command("list")
@@ -730,8 +784,8 @@ def corpus_list() -> None:
     for column in ("corpus", "snippets", "indexes", "source"):
         table.add_column(column)
     for info in list_corpora():
-        table.add_row(info["name"], str(info["n_snippets"]), ", ".join(info["indexes"]),
-                      info["source"])
+        table.add_row(cell(info["name"]), str(info["n_snippets"]),
+                      cell(", ".join(info["indexes"])), cell(info["source"]))
     _print(table)
 
 
@@ -741,7 +795,8 @@ def index_build(
     retriever: Annotated[
         str, typer.Option(help="bm25, dense (MiniLM) or dense:MODEL (e.g. dense:medcpt).")
     ] = "bm25",
-    chunk_size: Annotated[int, typer.Option(help="dense: snippets per saved chunk.")] = 4096,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="dense: snippets per saved chunk.")] = 4096,
 ) -> None:
     """Build (or rebuild) an index; an interrupted dense build resumes where it stopped."""
     import time
@@ -763,15 +818,15 @@ def index_build(
                 c, encoder, chunk_size=chunk_size, progress=bar.update))
         else:
             _fail(f"--retriever must be bm25, dense or dense:MODEL, not {retriever!r}")
-    typer.echo(f"{retriever} index of {corpus} ({len(c)} snippets) built in "
-               f"{time.perf_counter() - start:.1f} s")
+    _echo(f"{retriever} index of {corpus} ({len(c)} snippets) built in "
+          f"{time.perf_counter() - start:.1f} s")
 
 
 @app.command()
 def search(
     corpus: Annotated[str, typer.Argument(help="Corpus name(s), joined with '+'.")],
     query: Annotated[str, typer.Argument(help="The search query.")],
-    k: Annotated[int, typer.Option("-k", help="Passages to return.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, help="Passages to return.")] = 10,
     retriever: Annotated[
         str, typer.Option(help="bm25, dense:MODEL, or several joined with '+' (RRF).")
     ] = "bm25",
@@ -780,15 +835,19 @@ def search(
     """Search a corpus and print the best passages."""
     from medq.retrieval import open_retriever
 
+    if output_format not in {"text", "json"}:
+        _fail(f"--format must be text or json, not {output_format!r}")
     found = _run_or_explain(lambda: open_retriever(corpus, retriever).search(query, k))
     if output_format == "json":
-        typer.echo(json.dumps([{"id": p.id, "corpus": p.corpus, "title": p.title,
-                                "score": p.score, "content": p.content} for p in found],
-                              indent=2, ensure_ascii=False))
+        typer.echo(for_terminal(json.dumps(
+            [{"id": p.id, "corpus": p.corpus, "title": p.title, "score": p.score,
+              "content": p.content} for p in found], indent=2, ensure_ascii=False),
+            sys.stdout))
         return
     for rank, p in enumerate(found, start=1):
-        typer.echo(f"{rank:>2}. [{p.corpus}:{p.id}] {p.score:.3f}  {p.title}")
-        typer.echo(f"    {' '.join(p.content.split())[:200]}")
+        head = printable(f"[{p.corpus}:{p.id}] {p.score:.3f}  {p.title}", one_line=True)
+        typer.echo(f"{rank:>2}. {head}")
+        typer.echo(f"    {printable(' '.join(p.content.split())[:200], one_line=True)}")
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from medq._atomic import atomic_path, atomic_write_text
+from medq._extras import require_extra
 from medq.store import content_hash, medq_home
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -60,9 +61,8 @@ class SentenceTransformerEncoder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(_local_copy(self.name), device=self.device)
+                st = require_extra("sentence_transformers", "kNN exemplar selection")
+                self._model = st.SentenceTransformer(_local_copy(self.name), device=self.device)
             return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -127,18 +127,15 @@ class EmbeddingCache:
                 return matrix
         matrix = np.asarray(encoder.encode(texts), dtype=np.float32)
         self.root.mkdir(parents=True, exist_ok=True)
-        # Write to temporary names and rename, so a killed run never leaves half a file.
-        tmp = self.root / f"{key}.{os.getpid()}.tmp.npy"
-        np.save(tmp, matrix)
-        os.replace(tmp, matrix_path)
+        # Written whole or not at all, so a killed run never leaves half a file.
+        with atomic_path(matrix_path) as tmp, open(tmp, "wb") as f:
+            np.save(f, matrix)
         manifest = {
             "encoder": encoder.name,
             "pool_hash": pool_hash,
             "n": int(matrix.shape[0]),
             "dim": int(matrix.shape[1]) if matrix.ndim == 2 else 0,
         }
-        tmp_manifest = self.root / f"{key}.{os.getpid()}.tmp.json"
-        tmp_manifest.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        os.replace(tmp_manifest, manifest_path)
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
         return matrix
 

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from medq._atomic import atomic_path, atomic_write_text
+from medq._extras import require_extra
+from medq._terminal import for_terminal
 from medq.store import Store
 
 COLUMNS = (
@@ -29,25 +32,28 @@ def export_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
 
 
 def export_run(run: str, fmt: str, output: Path | None, store: Store | None = None) -> None:
-    """Write run `run` (ID, prefix or 'last') in format `fmt` to `output` (or stdout)."""
+    """Write run `run` (ID, prefix or 'last') in format `fmt` to `output` (or stdout).
+
+    A file is written whole or not at all (a temporary name beside it, then renamed), so
+    an export killed or out of disk space never leaves a truncated file behind.
+    """
     if fmt not in {"jsonl", "csv", "parquet"}:
         raise ValueError(f"export format must be jsonl, csv or parquet, not {fmt!r}")
+    if fmt == "parquet" and output is None:
+        raise ValueError("parquet export needs -o FILE")
     own = store is None
-    store = store or Store()
+    store = store or Store(readonly=True)
     try:
         rows = export_rows(store, store.resolve_run_id(run))
     finally:
         if own:
             store.close()
     if fmt == "parquet":
-        if output is None:
-            raise ValueError("parquet export needs -o FILE")
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise ValueError("parquet export needs pyarrow: pip install 'medq[parquet]'") from None
-        pq.write_table(pa.Table.from_pylist(rows), output)
+        assert output is not None
+        pa = require_extra("pyarrow", "parquet export")
+        pq = require_extra("pyarrow.parquet", "parquet export")
+        with atomic_path(output) as tmp:
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
         return
     buffer = io.StringIO()
     if fmt == "jsonl":
@@ -58,6 +64,6 @@ def export_run(run: str, fmt: str, output: Path | None, store: Store | None = No
         writer.writeheader()
         writer.writerows(rows)
     if output is None:
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(for_terminal(buffer.getvalue(), sys.stdout))
     else:
-        output.write_text(buffer.getvalue(), encoding="utf-8")
+        atomic_write_text(output, buffer.getvalue())

@@ -15,11 +15,11 @@ Each file is written to a temporary name and renamed, so a reader never sees hal
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from medq._atomic import atomic_write_text
 from medq.store import Store
 
 SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"
@@ -69,12 +69,6 @@ def sample_schema() -> dict[str, Any]:
     return json.loads((SCHEMAS / "sample.schema.json").read_text(encoding="utf-8"))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_run_files(store: Store, run_id: str, folder: Path) -> tuple[Path, Path]:
     """Write the run's results JSON and per-item JSONL into `folder`; their paths."""
     from medq.export import export_rows
@@ -82,8 +76,8 @@ def write_run_files(store: Store, run_id: str, folder: Path) -> tuple[Path, Path
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / f"results_{run_id}.json"
     samples = folder / f"samples_{run_id}.jsonl"
-    _write_atomically(results, json.dumps(results_json(store, run_id), indent=2,
+    atomic_write_text(results, json.dumps(results_json(store, run_id), indent=2,
                                           ensure_ascii=False) + "\n")
     lines = [json.dumps(row, ensure_ascii=False) for row in export_rows(store, run_id)]
-    _write_atomically(samples, "".join(line + "\n" for line in lines))
+    atomic_write_text(samples, "".join(line + "\n" for line in lines))
     return results, samples

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
+from medq._terminal import cell
+
 _T = TypeVar("_T")
 
 
@@ -61,7 +63,8 @@ class Progress:
             console=Console(stderr=True),
         )
         self._bar.start()
-        self._task = self._bar.add_task(description, total=total)
+        # The description may name a corpus, a file or a model: text, never markup.
+        self._task = self._bar.add_task(cell(description).markup, total=total)
 
     @property
     def shown(self) -> bool:

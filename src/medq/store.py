@@ -13,10 +13,18 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from medq._store_open import (
+    RESULT_TABLES,
+    StoreError,
+    connect,
+    corrupt_message,
+    store_error,
+)
 
 if TYPE_CHECKING:
     from medq.results import SampleResult
@@ -166,15 +174,37 @@ class StoredCall:
 class Store:
     """medq's SQLite database. Use one Store per process; it is not shared across threads."""
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(
+        self, path: Path | str | None = None, *, readonly: bool = False, verify: bool = True
+    ) -> None:
+        """Open (or create) the store.
+
+        Args:
+            path: the SQLite file; default ``$MEDQ_HOME/medq.sqlite``.
+            readonly: open for reading only, as `runs`, `show`, `export`, `report` and
+                `compare` do: nothing is created or written, a read-only store or file
+                system works, a missing store reads as empty, and the tables holding
+                results are checked for corruption first (unless `verify` is False).
+
+        Raises:
+            StoreError: one line saying what is wrong with which file and what to do (a
+                file where the folder should be, a read-only or full disk, a store that is
+                empty, not SQLite, or corrupt).
+        """
         self.path = Path(path) if path is not None else medq_home() / "medq.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._migrate()
+        self.readonly = readonly
+        try:
+            self._db = connect(self.path, readonly)
+            self._db.row_factory = sqlite3.Row
+            if readonly:
+                self._check_readable(verify)
+            else:
+                self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            error = store_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from None
 
     def _migrate(self) -> None:
         self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY)")
@@ -188,6 +218,94 @@ class Store:
                     self._db.execute(statement)
             self._db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
             self._db.execute("COMMIT")
+
+    def _check_readable(self, verify: bool) -> None:
+        """A read-only store must be medq's, up to date, and intact where results live."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if not tables:  # no store yet, or one created but never written: no runs yet
+            self._db.close()
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._migrate()
+            return
+        if "_migrations" not in tables:
+            raise StoreError(f"{self.path} is an SQLite database but not a medq store: set "
+                             "MEDQ_HOME to medq's folder")
+        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
+        if any(name not in done for name, _ in MIGRATIONS):
+            self._upgrade_then_reopen()
+        if verify:
+            self.verify(RESULT_TABLES)
+
+    def _upgrade_then_reopen(self) -> None:
+        """A store written by an older medq: apply the new migrations if it can be written
+        (a reading command writes nothing else), else say how to upgrade it."""
+        self._db.close()
+        try:
+            with Store(self.path):
+                pass
+        except StoreError as exc:
+            raise StoreError(
+                f"the store {self.path} was written by an older medq and must be upgraded, "
+                f"but it cannot be written ({exc}): open it once where it is writable"
+            ) from None
+        self._db = connect(self.path, readonly=True)
+        self._db.row_factory = sqlite3.Row
+
+    def verify(self, tables: Sequence[str] = RESULT_TABLES) -> None:
+        """SQLite's quick check of `tables` and their indexes; StoreError if they are damaged."""
+        for table in tables:
+            try:
+                rows = self._db.execute(f"PRAGMA quick_check({table})").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    continue
+                raise
+            if [tuple(r) for r in rows] != [("ok",)]:
+                raise StoreError(corrupt_message(self.path, f"table {table}: {rows[0][0]}"))
+
+    def health(self) -> list[tuple[str, str]]:
+        """What ``medq doctor`` checks inside the database, as (level, message) pairs with
+        level "ok", "note" or "problem": SQLite's full integrity check, items of runs that
+        do not exist, runs with no items, and runs still marked running."""
+        try:
+            errors = [r[0] for r in self._db.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as exc:
+            return [("problem", corrupt_message(self.path, str(exc)))]
+        if errors != ["ok"]:
+            found = [("problem", f"integrity_check: {e}") for e in errors[:5]]
+            more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            return [*found, ("problem", corrupt_message(self.path, f"{len(errors)} errors{more}"))]
+        out = []
+
+        def one(sql: str) -> Any:
+            return self._db.execute(sql).fetchone()
+
+        n_runs, n_samples, n_calls = (one(f"SELECT COUNT(*) FROM {t}")[0]
+                                      for t in ("runs", "samples", "calls"))
+        out.append(("ok", f"integrity_check ok: {n_runs} runs, {n_samples} items, "
+                          f"{n_calls} stored calls"))
+        orphans = one("SELECT COUNT(*), MIN(run_id) FROM samples "
+                      "WHERE run_id NOT IN (SELECT run_id FROM runs)")
+        if orphans[0]:
+            out.append(("problem", f"{orphans[0]} items belong to no run (e.g. run "
+                                   f"{orphans[1]!r}): no command shows them"))
+        stray = one("SELECT COUNT(*) FROM call_errors WHERE run_id IS NOT NULL "
+                    "AND run_id NOT IN (SELECT run_id FROM runs)")[0]
+        if stray:
+            out.append(("note", f"{stray} recorded call errors belong to no run"))
+        empty = [r[0] for r in self._db.execute(
+            "SELECT run_id FROM runs r WHERE NOT EXISTS "
+            "(SELECT 1 FROM samples s WHERE s.run_id = r.run_id) ORDER BY run_id")]
+        if empty:
+            out.append(("note", f"{len(empty)} runs have no items stored (e.g. {empty[0]}): "
+                                "started and stopped before the first item finished"))
+        running = [r[0] for r in self._db.execute(
+            "SELECT run_id FROM runs WHERE status = 'running' ORDER BY run_id")]
+        if running:
+            out.append(("note", f"{len(running)} runs are marked running (e.g. {running[0]}): "
+                                "still running, or killed; the same command resumes them"))
+        return out
 
     def close(self) -> None:
         self._db.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from medq import _json
 from medq.registry import Registry
 
 
@@ -126,9 +127,11 @@ def iter_json_lines(
                 if not line.strip() or (keep is not None and not keep(line)):
                     continue
                 try:
-                    record = json.loads(line)
+                    record = _json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise data_error(path, lineno, f"not valid JSON ({exc.msg})") from None
+                except _json.DuplicateKeyError as exc:
+                    raise data_error(path, lineno, str(exc)) from None
                 if not isinstance(record, dict):
                     raise data_error(path, lineno, "expected a JSON object")
                 yield lineno, record

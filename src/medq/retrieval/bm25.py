@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medq._atomic import atomic_dir
 from medq.retrieval.base import Passage, RetrievalError
 from medq.retrieval.corpora import Corpus
 from medq.retrieval.tokenize import TOKENIZER_VERSION, Tokenizer, Vocabulary
@@ -233,24 +233,19 @@ class BM25Index:
         """Write the index to `directory` (replaced atomically if it exists); `info` is
         stored with it (a corpus fingerprint, say) and comes back as ``index.info``."""
         target = Path(directory)
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
-        np.save(tmp / "vocab_keys.npy", self.vocab.keys)
-        np.save(tmp / "vocab_ids.npy", self.vocab.ids)
-        (tmp / "vocab.json").write_text(json.dumps(self.vocab.words, ensure_ascii=False))
-        meta = {
-            "format": "medq-bm25", "version": FORMAT_VERSION, "k1": self.k1, "b": self.b,
-            "n_docs": self.n_docs, "avg_doc_len": self.avg_doc_len,
-            "n_stop": self.vocab.n_stop, "n_terms": len(self.vocab),
-            "tokenizer": self.tokenizer.config(), "info": info or self.info,
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        with atomic_dir(target) as tmp:
+            for name in _ARRAYS:
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
+            np.save(tmp / "vocab_keys.npy", self.vocab.keys)
+            np.save(tmp / "vocab_ids.npy", self.vocab.ids)
+            (tmp / "vocab.json").write_text(json.dumps(self.vocab.words, ensure_ascii=False))
+            meta = {
+                "format": "medq-bm25", "version": FORMAT_VERSION, "k1": self.k1, "b": self.b,
+                "n_docs": self.n_docs, "avg_doc_len": self.avg_doc_len,
+                "n_stop": self.vocab.n_stop, "n_terms": len(self.vocab),
+                "tokenizer": self.tokenizer.config(), "info": info or self.info,
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         return target
 
     @classmethod

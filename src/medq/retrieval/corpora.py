@@ -24,7 +24,6 @@ import json
 import mmap
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from medq import _atomic, _json
 from medq.progress import Progress
 from medq.retrieval.base import Passage, RetrievalError
 from medq.store import medq_home
@@ -88,10 +88,12 @@ def chunk_text(text: str, *, chunk_words: int = 128, overlap_words: int = 32) ->
     return chunks
 
 
-def _snippet(record: dict[str, Any], fallback_id: str) -> Snippet:
+def _snippet(record: Any, fallback_id: str, where: str) -> Snippet:
+    if not isinstance(record, dict):
+        raise RetrievalError(f"{where}: expected a JSON object (a snippet)")
     body = record.get("content", record.get("contents", record.get("text")))
     if body is None:
-        raise RetrievalError(f"snippet {fallback_id}: no 'content' (or 'contents', 'text')")
+        raise RetrievalError(f"{where}: field 'content' (or 'contents', 'text') is missing")
     known = {"id", "title", "content", "contents", "text", "metadata"}
     metadata = dict(record.get("metadata") or {})
     metadata.update({k: v for k, v in record.items() if k not in known})
@@ -99,19 +101,49 @@ def _snippet(record: dict[str, Any], fallback_id: str) -> Snippet:
                    str(body), metadata)
 
 
+def _decode_error(path: Path, data: bytes, exc: UnicodeDecodeError, first_line: int = 1) -> str:
+    line = first_line + data[: exc.start].count(b"\n")
+    return f"{path}, line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+
+
 def _read_jsonl(path: Path, label: str) -> Iterator[Snippet]:
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f):
-            if line.strip():
-                yield _snippet(json.loads(line), f"{label}:{n}")
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RetrievalError(_decode_error(path, raw, exc, lineno)) from None
+            if not line.strip():
+                continue
+            where = f"{path}, line {lineno}"
+            try:
+                record = _json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RetrievalError(f"{where}: not valid JSON ({exc.msg})") from None
+            except _json.DuplicateKeyError as exc:
+                raise RetrievalError(f"{where}: {exc}") from None
+            yield _snippet(record, f"{label}:{lineno - 1}", where)
+
+
+def _read_file_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RetrievalError(_decode_error(path, data, exc)) from None
 
 
 def _read_json(path: Path, label: str) -> Iterator[Snippet]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = _json.loads(_read_file_text(path))
+    except json.JSONDecodeError as exc:
+        raise RetrievalError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except _json.DuplicateKeyError as exc:
+        raise RetrievalError(f"{path}: {exc}") from None
     if isinstance(data, list):
         for n, record in enumerate(data):
-            yield _snippet(record, f"{label}:{n}")
+            yield _snippet(record, f"{label}:{n}", f"{path}, item {n}")
     elif isinstance(data, dict) and all(
         isinstance(v, dict) and "CONTEXTS" in v for v in data.values()
     ):
@@ -123,7 +155,7 @@ def _read_json(path: Path, label: str) -> Iterator[Snippet]:
 
 
 def _read_text(path: Path, label: str, chunk_words: int, overlap_words: int) -> Iterator[Snippet]:
-    text = path.read_text(encoding="utf-8")
+    text = _read_file_text(path)
     headings = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text)]
     starts = [h[0] for h in headings]
     for n, chunk in enumerate(chunk_text(text, chunk_words=chunk_words,
@@ -168,6 +200,20 @@ def read_snippets(
 def corpora_dir() -> Path:
     """Where corpora live: ``$MEDQ_HOME/corpora``."""
     return medq_home() / "corpora"
+
+
+def corpus_path(name: str) -> Path:
+    """The folder of corpus `name`, which must be a plain name, so that every corpus (and
+    every index built over one) stays inside ``$MEDQ_HOME/corpora``: a path (``/abs``,
+    ``a/../../x``, ``..``) or a hidden name is a RetrievalError. The one rule for every caller:
+    `add_corpus`, `open_corpus` (``medq index build``, ``medq search``, and the
+    strategies' ``corpus=``)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise RetrievalError(
+            f"corpus name {name!r} is not a plain name: use letters, digits, '_', '-' and "
+            "'.' (a corpus lives in $MEDQ_HOME/corpora; add a folder of files with "
+            "`medq corpus add NAME PATH`)")
+    return corpora_dir() / name
 
 
 class Corpus:
@@ -237,18 +283,25 @@ class Corpus:
 
 def write_corpus(name: str, snippets: Iterable[Snippet], *, source: str = "",
                  settings: dict[str, Any] | None = None, replace: bool = False) -> Corpus:
-    """Store `snippets` as corpus `name` (see `add_corpus`)."""
-    if not _NAME.match(name):
-        raise RetrievalError(f"corpus name {name!r}: use letters, digits, '_', '-', '.'")
-    target = corpora_dir() / name
+    """Store `snippets` as corpus `name` (see `add_corpus`); the corpus appears whole or
+    not at all, and a replaced one stays readable until the new one is complete."""
+    target = corpus_path(name)
     if target.exists() and not replace:
         raise RetrievalError(f"corpus {name!r} exists; pass replace=True (--replace) to rebuild")
-    tmp = corpora_dir() / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with _atomic.atomic_dir(target) as tmp:
+        n_snippets = _write_snippets(tmp, name, snippets, source)
+        info = {"name": name, "source": source, "n_snippets": n_snippets,
+                "created_at": time.time(), "fingerprint": f"{n_snippets}-{time.time_ns()}",
+                "settings": settings or {}}
+        (tmp / "corpus.json").write_text(json.dumps(info, indent=2))
+    return Corpus(target)
+
+
+def _write_snippets(folder: Path, name: str, snippets: Iterable[Snippet], source: str) -> int:
+    """snippets.jsonl and offsets.npy of a corpus in `folder`; returns the snippet count."""
     offsets = [0]
     seen: set[str] = set()
-    with open(tmp / "snippets.jsonl", "wb") as f:
+    with open(folder / "snippets.jsonl", "wb") as f:
         for s in snippets:
             if s.id in seen:
                 raise RetrievalError(f"corpus {name!r}: snippet ID {s.id!r} occurs twice")
@@ -260,17 +313,9 @@ def write_corpus(name: str, snippets: Iterable[Snippet], *, source: str = "",
             f.write(line)
             offsets.append(offsets[-1] + len(line))
     if len(offsets) == 1:
-        shutil.rmtree(tmp)
         raise RetrievalError(f"corpus {name!r}: no snippets found in {source or 'input'}")
-    np.save(tmp / "offsets.npy", np.asarray(offsets, dtype=np.int64))
-    info = {"name": name, "source": source, "n_snippets": len(offsets) - 1,
-            "created_at": time.time(), "fingerprint": f"{len(offsets) - 1}-{time.time_ns()}",
-            "settings": settings or {}}
-    (tmp / "corpus.json").write_text(json.dumps(info, indent=2))
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return Corpus(target)
+    np.save(folder / "offsets.npy", np.asarray(offsets, dtype=np.int64))
+    return len(offsets) - 1
 
 
 def add_corpus(
@@ -289,6 +334,9 @@ def add_corpus(
         >>> add_corpus("glianorex", "../shared/data/glianorex_books")
         Corpus('glianorex', ... snippets)
     """
+    if chunk_words < 1 or not 0 <= overlap_words < chunk_words:
+        raise RetrievalError(f"--overlap-words {overlap_words} must be at least 0 and less "
+                             f"than --chunk-words {chunk_words}")
     snippets = read_snippets(path, chunk_words=chunk_words, overlap_words=overlap_words,
                              progress=progress)
     return write_corpus(
@@ -298,8 +346,9 @@ def add_corpus(
 
 
 def open_corpus(name: str) -> Corpus:
-    """The stored corpus `name`; RetrievalError naming the known ones if there is none."""
-    path = corpora_dir() / name
+    """The stored corpus `name`; RetrievalError naming the known ones if there is none,
+    or if `name` is not a plain name (see `corpus_path`)."""
+    path = corpus_path(name)
     if not (path / "corpus.json").exists():
         known = ", ".join(c["name"] for c in list_corpora()) or "none"
         raise RetrievalError(
@@ -309,15 +358,53 @@ def open_corpus(name: str) -> Corpus:
 
 
 def list_corpora() -> list[dict[str, Any]]:
-    """Every stored corpus's info (name, source, n_snippets, indexes), by name."""
+    """Every stored corpus's info (name, source, n_snippets, indexes), by name; the
+    leftovers of killed builds are not corpora and are skipped."""
     out = []
     root = corpora_dir()
     for path in sorted(root.iterdir()) if root.is_dir() else []:
         meta = path / "corpus.json"
-        if meta.exists():
-            info = json.loads(meta.read_text())
-            indexes = path / "indexes"
-            info["indexes"] = sorted(p.name for p in indexes.iterdir()) if indexes.is_dir() \
-                else []
-            out.append(info)
+        if path.name.startswith(".") or not meta.exists():
+            continue
+        info = json.loads(meta.read_text())
+        indexes = path / "indexes"
+        info["indexes"] = sorted(p.name for p in indexes.iterdir()
+                                 if not p.name.startswith(".")) if indexes.is_dir() else []
+        out.append(info)
     return out
+
+
+def check_corpora() -> list[tuple[str, str]]:
+    """(level, message) findings about every stored corpus, for ``medq doctor``: the files
+    a corpus needs, and that its row offsets agree with its snippets file."""
+    out = []
+    root = corpora_dir()
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        if not path.is_dir() or path.name.startswith("."):
+            continue
+        problem = _corpus_problem(path)
+        if problem is not None:
+            out.append(("problem", f"corpus {path.name!r} ({path}): {problem}; add it again "
+                                   "with `medq corpus add --replace`"))
+    if out or not root.is_dir():
+        return out
+    n = sum(1 for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [("ok", f"{n} corpora, each whole")] if n else []
+
+
+def _corpus_problem(path: Path) -> str | None:
+    missing = [f for f in ("corpus.json", "snippets.jsonl", "offsets.npy")
+               if not (path / f).is_file()]
+    if missing:
+        return f"{missing[0]} is missing"
+    try:
+        info = json.loads((path / "corpus.json").read_text(encoding="utf-8"))
+        offsets = np.load(path / "offsets.npy", mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        return f"unreadable ({exc})"
+    size = (path / "snippets.jsonl").stat().st_size
+    if len(offsets) < 2 or int(offsets[-1]) != size:
+        return f"snippets.jsonl has {size} bytes, its offsets say {int(offsets[-1])}"
+    if info.get("n_snippets") != len(offsets) - 1:
+        return f"corpus.json says {info.get('n_snippets')} snippets, offsets.npy {len(offsets) - 1}"
+    return None

@@ -15,7 +15,6 @@ reasonable at PubMed scale; ``efSearch`` trades recall for speed).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -25,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from medq._atomic import atomic_path, atomic_write_text
+from medq._extras import require_extra
 from medq.embeddings import DEFAULT_ENCODER, Encoder, SentenceTransformerEncoder, get_encoder
 from medq.retrieval.base import Passage, RetrievalError
 from medq.retrieval.corpora import Corpus
@@ -39,8 +40,8 @@ class ClsPoolingEncoder(SentenceTransformerEncoder):
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer, models
-
+                st = require_extra("sentence_transformers", "dense retrieval")
+                SentenceTransformer, models = st.SentenceTransformer, st.models
                 body = models.Transformer(self.name, max_seq_length=512)
                 pool = models.Pooling(body.get_word_embedding_dimension(), pooling_mode="cls")
                 self._model = SentenceTransformer(modules=[body, pool], device=self.device)
@@ -118,8 +119,7 @@ class DenseIndex:
             flat_max: corpora up to this size get an exact index, larger ones HNSW.
             progress: called with (snippets embedded, total) after each chunk.
         """
-        import faiss
-
+        faiss = require_extra("faiss", "dense retrieval")
         directory = corpus.index_dir(f"dense-{encoder.slug}")
         chunks = directory / "embeddings"
         chunks.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ class DenseIndex:
         if not stamp_path.exists() or json.loads(stamp_path.read_text()) != stamp:
             shutil.rmtree(chunks)  # another corpus or encoder: nothing to resume
             chunks.mkdir(parents=True)
-            stamp_path.write_text(json.dumps(stamp))
+            atomic_write_text(stamp_path, json.dumps(stamp))
         n = len(corpus)
         parts = []
         for number, start in enumerate(range(0, n, chunk_size)):
@@ -141,9 +141,8 @@ class DenseIndex:
                 texts = [_document_text(s.title, s.content)
                          for s in (corpus.snippet(r) for r in rows)]
                 vectors = np.asarray(encoder.document.encode(texts), dtype=np.float32)
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, vectors)
-                os.replace(tmp, path)
+                with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                    np.save(f, vectors)
             parts.append(vectors)
             if progress is not None:
                 progress(rows.stop, n)
@@ -159,14 +158,17 @@ class DenseIndex:
         index.add(matrix)
         meta = {"format": "medq-dense", "version": FORMAT_VERSION, "kind": kind, "dim": dim,
                 "n": n, **stamp}
-        faiss.write_index(index, str(directory / "index.faiss"))
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+        # meta.json marks a complete index: it goes first and comes back last, so a build
+        # killed in between leaves no index rather than a mismatched one.
+        (directory / "meta.json").unlink(missing_ok=True)
+        with atomic_path(directory / "index.faiss") as tmp:
+            faiss.write_index(index, str(tmp))
+        atomic_write_text(directory / "meta.json", json.dumps(meta, indent=2))
         return cls(index, meta)
 
     @classmethod
     def load(cls, directory: Path) -> DenseIndex:
-        import faiss
-
+        faiss = require_extra("faiss", "dense retrieval")
         try:
             meta = json.loads((directory / "meta.json").read_text())
         except FileNotFoundError:

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from medq import _json
 from medq.hub import HubFile, download
 from medq.tasks.base import DatasetUnavailableError, TaskDataError
 from medq.types import Question
@@ -22,6 +23,11 @@ PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLES = PACKAGE_DATA / "samples"
 SPLITS = PACKAGE_DATA / "splits"
 BUNDLED = "bundled sample"
+
+class TaskDataWarning(UserWarning):
+    """Items of a data file were skipped because they cannot be scored; the message counts
+    them and names the file and the first lines."""
+
 
 _TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", int: "an integer"}
 
@@ -32,24 +38,57 @@ def data_error(path: Path, where: str, message: str) -> TaskDataError:
 
 
 def read_text(path: Path) -> str:
-    """The file's text (UTF-8)."""
-    return path.read_text(encoding="utf-8")
+    """The file's text, which must be non-empty UTF-8 (a BOM is dropped).
+
+    Raises:
+        TaskDataError: the file is empty, or not UTF-8 (naming the line of the first bad
+            byte).
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise data_error(
+            path, f"line {line}", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the "
+            "file as UTF-8") from None
+    if not text.strip():
+        raise TaskDataError(f"{path}: the file is empty")
+    return text
+
+
+def _loads(path: Path, text: str, lineno: int | None = None) -> Any:
+    """Strict JSON of a whole file (`lineno` None) or of one line of a JSON-lines file: a
+    syntax error names the line, a key given twice names the key and its object."""
+    try:
+        return _json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = exc.lineno if lineno is None else lineno
+        raise data_error(path, f"line {line}", f"not valid JSON ({exc.msg})") from None
+    except _json.DuplicateKeyError as exc:
+        if lineno is None:
+            raise TaskDataError(f"{path}: {exc}") from None
+        raise data_error(path, f"line {lineno}", str(exc)) from None
 
 
 def sniff_json(path: Path, text: str) -> Any | None:
-    """The file parsed as one JSON document, or None when it is not one (e.g. JSON lines)."""
+    """The file parsed as one JSON document, or None when it is not one (e.g. JSON lines).
+
+    Raises:
+        TaskDataError: the document has a key twice in one object.
+    """
     try:
-        return json.loads(text)
+        return _json.loads(text)
     except json.JSONDecodeError:
         return None
+    except _json.DuplicateKeyError as exc:
+        raise TaskDataError(f"{path}: {exc}") from None
 
 
 def load_json(path: Path, text: str | None = None) -> Any:
-    """Parse a whole-file JSON document; a syntax error names the file and line."""
-    try:
-        return json.loads(read_text(path) if text is None else text)
-    except json.JSONDecodeError as exc:
-        raise data_error(path, f"line {exc.lineno}", f"not valid JSON ({exc.msg})") from None
+    """Parse a whole-file JSON document; a syntax error names the file and line, a key
+    given twice in one object names the key and the object."""
+    return _loads(path, read_text(path) if text is None else text)
 
 
 def iter_jsonl(path: Path, text: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -58,17 +97,14 @@ def iter_jsonl(path: Path, text: str | None = None) -> Iterator[tuple[int, dict[
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise data_error(path, f"line {lineno}", f"not valid JSON ({exc.msg})") from None
+        record = _loads(path, line, lineno)
         if not isinstance(record, dict):
             raise data_error(path, f"line {lineno}", "expected a JSON object")
         yield lineno, record
 
 
 def field(record: Mapping[str, Any], name: str, path: Path, where: str, kind: type = str) -> Any:
-    """record[name], which must be present and of type `kind`."""
+    """record[name], which must be present and of type `kind` (a string must not be blank)."""
     if name not in record or record[name] is None:
         raise data_error(path, where, f"field {name!r} is missing")
     value = record[name]
@@ -77,11 +113,13 @@ def field(record: Mapping[str, Any], name: str, path: Path, where: str, kind: ty
         raise data_error(
             path, where, f"field {name!r} must be {expected}, not {type(value).__name__}"
         )
+    if kind is str and not value.strip():
+        raise data_error(path, where, f"field {name!r} is empty")
     return value
 
 
 def options_field(record: Mapping[str, Any], name: str, path: Path, where: str) -> dict[str, str]:
-    """A non-empty {letter: text} mapping of strings."""
+    """A non-empty {letter: text} mapping of non-blank strings."""
     options = field(record, name, path, where, dict)
     if not options:
         raise data_error(path, where, f"field {name!r} is empty")
@@ -103,9 +141,15 @@ def make_question(
     context: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Question:
-    """A Question, with empty options or a gold letter outside them reported as data errors."""
+    """A Question, with an empty stem, empty options, an option with no text, or a gold
+    letter outside the options reported as data errors (no model can answer those right)."""
+    if not stem.strip():
+        raise data_error(path, where, "the question (stem) is empty")
     if not options:
         raise data_error(path, where, "field 'options' is empty")
+    for letter, text in options.items():
+        if not str(text).strip():
+            raise data_error(path, where, f"option {letter!r} has no text")
     if gold not in options:
         letters = ", ".join(options)
         raise data_error(path, where, f"field {gold_field!r} is {gold!r}, not one of {letters}")

@@ -132,6 +132,8 @@ def load_task(name: str, data: Path | str | None = None, *, sample: bool = False
     task = factory(Path(data) if data is not None else None, sample)
     if not isinstance(task, Task):
         raise TypeError(f"task factory {name!r} returned {type(task).__name__}, not Task")
+    if not task.questions:
+        raise TaskDataError(f"{task.source}: task {name!r} has no items to evaluate")
     return task
 
 

@@ -33,13 +33,23 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from medq.calculators.tolerance import is_correct
+from medq.calculators.tolerance import is_correct, parse_number
 from medq.hub import HubFile
-from medq.tasks._io import BUNDLED, data_error, fetch, find, no_hub, read_text, sample_path
+from medq.tasks._io import (
+    BUNDLED,
+    TaskDataWarning,
+    data_error,
+    fetch,
+    find,
+    no_hub,
+    read_text,
+    sample_path,
+)
 from medq.tasks._parquet import parquet_records
 from medq.tasks.base import (
     DatasetUnavailableError,
@@ -115,14 +125,37 @@ def official_score(question: Question, answer: str) -> bool:
     )
 
 
+MAX_SKIPPED_FRACTION = 0.05
+"""Rows whose gold their own rule cannot score are skipped (and counted) up to this share of
+a file: a few such rows are errata a researcher wants the rest scored around; more mean a
+wrong or mangled file (limit columns swapped, a shifted column), which is refused."""
+
+
+class UnscorableRowError(TaskDataError):
+    """A MedCalc-Bench row whose Ground Truth Answer fails the row's own scoring rule."""
+
+
 def parse_records(
     path: Path, records: Iterable[tuple[str, Mapping[str, Any]]], release: str
 ) -> tuple[Question, ...]:
-    """Questions from (where, record) pairs of a MedCalc-Bench table."""
+    """Questions from (where, record) pairs of a MedCalc-Bench table.
+
+    A row whose gold answer its own rule cannot score (decimal limits swapped or not
+    numbers, a gold that is not a number, a date or (weeks, days), a gold outside its own
+    limits) is skipped with a `TaskDataWarning` that counts and locates the skipped rows;
+    when they are more than `MAX_SKIPPED_FRACTION` of the file, the file is refused.
+    """
     questions = []
+    skipped: list[str] = []
     seen: set[str] = set()
+    total = 0
     for where, record in records:
-        row = _row(path, where, record)
+        total += 1
+        try:
+            row = _row(path, where, record)
+        except UnscorableRowError as exc:
+            skipped.append(str(exc).removeprefix(f"{path}, "))
+            continue
         if row["id"] in seen:
             raise data_error(path, where, f"Row Number {row['id']} appears twice")
         seen.add(row["id"])
@@ -133,9 +166,37 @@ def parse_records(
             Question(row["id"], row["question"], {}, row["gold"], context=row["note"],
                      metadata=metadata)
         )
-    if not questions:
+    if not total:
         raise TaskDataError(f"{path}: no rows")
+    if skipped:
+        examples = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        counted = f"{len(skipped)} of {total} rows have a gold answer their own scoring rule " \
+                  f"cannot accept ({examples})"
+        if not questions or len(skipped) > MAX_SKIPPED_FRACTION * total:
+            raise TaskDataError(f"{path}: {counted}; refusing the file (more than "
+                                f"{MAX_SKIPPED_FRACTION:.0%} of it cannot be scored)")
+        warnings.warn(TaskDataWarning(f"{path}: skipped {counted}; scoring the other "
+                                      f"{len(questions)}"), stacklevel=2)
     return tuple(questions)
+
+
+def gold_problem(fmt: str, gold: str, lower: str, upper: str) -> str | None:
+    """Why the row's own rule can never score its gold answer as correct, or None."""
+    if fmt == "decimal":
+        low, high = parse_number(lower), parse_number(upper)
+        if low is None or high is None:
+            return (f"field 'Lower Limit' {lower!r} or 'Upper Limit' {upper!r} is not a number "
+                    "(a limit must be numeric)")
+        if low > high:
+            return f"the limits are swapped (Lower Limit {lower} > Upper Limit {upper})"
+        if parse_number(gold) is None:
+            return f"field 'Ground Truth Answer' {gold!r} is not a number"
+    try:
+        if is_correct(fmt, gold, gold, lower, upper):
+            return None
+    except ValueError as exc:
+        return f"field 'Ground Truth Answer': {exc}"
+    return f"field 'Ground Truth Answer' {gold!r} lies outside its own limits [{lower}, {upper}]"
 
 
 _METADATA_KEYS = (
@@ -162,10 +223,9 @@ def _row(path: Path, where: str, record: Mapping[str, Any]) -> dict[str, Any]:
         )
     gold = values["Ground Truth Answer"]
     fmt = answer_format(output_type, gold)
-    try:
-        is_correct(fmt, gold, gold, values["Lower Limit"], values["Upper Limit"])
-    except ValueError as exc:
-        raise data_error(path, where, f"field 'Ground Truth Answer' or a limit: {exc}") from None
+    problem = gold_problem(fmt, gold, values["Lower Limit"], values["Upper Limit"])
+    if problem is not None:
+        raise UnscorableRowError(f"{path}, {where}: {problem}")
     return {
         "where": where,
         "id": _int_text(values["Row Number"], path, where, "Row Number"),
