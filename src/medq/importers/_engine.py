@@ -135,7 +135,9 @@ def import_predictions(
         for question in loaded.questions if question.id in items
     ))
     source = str(path.resolve())
-    endpoint = f"release:{fmt}:{sha256}"
+    # The endpoint is in every call's key: it names everything that selects the responses
+    # (one file holds every BiasMedQA condition; a condition's calls must not be another's).
+    endpoint = f"release:{fmt}:{sha256}" + (f":{condition}" if condition else "")
     answer_reader = _answer_reader(fmt)
     spec = EvalSpec(task=task, model=model, strategy=f"released:reader={answer_reader}",
                     data=str(data) if data is not None else None, sample=sample)

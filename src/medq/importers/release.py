@@ -31,8 +31,8 @@ class ReleaseModel:
     Args:
         name: the model name the run is stored under.
         items: the released items by ID.
-        endpoint: names the release (format and file hash), so a different file is a
-            different run and different calls.
+        endpoint: names the release (format, file hash and any selection such as a
+            condition), so a different release is a different run and different calls.
     """
 
     capabilities = frozenset({Capability.GENERATE})
