@@ -167,6 +167,11 @@ def eval_(
         help="USD per million prompt tokens (or $MEDQ_HOME/prices.toml).")] = None,
     price_out: Annotated[float | None, typer.Option(
         help="USD per million completion tokens.")] = None,
+    probe: Annotated[
+        list[str] | None,
+        typer.Option("--probe", help="Robustness probe, e.g. permute:mode=cyclic (see `medq "
+                     "probes`); repeatable, applied in order. Multiple-choice tasks only."),
+    ] = None,
 ) -> None:
     """Evaluate a model on one or more tasks; prints the plan, the results and the run IDs.
 
@@ -180,10 +185,11 @@ def eval_(
     from medq.store import Store
     from medq.tasks.groups import expand_tasks
 
+    probes = tuple(probe or ())
     if config is not None:
-        task, model, data, sample, strategy, base_url, api_key_env, limit, concurrency, seed = (
-            _from_runfile(ctx, config)
-        )
+        (task, model, data, sample, strategy, base_url, api_key_env, limit, concurrency, seed,
+         file_probes) = _from_runfile(ctx, config)
+        probes = probes or file_probes
     if task is None or model is None:
         _fail("--task and --model are required (or --config RUNFILE)")
     if sample and data is not None:
@@ -201,7 +207,7 @@ def eval_(
     price = _run_or_explain(lambda: price_for(model, price_in, price_out))
     specs = [EvalSpec(task=name, model=model, strategy=strategy,
                       data=str(data) if data else None, sample=sample, limit=limit,
-                      seed=seed, base_url=base_url, api_key_env=api_key_env)
+                      seed=seed, base_url=base_url, api_key_env=api_key_env, probes=probes)
              for name in names]
     settings = _run_or_explain(lambda: CallSettings(temperature, max_tokens, max_calls,
                                                     concurrency))
@@ -303,7 +309,7 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     run = _run_or_explain(lambda: load_runfile(config, **given))
     spec = run.spec
     return (spec.task, spec.model, spec.data, spec.sample, spec.strategy, spec.base_url,
-            spec.api_key_env, spec.limit, run.concurrency, spec.seed)
+            spec.api_key_env, spec.limit, run.concurrency, spec.seed, spec.probes)
 
 
 def _run_or_explain(action: Any) -> Any:

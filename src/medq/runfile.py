@@ -21,6 +21,8 @@ Example (``run.toml``)::
 ``medq eval --config run.toml`` runs it; a flag given on the command line overrides the
 file's value (the stored spec, and so the run ID, always reflect what actually ran).
 YAML files (``.yaml`` / ``.yml``) work when PyYAML is installed; medq does not require it.
+``probes = ["permute:mode=cyclic", "nota"]`` evaluates the task under robustness probes
+(`medq.probes`), applied in that order.
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
             except StrategySpecError as exc:
                 raise RunFileError(f"run file {path}: {exc}") from None
             continue
+        if key == "probes":
+            values[key] = _probes(path, value)
+            continue
         if key not in _TYPES:
-            known = ", ".join(sorted([*_TYPES, "strategy"]))
+            known = ", ".join(sorted([*_TYPES, "probes", "strategy"]))
             raise RunFileError(f"run file {path}: unknown key {key!r}; known keys: {known}")
         ok = isinstance(value, _TYPES[key]) and not (
             isinstance(value, bool) and bool not in _TYPES[key]
@@ -88,6 +93,20 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
     if "data" in values:
         values["data"] = str((path.parent / values["data"]).resolve())
     return values
+
+
+def _probes(path: Path, value: Any) -> tuple[str, ...]:
+    """``probes``: a list of probe specs, each a string or a table ``{name = ..., k = v}``,
+    checked and normalised (see `medq.probes`)."""
+    from medq.probes.base import normalize_probe
+
+    if isinstance(value, str | Mapping) or not isinstance(value, list):
+        raise RunFileError(f"run file {path}: 'probes' must be a list of probe specs, e.g. "
+                           f'["permute:mode=cyclic", "nota"]')
+    try:
+        return tuple(str(normalize_probe(StrategySpec.coerce(p))) for p in value)
+    except StrategySpecError as exc:
+        raise RunFileError(f"run file {path}: probes: {exc}") from None
 
 
 def _parse(path: Path, text: str) -> Mapping[str, Any]:

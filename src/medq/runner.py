@@ -71,6 +71,8 @@ class EvalSpec:
         api_key_env: environment variable holding the API key (openai backend).
         roles: models for other roles, as (role, ModelRef) pairs or a mapping; strategies
             and graders reach them with ``model.role(name)``.
+        probes: robustness probe specs applied in order to the task's items, e.g.
+            ``("permute:mode=cyclic", "nota")`` (multiple-choice tasks; see `medq.probes`).
     """
 
     task: str
@@ -83,8 +85,10 @@ class EvalSpec:
     base_url: str | None = None
     api_key_env: str | None = None
     roles: tuple[tuple[str, ModelRef], ...] = ()
+    probes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "probes", tuple(self.probes))
         roles = self.roles.items() if isinstance(self.roles, Mapping) else self.roles
         pairs = []
         for name, ref in roles:
@@ -157,6 +161,7 @@ class RunContext:
     endpoint: str
     identity: dict[str, Any]
     run_id: str
+    probe_info: dict[str, Any] | None = None
 
 
 def prepare_run(
@@ -200,9 +205,18 @@ def prepare_run(
         identity["roles"] = {name: {"model": ref.model, "endpoint": endpoints.get(name)}
                              for name, ref in spec.roles}
     run_id = f"{spec.task}-{strategy_spec.name}-{content_hash(identity)[:8]}"
+    probe_info = None
+    if spec.probes:
+        from medq.probes.base import probe_task
+
+        questions, identity["probes"], probe_info = probe_task(task, questions, spec.probes,
+                                                               seed=spec.seed)
+        probe_info["clean_run"] = run_id  # the same run without the probes
+        names = "+".join(StrategySpec.parse(p).name for p in identity["probes"]["specs"])
+        run_id = f"{spec.task}-{strategy_spec.name}+{names}-{content_hash(identity)[:8]}"
     strategy = build_strategy(strategy_spec, seed=spec.seed, task=task)
     return RunContext(spec, task, questions, strategy_spec, strategy, endpoint, identity,
-                      run_id)
+                      run_id, probe_info)
 
 
 def run_id_for(spec: EvalSpec, model: Model | None = None, task: Task | None = None) -> str:
@@ -404,6 +418,8 @@ async def evaluate_async(
                          "capabilities": sorted(c.value for c in log.roles[name].capabilities)}
                   for name, ref in spec.roles},
     }
+    if run.probe_info is not None:
+        info["probe"] = run.probe_info
     spec_json = {k: v for k, v in asdict(spec).items() if k != "api_key_env"}
     spec_json["roles"] = {name: {"model": ref.model, "base_url": ref.base_url}
                           for name, ref in spec.roles}
