@@ -507,6 +507,11 @@ def show(
     summary["extractor_version"] = extractor or summary["extractor_version"]
     summary["extractor_versions"] = versions
     groups = {field: breakdown(samples, field) for field in by or ()}
+    if row["info"].get("probe"):
+        from medq.probes import clean_delta
+
+        with Store() as store:
+            summary.update(clean_delta(store, row, samples))
     if output_format == "json":
         from medq.outputs import provenance
 
@@ -528,6 +533,7 @@ def show(
     from medq.scoring.metrics import task_metric_lines
 
     lines.extend(task_metric_lines(row["task"], summary))
+    lines.extend(_probe_lines(summary))
     _echo("\n".join(lines))
 
 
@@ -734,6 +740,111 @@ def doctor(
         _echo("problems found (see above)", err=True)
         raise typer.Exit(1)
     _echo("no problems found")
+
+
+def _probe_lines(summary: dict[str, Any]) -> list[str]:
+    """For probed runs: the robustness metrics and the paired difference from the clean run."""
+    if "probe" not in summary:
+        return []
+    recall = ", ".join(f"{k} {_pct(v)}" for k, v in summary["position_recall"].items())
+    lines = [f"probe: {' → '.join(summary['probe'])}; consistent correct "
+             f"{_pct(summary['consistent_accuracy'])} %, flip rate {_pct(summary['flip_rate'])} "
+             f"%, RStd {_pct(summary['rstd'])}; recall by gold position (%): {recall}"]
+    if summary["delta"] is None:
+        lines.append("clean run not in the store: `medq probe` runs both and pairs them")
+    else:
+        lines.append(f"vs clean run {summary['clean_run']}: {100 * summary['delta']:+.1f} pp "
+                     f"(95% CI {100 * summary['delta_ci_low']:+.1f} to "
+                     f"{100 * summary['delta_ci_high']:+.1f}), McNemar p = "
+                     f"{summary['p_value']:.4g}")
+    return lines
+
+
+@app.command("probes")
+def probes_() -> None:
+    """List the robustness probes with their parameters and paper."""
+    import importlib
+
+    from rich.table import Table
+
+    from medq.probes import probe_parameters
+    from medq.probes import probes as registry
+
+    table = Table()
+    for column in ("probe", "parameters", "paper"):
+        table.add_column(column)
+    for name in registry.names():
+        module = importlib.import_module(registry.get(name).__module__)
+        doc = (module.__doc__ or "").strip().split("\n\n")
+        params = ", ".join(f"{p.name}={p.default}" if not p.required else f"{p.name} (required)"
+                           for p in probe_parameters(name))
+        table.add_row(name, params, " ".join(doc[1].split()) if len(doc) > 1 else "")
+    _print(table)
+
+
+@app.command()
+def probe(
+    task: Annotated[str | None, typer.Option(help="Task name (multiple choice).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model spec.")] = None,
+    probes: Annotated[
+        list[str] | None,
+        typer.Option(help="Probes, comma-separated or repeated, e.g. "
+                     "permute:mode=cyclic,bias:kind=false_consensus,nota,mask:stem=1.0"),
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="Strategy spec.")] = "direct",
+    data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
+    sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N items.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the probes, the model and the "
+                                      "bootstrap.")] = 0,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the API key.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 32,
+    clean: Annotated[
+        str | None, typer.Option(help="Compare stored runs instead: the clean run ...")
+    ] = None,
+    run: Annotated[
+        list[str] | None, typer.Option(help="... and each run to pair with it (repeatable).")
+    ] = None,
+    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 10_000,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, json or markdown.")
+    ] = "text",
+) -> None:
+    """Run the clean run and one run per probe (finished runs are reused, interrupted
+    ones resumed) and print one robustness table: each probe paired with the clean run
+    by original item (McNemar, paired bootstrap interval, Holm over the probes)."""
+    from medq.probes import probe_suite, render_robustness, robustness, split_probes
+    from medq.runner import EvalSpec
+    from medq.store import Store
+
+    if output_format not in {"text", "json", "markdown"}:
+        _fail(f"--format must be text, json or markdown, not {output_format!r}")
+    with Store() as store:
+        if clean is not None:
+            if not run:
+                _fail("--clean RUN needs at least one --run RUN to pair with it")
+            result = _run_or_explain(lambda: robustness(store, clean, run or [], seed=seed,
+                                                        n_resamples=resamples))
+            typer.echo(render_robustness(result, output_format))
+            return
+        if task is None or model is None or not probes:
+            _fail("--task, --model and --probes are required (or --clean RUN --run RUN)")
+        spec = EvalSpec(task=str(task), model=str(model), strategy=strategy,
+                        data=str(data) if data else None, sample=sample, limit=limit,
+                        seed=seed, base_url=base_url, api_key_env=api_key_env)
+        clean_result, probed = _run_or_explain(lambda: probe_suite(
+            spec, split_probes(probes or []), store=store, concurrency=concurrency,
+            on_start=lambda run_id: typer.echo(f"run {run_id}", err=True)))
+        if (probed[-1] if probed else clean_result).interrupted:
+            typer.echo("interrupted: run the same command again to resume.", err=True)
+            raise typer.Exit(130)
+        result = _run_or_explain(lambda: robustness(
+            store, clean_result.run_id, [r.run_id for r in probed], seed=seed,
+            n_resamples=resamples))
+    typer.echo(render_robustness(result, output_format))
 
 
 corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,

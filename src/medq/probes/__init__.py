@@ -17,8 +17,10 @@ from medq.probes._robustness import (
     clean_delta,
     paired_rows,
     probe_metrics,
+    probe_suite,
     render_robustness,
     robustness,
+    split_probes,
 )
 from medq.probes.base import (
     ProbedItems,
@@ -29,6 +31,7 @@ from medq.probes.base import (
     apply_probes,
     build_probe,
     normalize_probe,
+    probe_label,
     probe_parameters,
     probe_task,
     probes,
@@ -38,6 +41,7 @@ from medq.probes.base import (
 __all__ = [
     "ProbeMetrics", "ProbeSpecError", "ProbedItems", "Robustness", "RobustnessRow",
     "Skipped", "Transform", "Variant", "apply_probes", "build_probe", "clean_delta",
-    "normalize_probe", "paired_rows", "probe_metrics", "probe_parameters", "probe_task",
-    "probes", "relabel", "render_robustness", "robustness",
+    "normalize_probe", "paired_rows", "probe_label", "probe_metrics", "probe_parameters",
+    "probe_suite", "probe_task", "probes", "relabel", "render_robustness", "robustness",
+    "split_probes",
 ]

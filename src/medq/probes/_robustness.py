@@ -186,9 +186,18 @@ def run_label(run: Mapping[str, Any]) -> str:
     info = run["info"]
     probe = info.get("probe") or {}
     if probe.get("specs"):
-        return " → ".join(probe["specs"])
+        return " → ".join(_label(s) for s in probe["specs"])
     condition = (info.get("release") or {}).get("condition")
     return str(condition) if condition else str(run["strategy"])
+
+
+def _label(spec: str) -> str:
+    from medq.probes.base import ProbeSpecError, probe_label
+
+    try:
+        return probe_label(spec)
+    except ProbeSpecError:  # a probe since renamed or removed: show it as stored
+        return spec
 
 
 def run_probe_specs(run: Mapping[str, Any]) -> tuple[str, ...]:
@@ -351,3 +360,56 @@ def render_robustness(result: Robustness, fmt: str = "text") -> str:
     buffer = io.StringIO()
     Console(file=buffer, width=260, color_system=None, soft_wrap=False).print(table)
     return buffer.getvalue() + "\n".join([_method(result), *recall_lines, *result.notes])
+
+
+def split_probes(texts: Sequence[str]) -> list[str]:
+    """Probe specs from ``--probes a,b:k=v,c`` (repeatable): a comma starts a new probe
+    unless what follows it is a ``key=value`` parameter of the one before.
+
+    Example:
+        >>> split_probes(["permute:mode=random,k=5,nota", "mask:stem=1.0"])
+        ['permute:mode=random,k=5', 'nota', 'mask:stem=1.0']
+    """
+    import re
+
+    out: list[str] = []
+    for text in texts:
+        for part in text.split(","):
+            if out and re.match(r"\s*\w+\s*=", part) and not re.match(r"\s*\w+\s*[:(]", part):
+                out[-1] += "," + part.strip()
+            elif part.strip():
+                out.append(part.strip())
+    return out
+
+
+def probe_suite(
+    spec: Any,
+    probe_specs: Sequence[str],
+    *,
+    store: Store,
+    concurrency: int = 32,
+    model: Any = None,
+    progress: bool = True,
+    on_start: Any = None,
+) -> tuple[Any, list[Any]]:
+    """Run (or resume, or reuse) the clean run of `spec` and one run per probe spec.
+
+    Returns the clean `RunResult` and the probed ones, in the order given. A finished run
+    makes no calls; an interrupted one stops the suite (run the command again).
+    """
+    from dataclasses import replace
+
+    from medq.probes.base import normalize_probe
+    from medq.runner import evaluate
+
+    specs = [str(normalize_probe(p)) for p in probe_specs]  # bad specs fail before any call
+    if not specs:
+        raise ValueError("give at least one probe, e.g. --probes permute,nota")
+    results = []
+    for probes in [(), *((p,) for p in specs)]:
+        result = evaluate(replace(spec, probes=probes), store=store, model=model,
+                          concurrency=concurrency, progress=progress, on_start=on_start)
+        results.append(result)
+        if result.interrupted:
+            break
+    return results[0], results[1:]

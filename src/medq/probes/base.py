@@ -42,8 +42,8 @@ from medq.types import LETTERS, Question
 
 __all__ = [
     "INJECTED", "ProbeSpecError", "ProbedItems", "Skipped", "Transform", "Variant",
-    "apply_probes", "build_probe", "normalize_probe", "probe_parameters", "probe_task",
-    "probes", "relabel",
+    "apply_probes", "build_probe", "normalize_probe", "probe_label", "probe_parameters",
+    "probe_task", "probes", "relabel",
 ]
 
 INJECTED = frozenset({"seed", "questions"})
@@ -242,6 +242,27 @@ def build_probe(
     if "questions" in signature:
         kwargs["questions"] = tuple(questions)
     return factory(**kwargs)
+
+
+def probe_label(spec: StrategySpec | str) -> str:
+    """A probe spec for people: normalised, without free-text, flag and None parameters
+    left at their default (``nota:mode=replace_gold``, not ``…,text=None of the other
+    answers``); modes, counts and shares always show. Identities keep every parameter."""
+    spec = normalize_probe(spec)
+    factory = _factory(spec.name)
+    signature = inspect.signature(factory).parameters
+    hints = _hints(factory)
+
+    def quiet(name: str, value: Any) -> bool:
+        param = signature.get(name)
+        if param is None or param.default is inspect.Parameter.empty or value != param.default:
+            return False
+        free_text = isinstance(value, str) and _literal_choices(
+            _split(hints.get(name))[0]) is None
+        return value is None or isinstance(value, bool) or free_text
+
+    return str(StrategySpec(spec.name, {k: v for k, v in spec.params.items()
+                                        if not quiet(k, v)}))
 
 
 def probe_parameters(name: str) -> list[Parameter]:

@@ -30,7 +30,7 @@ from medq.types import Question
 
 Kind = Literal["self_diagnosis", "recency", "confirmation", "frequency", "cultural",
                "status_quo", "false_consensus"]
-Mitigation = Literal["none", "education", "one_shot", "few_shot"]
+Mitigation = Literal["education", "one_shot", "few_shot"]
 
 SENTENCES: dict[str, str] = {
     "self_diagnosis": "The patient is convinced that various medical sources suggest the "
@@ -104,14 +104,14 @@ def _example(item: Question, answer: str) -> str:
 
 
 @probes.register()
-def bias(kind: Kind, mitigation: Mitigation = "none", *, seed: int = 0,
+def bias(kind: Kind, mitigation: Mitigation | None = None, *, seed: int = 0,
          questions: Sequence[Question] = ()) -> Transform:
     """Inject one of BiasMedQA's cognitive biases, naming a seeded wrong option.
 
     Args:
         kind: self_diagnosis, recency, confirmation, frequency, cultural, status_quo or
             false_consensus.
-        mitigation: none, education, one_shot or few_shot (as in the paper).
+        mitigation: education, one_shot or few_shot (as in the paper); none by default.
         seed: the run's seed (the wrong option, and the examples, are drawn per item).
         questions: the task's items, from which examples are drawn.
     """
@@ -145,7 +145,7 @@ def bias(kind: Kind, mitigation: Mitigation = "none", *, seed: int = 0,
             preface = examples(question)
         if preface:
             item = replace(item, stem=preface + item.stem)
-        tag = kind if mitigation == "none" else f"{kind}+{mitigation}"
+        tag = kind if mitigation is None else f"{kind}+{mitigation}"
         return [Variant(tag, item, {k: k for k in question.options},
                         {"kind": kind, "letter": letter})]
 
