@@ -847,6 +847,40 @@ def probe(
     typer.echo(render_robustness(result, output_format))
 
 
+glianorex_app = typer.Typer(help="Glianorex: a fictional-organ control set you generate.",
+                            no_args_is_help=True, context_settings=HELP)
+app.add_typer(glianorex_app, name="glianorex")
+
+
+@glianorex_app.command("generate")
+def glianorex_generate(
+    model: Annotated[str, typer.Option(help="Generator model spec, e.g. openai/gpt-4o.")],
+    books: Annotated[Path, typer.Option(help="The Glianorex textbooks (a file or folder).")],
+    out: Annotated[Path, typer.Option(help="Where to write the question set (JSONL).")],
+    seed: Annotated[int, typer.Option(help="Seed of the requests and of the balancing.")] = 0,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the API key.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 8,
+    limit: Annotated[int | None, typer.Option(help="Only the first N sections.")] = None,
+) -> None:
+    """Write a private question set, one question per textbook section; malformed
+    generations are dropped and counted, gold letters balanced. Evaluate it with
+    `medq eval --task glianorex --data OUT`. Generating again makes no new calls."""
+    from medq.tasks.glianorex import generate
+
+    report = _run_or_explain(lambda: generate(
+        model, books, out, seed=seed, base_url=base_url, api_key_env=api_key_env,
+        concurrency=concurrency, limit=limit))
+    dropped = ", ".join(f"{n} {why}" for why, n in sorted(report.dropped.items())) or "none"
+    gold = ", ".join(f"{k} {n}" for k, n in report.gold.items())
+    typer.echo(f"{report.written} questions from {report.sections} sections written to "
+               f"{report.path} (dropped: {dropped}; gold letters: {gold}; new model calls: "
+               f"{report.new_calls})")
+    typer.echo(f"evaluate with: medq eval --task glianorex --data {report.path} --model M")
+
+
 corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,
                          context_settings=HELP)
 index_app = typer.Typer(help="Retrieval indexes over corpora.", no_args_is_help=True,
