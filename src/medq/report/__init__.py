@@ -69,20 +69,25 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
         return render.render_json(runs, comparisons)
     if fmt == "markdown":
         return render.render_markdown(runs, comparisons, title)
+    from medq.probes._report import control_gaps, robustness_sections
     from medq.report.items import encode_payload, item_payload
 
     return render.render_html(runs, comparisons,
                               encode_payload(item_payload(store, runs, progress=progress)),
-                              title)
+                              title, robustness=robustness_sections(store, resolved),
+                              gaps=control_gaps(runs))
 
 
 def _comparisons(store: Store, run_ids: list[str], runs: Sequence[Any], seed: int) -> list[Any]:
     """Paired comparisons among the runs of each task (items pair only within a task)."""
     from medq.compare import compare_runs
 
-    by_task: dict[str, list[str]] = {}
+    by_task: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for run in runs:
-        by_task.setdefault(run.summary["task"], []).append(run.run_id)
+        # Probed items have their own IDs: they pair with the clean run in the robustness
+        # section, and here only with runs under the same probes.
+        probes = tuple((store.run(run.run_id)["info"].get("probe") or {}).get("specs") or ())
+        by_task.setdefault((run.summary["task"], probes), []).append(run.run_id)
     samples = {run.run_id: run.samples for run in runs}
     return [
         compare_runs(store, ids, seed=seed, samples=samples)

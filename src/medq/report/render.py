@@ -223,8 +223,9 @@ def run_numbers(runs: Sequence[RunReport]) -> dict[str, int]:
 
 
 def render_html(runs: Sequence[RunReport], comparisons: Sequence[Any], item_blob: str,
-                title: str) -> str:
-    """The self-contained page."""
+                title: str, *, robustness: Sequence[Any] = (), gaps: Sequence[Any] = ()
+                ) -> str:
+    """The self-contained page (`robustness` and `gaps`: see `medq.probes._report`)."""
     script = _static("report.js")
     script_hash = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
@@ -244,6 +245,8 @@ def render_html(runs: Sequence[RunReport], comparisons: Sequence[Any], item_blob
         comparisons=comparisons,
         numbers=run_numbers(runs),
         item_blob=item_blob,
+        robustness=robustness,
+        gaps=gaps,
     )
 
 
