@@ -99,6 +99,9 @@ def test_mitigations_open_the_stem(mitigation: str) -> None:
     assert q.stem.endswith("Recently, there was a patient with similar symptoms that you "
                            f"diagnosed with {q.metadata['probe']['notes']['bias']['letter']}: "
                            f"{q.metadata['probe']['notes']['bias']['letter'].lower()}0.")
+    plain = apply_probes(items(), ["bias:kind=recency"], seed=3).questions[0]
+    assert q.metadata["probe"]["notes"] == plain.metadata["probe"]["notes"]  # same wrong option
+    assert q.stem.endswith(plain.stem)
     if mitigation == "education":
         assert q.stem.startswith("Keep in mind the importance of individualized patient")
         return

@@ -21,11 +21,12 @@ permutation?) and answers pointing at an option a probe added.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from medq.registry import Registry, UnknownNameError
@@ -133,7 +134,8 @@ def relabel(
         back[letter] = source
     if new_gold is None:
         raise ValueError(f"item {question.id!r}: its gold option was not presented")
-    return replace(question, options=options, gold=new_gold), back
+    return Question(question.id, question.stem, options, new_gold, question.context,
+                    question.metadata), back
 
 
 def _probe_error(name: str, message: str) -> ProbeSpecError:
@@ -304,6 +306,20 @@ def apply_probes(
     Raises:
         ProbeSpecError: a bad spec, or a probe that cannot apply to an item at all.
     """
+    # Probing allocates a few small acyclic objects per variant on top of the task's live
+    # items; the cyclic collector's passes over that heap cost more than the probing
+    # itself (10,000 items, 40,000 variants: 1.1 s with them, 0.45 s without).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _apply(questions, specs, seed=seed, pool=pool)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _apply(questions: Sequence[Question], specs: Sequence[StrategySpec | str], *, seed: int,
+           pool: Sequence[Question] | None) -> ProbedItems:
     steps = [(str(normalize_probe(s)), build_probe(s, seed=seed,
                                                    questions=pool or questions))
              for s in specs]
@@ -335,7 +351,8 @@ def apply_probes(
         metadata = dict(item.metadata)
         metadata["probe"] = {"of": orig.id, "gold": orig.gold, "variant": variant,
                              "letters": back, "notes": notes}
-        out.append(replace(item, id=f"{orig.id}~{variant}", metadata=metadata))
+        out.append(Question(f"{orig.id}~{variant}", item.stem, item.options, item.gold,
+                            item.context, metadata))
     return ProbedItems(out, counts)
 
 
@@ -359,9 +376,16 @@ def probe_task(
             f"{task.answer_kind} answers")
     normalized = [str(normalize_probe(s)) for s in specs]
     probed = apply_probes(questions, normalized, seed=seed, pool=task.questions)
+    was_enabled = gc.isenabled()
+    gc.disable()  # as in apply_probes: hashing allocates, the heap is large and acyclic
+    try:
+        items_hash = data_hash(probed.questions)
+    finally:
+        if was_enabled:
+            gc.enable()
     if not probed.questions:
         reasons = "; ".join(f"{c['probe']}: {c['skipped']}" for c in probed.counts)
         raise ProbeSpecError(f"probes {', '.join(normalized)} leave no item of task "
                              f"{task.name!r} to evaluate ({reasons})")
-    identity = {"specs": normalized, "items": data_hash(probed.questions)}
+    identity = {"specs": normalized, "items": items_hash}
     return probed.questions, identity, {"specs": normalized, "counts": probed.counts}

@@ -19,9 +19,9 @@ the stem, in the paper's wording, before the question.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Literal
 
 from medq.probes.base import ProbeSpecError, Transform, Variant, probes
@@ -90,17 +90,17 @@ def insert_bias(kind: str, stem: str, sentence: str) -> str:
     return " ".join([*sentences[:1], sentence, *sentences[1:]])
 
 
-def _biased(kind: str, question: Question, seed: int, purpose: str) -> tuple[Question, str]:
-    """The item with its bias sentence, and the wrong letter the sentence names."""
+def _biased(kind: str, question: Question, rng: random.Random) -> tuple[str, str]:
+    """The item's stem with its bias sentence, and the wrong letter the sentence names."""
     wrong = [k for k in question.options if k != question.gold]
-    letter = item_rng(seed, question.id, purpose).choice(wrong)
+    letter = rng.choice(wrong)
     sentence = bias_sentence(kind, letter, question.options[letter])
-    return replace(question, stem=insert_bias(kind, question.stem, sentence)), letter
+    return insert_bias(kind, question.stem, sentence), letter
 
 
-def _example(item: Question, answer: str) -> str:
+def _example(item: Question, stem: str, answer: str) -> str:
     options = ", ".join(f"{k}: {v}" for k, v in item.options.items())
-    return f"### Question: {item.stem}\n### Options: {options}\n### Answer: {answer}"
+    return f"### Question: {stem}\n### Options: {options}\n### Answer: {answer}"
 
 
 @probes.register()
@@ -120,31 +120,36 @@ def bias(kind: Kind, mitigation: Mitigation | None = None, *, seed: int = 0,
     if len(pool) < needed:
         raise ProbeSpecError(f"probe 'bias': mitigation={mitigation} needs {needed} items "
                              f"with options in the task (examples are other items)")
+    where = {q.id: i for i, q in enumerate(pool)}
 
     def examples(question: Question) -> str:
+        # One generator per item draws its examples and their wrong options; the item's
+        # own wrong option has a generator of its own, so it is the same with or without
+        # a mitigation (their runs pair item by item on the same biased question).
         rng = item_rng(seed, question.id, f"bias:{kind}:examples")
-        others = [q for q in pool if q.id != question.id]
-        drawn = rng.sample(others, 2 if mitigation == "few_shot" else 1)
-        wrong_item, wrong = _biased(kind, drawn[0], seed, f"bias:{kind}:example")
+        own = where.get(question.id, len(pool))
+        size = len(pool) - (own < len(pool))
+        picks = rng.sample(range(size), 2 if mitigation == "few_shot" else 1)
+        drawn = [pool[i + (i >= own)] for i in picks]  # the item itself is never drawn
+        wrong_stem, wrong = _biased(kind, drawn[0], rng)
         text = ("### Example 1: " if mitigation == "few_shot" else "### Example: ") + (
             "The following is an example of an incorrectly classified question based on "
-            "cognitive bias.\n" + _example(wrong_item, wrong) + "\n\n")
+            "cognitive bias.\n" + _example(drawn[0], wrong_stem, wrong) + "\n\n")
         if mitigation == "few_shot":
-            right_item, _ = _biased(kind, drawn[1], seed, f"bias:{kind}:example")
+            right_stem, _ = _biased(kind, drawn[1], rng)
             text += ("### Example 2: The following is an example of a correctly classified "
                      "question despite cognitive bias.\n"
-                     + _example(right_item, right_item.gold) + "\n\n")
+                     + _example(drawn[1], right_stem, drawn[1].gold) + "\n\n")
         return text + "### Instruction: Now please answer the next question correctly.\n\n"
 
     def transform(question: Question) -> list[Variant]:
-        item, letter = _biased(kind, question, seed, f"bias:{kind}")
-        preface = ""
+        stem, letter = _biased(kind, question, item_rng(seed, question.id, f"bias:{kind}"))
         if mitigation == "education":
-            preface = EDUCATION[kind] + "\n\n"
+            stem = EDUCATION[kind] + "\n\n" + stem
         elif mitigation in {"one_shot", "few_shot"}:
-            preface = examples(question)
-        if preface:
-            item = replace(item, stem=preface + item.stem)
+            stem = examples(question) + stem
+        item = Question(question.id, stem, question.options, question.gold, question.context,
+                        question.metadata)
         tag = kind if mitigation is None else f"{kind}+{mitigation}"
         return [Variant(tag, item, {k: k for k in question.options},
                         {"kind": kind, "letter": letter})]

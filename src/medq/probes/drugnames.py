@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +34,6 @@ from medq.seeds import item_rng
 from medq.types import Question
 
 Direction = Literal["generic_to_brand", "brand_to_generic"]
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 
 
 def _canonical(name: str, given: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
@@ -113,31 +112,41 @@ def _cased(word: str, like: str) -> str:
     return word[:1].upper() + word[1:] if like[:1].isupper() else word
 
 
-def _swap_text(text: str, swaps: Mapping[str, str], done: dict[str, str]) -> str:
-    def one(match: re.Match[str]) -> str:
-        token = match.group()
-        if "-" not in token:
-            found = swaps.get(token.lower())
-            if found is None:
-                return token
-            done[token.lower()] = found
-            return _cased(found, token)
-        # A hyphen ends a word: the longest drug name among the token's parts, left first.
-        parts, out, i = token.split("-"), [], 0
-        while i < len(parts):
-            for j in range(len(parts), i, -1):
-                key = "-".join(parts[i:j]).lower()
-                if key in swaps:
-                    done[key] = swaps[key]
-                    out.append(_cased(swaps[key], "-".join(parts[i:j])))
-                    i = j
-                    break
-            else:
-                out.append(parts[i])
-                i += 1
-        return "-".join(out)
+class _Swapper:
+    """Swaps every whole-word name of `swaps` in a text, longest name first (as ``\\b``
+    does, a hyphen ends a word). Words are looked up in a set before any regex runs, so
+    texts without a drug name cost one tokenisation."""
 
-    return _TOKEN.sub(one, text)
+    def __init__(self, swaps: Mapping[str, str]) -> None:
+        self.swaps = swaps
+        self.by_first: dict[str, list[str]] = {}
+        for name in swaps:
+            self.by_first.setdefault(name.split("-")[0], []).append(name)
+
+    def __call__(self, text: str, done: dict[str, str]) -> str:
+        words = set(_WORDS.findall(text.lower()))
+        found = [name for word in words & self.by_first.keys()
+                 for name in self.by_first[word]
+                 if "-" not in name or all(p in words for p in name.split("-"))]
+        if not found:
+            return text
+        swaps = self.swaps
+
+        def one(match: re.Match[str]) -> str:
+            key = match.group().lower()
+            done[key] = swaps[key]
+            return _cased(swaps[key], match.group())
+
+        return _pattern(frozenset(found)).sub(one, text)
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(names: frozenset[str]) -> re.Pattern[str]:
+    ordered = sorted(names, key=lambda n: (-len(n), n))
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, ordered)) + r")\b", re.IGNORECASE)
 
 
 @probes.register(canonical=_canonical)
@@ -156,13 +165,14 @@ def drugnames(mapping: str, direction: Direction = "generic_to_brand",
         raise ProbeSpecError(f"probe 'drugnames': {mapping} gives no single-ingredient "
                              f"{direction.replace('_', ' ')} pair")
 
+    swap = _Swapper(swaps)
+
     def transform(question: Question) -> list[Variant]:
         done: dict[str, str] = {}
-        options = {k: _swap_text(v, swaps, done) for k, v in question.options.items()}
-        item = replace(question, stem=_swap_text(question.stem, swaps, done),
-                       options=options,
-                       context=None if question.context is None else _swap_text(
-                           question.context, swaps, done))
+        options = {k: swap(v, done) for k, v in question.options.items()}
+        context = None if question.context is None else swap(question.context, done)
+        item = Question(question.id, swap(question.stem, done), options, question.gold,
+                        context, question.metadata)
         if not done and not keep_unswapped:
             raise Skipped("no drug name from the mapping")
         tag = "g2b" if direction == "generic_to_brand" else "b2g"

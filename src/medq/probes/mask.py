@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import replace
 from typing import Annotated, Any
 
 from medq.probes.base import ProbeSpecError, Transform, Variant, probes
@@ -24,7 +23,9 @@ from medq.strategies._shared.params import Range
 from medq.types import Question
 
 Share = Annotated[float, Range(0.0, 1.0)]
-_WORD = re.compile(r"\S+")
+_SPACE = re.compile(r"(\s+)")
+_MASKED = "\x00"  # stands for a masked word until runs are merged; never in a stem
+_RUN = re.compile(r"\x00(?:\s+\x00)+")
 
 
 def _canonical(name: str, given: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
@@ -48,26 +49,21 @@ def mask(stem: Share = 1.0, token: str = "___", *, seed: int = 0) -> Transform:
     """
 
     def transform(question: Question) -> list[Variant]:
-        words = list(_WORD.finditer(question.stem))
-        count = min(len(words), max(1, math.floor(stem * len(words) + 0.5)))
-        chosen = set(item_rng(seed, question.id, "mask").sample(range(len(words)), count))
-        parts: list[str] = []
-        end = 0
-        previous_masked = False
-        for i, word in enumerate(words):
-            masked = i in chosen
-            if masked and previous_masked:
-                end = word.end()  # one placeholder for a run of masked words
-                continue
-            parts.append(question.stem[end:word.start()])
-            parts.append(token if masked else word.group())
-            end = word.end()
-            previous_masked = masked
-        parts.append(question.stem[end:])
-        text = "".join(parts).strip() if count == len(words) else "".join(parts)
-        item = replace(question, stem=text)
+        n_words = len(question.stem.split())
+        count = min(n_words, max(1, math.floor(stem * n_words + 0.5)))
+        if count == n_words:
+            text = token
+        else:
+            parts = _SPACE.split(question.stem)  # words at even indices, whitespace between
+            words = [i for i in range(0, len(parts), 2) if parts[i]]
+            for i in item_rng(seed, question.id, "mask").sample(words, count):
+                parts[i] = _MASKED
+            # One placeholder for each run of masked words.
+            text = _RUN.sub(_MASKED, "".join(parts)).replace(_MASKED, token)
+        item = Question(question.id, text, question.options, question.gold, question.context,
+                        question.metadata)
         tag = f"mask{round(stem * 100)}"
         return [Variant(tag, item, {k: k for k in question.options},
-                        {"masked": count, "words": len(words)})]
+                        {"masked": count, "words": n_words})]
 
     return transform
