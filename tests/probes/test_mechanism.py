@@ -133,3 +133,14 @@ def test_run_files_take_a_list_of_probes(tmp_path: Path) -> None:
     path.write_text('task = "probe_toy"\nmodel = "scripted/x"\nprobes = ["permute:k=x"]\n')
     with pytest.raises(RunFileError, match="probes: probe 'permute'"):
         load_runfile(path)
+
+
+def test_rescore_of_a_probed_run_keeps_its_scores(store: Store) -> None:
+    from medq.runner import rescore
+
+    model = ScriptedModel(lambda r: "The answer is (B).")
+    first = evaluate(EvalSpec(task="probe_toy", model="scripted/x", probes=("permute",)),
+                     store=store, model=model, progress=False)
+    again = rescore(first.run_id, store=store)
+    assert (again.summary["correct"], again.summary["n"]) == (
+        first.summary["correct"], first.summary["n"]) == (N_TOY, 4 * N_TOY)
