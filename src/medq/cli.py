@@ -510,7 +510,7 @@ def show(
     if row["info"].get("probe"):
         from medq.probes import clean_delta
 
-        with Store() as store:
+        with Store(readonly=True) as store:
             summary.update(clean_delta(store, row, samples))
     if output_format == "json":
         from medq.outputs import provenance
@@ -822,14 +822,15 @@ def probe(
 
     if output_format not in {"text", "json", "markdown"}:
         _fail(f"--format must be text, json or markdown, not {output_format!r}")
-    with Store() as store:
-        if clean is not None:
-            if not run:
-                _fail("--clean RUN needs at least one --run RUN to pair with it")
+    if clean is not None:
+        if not run:
+            _fail("--clean RUN needs at least one --run RUN to pair with it")
+        with Store(readonly=True) as store:
             result = _run_or_explain(lambda: robustness(store, clean, run or [], seed=seed,
                                                         n_resamples=resamples))
-            typer.echo(render_robustness(result, output_format))
-            return
+        typer.echo(for_terminal(render_robustness(result, output_format), sys.stdout))
+        return
+    with Store() as store:
         if task is None or model is None or not probes:
             _fail("--task, --model and --probes are required (or --clean RUN --run RUN)")
         spec = EvalSpec(task=str(task), model=str(model), strategy=strategy,
@@ -837,14 +838,14 @@ def probe(
                         seed=seed, base_url=base_url, api_key_env=api_key_env)
         clean_result, probed = _run_or_explain(lambda: probe_suite(
             spec, split_probes(probes or []), store=store, concurrency=concurrency,
-            on_start=lambda run_id: typer.echo(f"run {run_id}", err=True)))
+            on_start=lambda run_id: _echo(f"run {run_id}", err=True)))
         if (probed[-1] if probed else clean_result).interrupted:
-            typer.echo("interrupted: run the same command again to resume.", err=True)
+            _echo("interrupted: run the same command again to resume.", err=True)
             raise typer.Exit(130)
         result = _run_or_explain(lambda: robustness(
             store, clean_result.run_id, [r.run_id for r in probed], seed=seed,
             n_resamples=resamples))
-    typer.echo(render_robustness(result, output_format))
+    typer.echo(for_terminal(render_robustness(result, output_format), sys.stdout))
 
 
 glianorex_app = typer.Typer(help="Glianorex: a fictional-organ control set you generate.",
@@ -875,10 +876,10 @@ def glianorex_generate(
         concurrency=concurrency, limit=limit))
     dropped = ", ".join(f"{n} {why}" for why, n in sorted(report.dropped.items())) or "none"
     gold = ", ".join(f"{k} {n}" for k, n in report.gold.items())
-    typer.echo(f"{report.written} questions from {report.sections} sections written to "
+    _echo(f"{report.written} questions from {report.sections} sections written to "
                f"{report.path} (dropped: {dropped}; gold letters: {gold}; new model calls: "
                f"{report.new_calls})")
-    typer.echo(f"evaluate with: medq eval --task glianorex --data {report.path} --model M")
+    _echo(f"evaluate with: medq eval --task glianorex --data {report.path} --model M")
 
 
 corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,
