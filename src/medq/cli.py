@@ -760,6 +760,67 @@ def _probe_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+@app.command("tune-prompt")
+def tune_prompt(
+    task: Annotated[str, typer.Option(help="Development task the formats are tuned on, "
+                                      "e.g. medqa_dev (never a test split).")],
+    model: Annotated[str, typer.Option(help="Model spec.")],
+    formats: Annotated[int, typer.Option(help="Formats sampled (the default first).")] = 8,
+    limit: Annotated[int, typer.Option(help="Tuning items per format (at most).")] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the format sample and the runs.")] = 0,
+    data: Annotated[Path | None, typer.Option(help="Files of the dev task's release.")] = None,
+    sample: Annotated[bool, typer.Option(help="Use the bundled samples.")] = False,
+    test_task: Annotated[
+        str | None, typer.Option(help="Also run every format on this test task and report "
+                                 "min / median / max accuracy (format sensitivity).")
+    ] = None,
+    test_data: Annotated[Path | None, typer.Option(help="Files of the test task.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the API key.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Run file (TOML) to write with "
+                                  "the best format.")
+    ] = None,
+) -> None:
+    """Sample prompt formats, score each on dev items, and freeze the best into a run file
+    (Jeong et al. 2024: compare models each at their best prompt)."""
+    from medq.runner import evaluate
+    from medq.store import Store
+    from medq.tuning import runfile_text
+    from medq.tuning import tune_prompt as tune
+
+    if formats < 1 or limit < 1:
+        _fail("--formats and --limit must be at least 1")
+    with Store() as store:
+        result = _run_or_explain(lambda: tune(
+            task, model, evaluate=lambda spec: evaluate(spec, store=store, progress=False),
+            formats=formats, limit=limit, seed=seed, data=data, sample=sample,
+            test_task=test_task, test_data=test_data, base_url=base_url,
+            api_key_env=api_key_env))
+    for score in result.scores:
+        mark = "*" if score is result.best else " "
+        test = "" if score.test_accuracy is None else f"  test {_pct(score.test_accuracy)}%"
+        typer.echo(f"{mark} {_pct(score.accuracy)}% (n={score.n}, invalid {score.invalid})"
+                   f"{test}  {score.strategy}")
+    spread = result.spread
+    typer.echo(f"tuning accuracy across formats: min {_pct(spread['min'])}%, median "
+               f"{_pct(spread['median'])}%, max {_pct(spread['max'])}%")
+    if result.test_spread:
+        t = result.test_spread
+        typer.echo(f"format sensitivity on {test_task}: min {_pct(t['min'])}%, median "
+                   f"{_pct(t['median'])}%, max {_pct(t['max'])}%; the tuned format: "
+                   f"{_pct(result.best.test_accuracy)}%")
+    if output is not None:
+        from medq._atomic import atomic_write_text
+
+        atomic_write_text(output, runfile_text(result, task=test_task or task, model=model,
+                                        seed=seed, base_url=base_url))
+        typer.echo(f"best format written to {output} (run it with `medq eval --config "
+                   f"{output}`)")
+
+
 @app.command("probes")
 def probes_() -> None:
     """List the robustness probes with their parameters and paper."""
