@@ -79,16 +79,18 @@ def test_rerun_makes_no_calls() -> None:
         assert server.count == 5
 
 
-def test_rate_limits_are_retried_and_dead_servers_become_errors() -> None:
+def test_rate_limits_are_retried_and_a_run_of_errors_fails() -> None:
     with FakeOpenAIServer(faults={"429": 2}) as server:
         medq(*eval_args(server, "--limit", "4"))
         assert server.faults_sent["429"] == 8 and server.count == 12
     assert show()["errors"] == 0
 
     with FakeOpenAIServer(always="400") as server:
-        medq(*eval_args(server, "--limit", "3", "--seed", "7"))
+        failed = runner.invoke(app, eval_args(server, "--limit", "3", "--seed", "7"))
+    assert failed.exit_code == 1 and "HTTP 400: injected fault" in failed.stderr
     summary = show()
-    assert (summary["errors"], summary["n"], summary["accuracy"]) == (3, 0, None)
+    assert summary["status"] == "failed" and "HTTP 400" in summary["failure"]
+    assert summary["errors"] >= 1 and (summary["n"], summary["accuracy"]) == (0, None)
 
 
 def test_truncation_is_counted() -> None:

@@ -251,8 +251,10 @@ def test_public_surface_is_pinned() -> None:
 
     assert medq.__all__ == [
         "Answer", "Capability", "Comparison", "Completion", "EvalSpec", "Extraction",
-        "GenerationRequest", "Message", "Model", "ModelError", "Outcome", "PairComparison",
-        "Question", "Reading", "RetryPolicy", "RunResult", "SampleResult", "Status", "Store",
+        "FatalModelError", "GenerationRequest", "Message", "Model", "ModelError", "Outcome",
+        "PairComparison", "Question", "Reading", "RetryPolicy", "RunBusyError",
+        "RunFailedError", "RunResult", "RunSettings", "SampleResult", "SettingError",
+        "Status", "Store",
         "StrategySpec", "Task", "ToolCall", "aggregate", "bootstrap_ci", "breakdown",
         "build_report", "build_strategy", "calibration", "clustered_se", "compare_runs",
         "evaluate", "export_run", "extract_choice", "import_predictions", "load_model",

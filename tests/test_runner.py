@@ -10,7 +10,7 @@ import pytest
 from medq.models.base import UnsupportedCapabilityError
 from medq.models.retry import RetryPolicy
 from medq.registry import tasks
-from medq.runner import EvalSpec, evaluate, rescore, run_id_for
+from medq.runner import EvalSpec, RunFailedError, evaluate, rescore, run_id_for
 from medq.store import Store
 from medq.tasks.base import Task
 from medq.testing.scripted import ScriptedModel, failing
@@ -89,11 +89,14 @@ def test_cache_is_shared_across_runs_of_same_prompts(store: Store) -> None:
 
 def test_failed_calls_are_errors_not_answers_and_are_retried_on_resume(store: Store) -> None:
     spec = EvalSpec(task="toy", model="scripted/test")
-    broken = evaluate(spec, store=store, model=ScriptedModel(failing("HTTP 400: bad")),
-                      retry=FAST_RETRY)
-    s = broken.summary
+    # max_error_rate=1: go through every item, and fail only because all of them failed.
+    with pytest.raises(RunFailedError, match="all 20 items failed: HTTP 400: bad") as failed:
+        evaluate(spec, store=store, model=ScriptedModel(failing("HTTP 400: bad")),
+                 retry=FAST_RETRY, max_error_rate=1.0)
+    s = failed.value.summary
     assert (s["errors"], s["n"], s["correct"], s["accuracy"]) == (20, 0, 0, None)
-    rows = list(store.samples(broken.run_id))
+    assert s["status"] == "failed" and store.run(failed.value.run_id)["status"] == "failed"
+    rows = list(store.samples(failed.value.run_id))
     assert all(r["status"] == "error" and "HTTP 400" in r["reason"] for r in rows)
     assert all(r["choice"] is None for r in rows)
     fixed = ScriptedModel(always("A"))
@@ -108,10 +111,12 @@ def test_transient_failures_are_retried_within_bounds(store: Store) -> None:
                       model=model, retry=FAST_RETRY, concurrency=1)
     assert len(model.calls) == 3 and result.summary["correct"] == 1
     model = ScriptedModel(always("A"), fail_first=10)
-    result = evaluate(EvalSpec(task="toy", model="scripted/test", limit=2, seed=1),
-                      store=store, model=model, retry=FAST_RETRY, concurrency=1)
-    assert result.summary["errors"] == 2
-    assert "3 attempts" in next(store.samples(result.run_id))["reason"]
+    with pytest.raises(RunFailedError, match="all 2 items failed: gave up after 3 attempts"
+                       ) as failed:
+        evaluate(EvalSpec(task="toy", model="scripted/test", limit=2, seed=1), store=store,
+                 model=model, retry=FAST_RETRY, concurrency=1, max_error_rate=1.0)
+    assert failed.value.summary["errors"] == 2
+    assert "3 attempts" in next(store.samples(failed.value.run_id))["reason"]
 
 
 def test_sliding_window_bounds_calls_in_flight(store: Store) -> None:

@@ -5,6 +5,10 @@ Every call goes through `CallLog`: it looks the call up in the store by a conten
 miss, under the run's one concurrency window and the one retry policy, and records it. A
 strategy sees an `ItemModel`, which is a `Model` that also tallies the item's calls and
 tokens.
+
+A few `FatalModelError`s in a row (a refused key, a wrong URL, nothing listening) halt the
+log: no further call is sent, and every later one raises `RunHaltedError`, which ends the
+run rather than the item, since every item would fail the same way.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from medq.models.base import Model, ModelError
+from medq.models.base import FatalModelError, Model, ModelError
 from medq.models.retry import RetryPolicy, with_retries
+from medq.run_settings import check_int
 from medq.store import Store, content_hash
 from medq.types import (
     Capability,
@@ -28,9 +33,25 @@ from medq.types import (
     ToolCall,
 )
 
+#: Consecutive fatal failures after which a run stops sending; a few rather than one, so a
+#: single odd reply cannot end a run that works.
+FAIL_FAST_AFTER = 3
+
 
 class CacheMissError(ModelError):
     """A cache-only model (used by `rescore`) was asked for a call it has not stored."""
+
+
+class RunHaltedError(Exception):
+    """The run stopped sending calls; `reason` says why and what to fix.
+
+    Deliberately not a `ModelError`: strategies treat those as one item's failure, while
+    this ends the whole run.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _messages_json(messages: Any) -> list[dict[str, str]]:
@@ -79,6 +100,7 @@ class CallLog:
         store: where calls are cached and recorded.
         concurrency: at most this many live calls in flight at once.
         retry: the retry policy for transient failures.
+        fail_fast_after: halt after this many `FatalModelError`s in a row (0: never).
     """
 
     model: Model | None
@@ -90,9 +112,18 @@ class CallLog:
     capabilities: frozenset[Capability] = frozenset()
     new_calls: int = 0
     roles: dict[str, CallLog] = field(default_factory=dict)
+    fail_fast_after: int = FAIL_FAST_AFTER
+    halted: str | None = None
 
     def __post_init__(self) -> None:
+        check_int("concurrency", self.concurrency, 1)
         self._window = asyncio.Semaphore(self.concurrency)
+        self._fatal_streak = 0
+
+    def halt(self, reason: str) -> None:
+        """Send no further calls; every later `fetch` raises `RunHaltedError(reason)`."""
+        if self.halted is None:
+            self.halted = reason
 
     def bind(self, name: str, endpoint: str, capabilities: frozenset[Capability]) -> None:
         """Set the identity used in cache keys (defaults to the live model's)."""
@@ -116,13 +147,24 @@ class CallLog:
             return cached.response
         if self.model is None:
             raise CacheMissError(f"no stored response for call {key[:12]} (rescore makes no calls)")
+        if self.halted is not None:
+            raise RunHaltedError(self.halted)
         async with self._window:
+            # Checked after the wait too: calls queued behind the window must not go out.
+            if self.halted is not None:
+                raise RunHaltedError(self.halted)
             started = time.perf_counter()
             try:
                 response, prompt_tokens, completion_tokens = await with_retries(call, self.retry)
             except ModelError as exc:
                 self.store.put_call_error(key, str(exc), tally.run_id, tally.item_id)
+                if isinstance(exc, FatalModelError):
+                    self._fatal_streak += 1
+                    if self.fail_fast_after and self._fatal_streak >= self.fail_fast_after:
+                        self.halt(f"stopped after {self._fatal_streak} calls in a row "
+                                  f"failed: {exc}")
                 raise
+            self._fatal_streak = 0
             latency = time.perf_counter() - started
         self.new_calls += 1
         self.store.put_call(

@@ -146,6 +146,19 @@ def eval_(
     limit: Annotated[int | None, typer.Option(help="Only the first N items.")] = None,
     concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds allowed for one request [default: 120].")
+    ] = None,
+    max_retries: Annotated[
+        int, typer.Option(help="Retries of a failed request (429, 5xx, timeout).")
+    ] = 4,
+    max_error_rate: Annotated[
+        float, typer.Option(help="The run fails (and stops) above this fraction of items "
+                            "in error.")
+    ] = 0.05,
+    max_response_mb: Annotated[
+        float | None, typer.Option(help="Largest response body accepted, in MB [default: 8].")
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     config: Annotated[
         Path | None,
@@ -178,16 +191,21 @@ def eval_(
     Running the same command again resumes the run: finished items are kept and no call
     already made is repeated. With --config RUNFILE the run comes from the file, and any
     flag given on the command line overrides the file's value.
+
+    Exit status: 0 finished, 1 failed (no or too little evidence: see the one-line
+    reason), 2 bad input, 3 the same run is running in another process, 130 interrupted.
     """
     from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
     from medq.plan import actual_cost, price_for
+    from medq.run_settings import RunFailedError, RunSettings
     from medq.runner import EvalSpec
     from medq.store import Store
     from medq.tasks.groups import expand_tasks
 
     probes = tuple(probe or ())
+    run_settings = None
     if config is not None:
-        (task, model, data, sample, strategy, base_url, api_key_env, limit, concurrency, seed,
+        (task, model, data, sample, strategy, base_url, api_key_env, limit, seed, run_settings,
          file_probes) = _from_runfile(ctx, config)
         probes = probes or file_probes
     if task is None or model is None:
@@ -205,12 +223,16 @@ def eval_(
         strategy = strategy if strategy.startswith("logprob") else "logprob"
     names = _run_or_explain(lambda: expand_tasks(task))
     price = _run_or_explain(lambda: price_for(model, price_in, price_out))
-    specs = [EvalSpec(task=name, model=model, strategy=strategy,
-                      data=str(data) if data else None, sample=sample, limit=limit,
-                      seed=seed, base_url=base_url, api_key_env=api_key_env, probes=probes)
-             for name in names]
-    settings = _run_or_explain(lambda: CallSettings(temperature, max_tokens, max_calls,
-                                                    concurrency))
+    specs = _run_or_explain(lambda: [
+        EvalSpec(task=name, model=model, strategy=strategy, data=str(data) if data else None,
+                 sample=sample, limit=limit, seed=seed, base_url=base_url,
+                 api_key_env=api_key_env, probes=probes)
+        for name in names])
+    run_settings = run_settings or _run_or_explain(lambda: RunSettings(
+        concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+        max_error_rate=max_error_rate, max_response_mb=max_response_mb))
+    settings = _run_or_explain(lambda: CallSettings(
+        temperature, max_tokens, max_calls, run_settings.concurrency, run=run_settings))
     if max_calls is not None and max_calls < 1:
         _fail(f"--max-calls must be 1 or more, not {max_calls}")
     with Store() as store:
@@ -223,9 +245,17 @@ def eval_(
             _echo("\n".join(plan_text + ["dry run: no model call was made."]))
             return
         _echo("\n".join(plan_text), err=True)
-        outcome = _run_or_explain(lambda: evaluate_tasks(
-            specs, settings, store, output=output,
-            on_start=lambda run_id: _echo(f"run {run_id}", err=True)))
+
+        def run_all() -> Any:
+            try:
+                return evaluate_tasks(specs, settings, store, output=output,
+                                      on_start=lambda run_id: _echo(f"run {run_id}", err=True))
+            except RunFailedError as exc:
+                if output_format == "json" and exc.summary:
+                    _echo(json.dumps(exc.summary, indent=2))
+                raise
+
+        outcome = _run_or_explain(run_all)
         infos = {r.run_id: store.run(r.run_id)["info"] for r in outcome.results}
         where = store.path
     summaries = [r.summary for r in outcome.results]
@@ -241,6 +271,8 @@ def eval_(
             typer.echo(aggregate_line(combined))
         for r in outcome.results:
             _echo(f"run_id: {r.run_id}  (new model calls: {r.new_calls})")
+            if r.summary["errors"]:
+                _echo(_error_line(r.summary))
     if price is not None:
         for r in outcome.results:
             typer.echo(f"cost of {r.run_id}: ${actual_cost(r.summary, infos[r.run_id], price):.4f}"
@@ -257,6 +289,14 @@ def eval_(
     if outcome.interrupted:
         typer.echo("interrupted: run the same command again to resume.", err=True)
         raise typer.Exit(130)
+
+
+def _error_line(summary: dict[str, Any]) -> str:
+    """How many items failed, and the bound above which the run would fail."""
+    return (f"errors: {summary['errors']} of {summary['n_items']} items "
+            f"({_pct(summary.get('error_rate'))}%); a run fails above "
+            f"{_pct(summary.get('max_error_rate'))}% (--max-error-rate). Running the same "
+            "command again retries them.")
 
 
 def aggregate_line(combined: dict[str, Any]) -> str:
@@ -297,7 +337,8 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     from medq.runfile import load_runfile
 
     names = ("task", "model", "data", "sample", "strategy", "base_url", "api_key_env",
-             "limit", "concurrency", "seed")
+             "limit", "concurrency", "seed", "timeout", "max_retries", "max_error_rate",
+             "max_response_mb")
     # Compared by name: typer may carry its own copy of click's ParameterSource enum.
     given = {
         name: ctx.params[name]
@@ -309,19 +350,29 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     run = _run_or_explain(lambda: load_runfile(config, **given))
     spec = run.spec
     return (spec.task, spec.model, spec.data, spec.sample, spec.strategy, spec.base_url,
-            spec.api_key_env, spec.limit, run.concurrency, spec.seed, spec.probes)
+            spec.api_key_env, spec.limit, spec.seed, run.settings, spec.probes)
 
 
 def _run_or_explain(action: Any) -> Any:
-    """Run `action`, turning medq's expected errors into one clear line and exit code 2."""
+    """Run `action`, turning medq's expected errors into one clear line and exit code 2
+    (1 for a failed run, 3 for a run busy in another process)."""
+    from medq.liveness import RunBusyError
     from medq.models.base import ModelError
     from medq.registry import UnknownNameError
+    from medq.run_settings import RunFailedError, SettingError
     from medq.store import RunNotFoundError
     from medq.strategies._shared.spec import StrategySpecError
     from medq.tasks.base import DatasetUnavailableError, TaskDataError
 
     try:
         return action()
+    except SettingError as exc:
+        _fail(exc.flag())
+    except RunFailedError as exc:
+        _fail(f"{exc} (what finished is kept: fix this and run the same command to resume)",
+              1)
+    except RunBusyError as exc:
+        _fail(str(exc), 3)
     except (
         ModelError,
         UnknownNameError,
@@ -498,6 +549,7 @@ def show(
             _fail(f"--extractor {extractor!r}: run {run_id} has results for extractor "
                   f"version(s) {', '.join(versions) or 'none'}")
         samples = list(store.samples(run_id, extractor))
+        owner = store.run_owner(run_id)
     fields = sorted({k for s in samples for k in (s["details"].get("metadata") or {})})
     unknown = [f for f in by or () if f not in fields]
     if unknown:
@@ -506,6 +558,9 @@ def show(
     summary = summarize(row, samples)
     summary["extractor_version"] = extractor or summary["extractor_version"]
     summary["extractor_versions"] = versions
+    failure = owner.get("failure") if owner is not None else None
+    if failure is not None and summary["status"] == "failed":
+        summary["failure"] = failure
     groups = {field: breakdown(samples, field) for field in by or ()}
     if row["info"].get("probe"):
         from medq.probes import clean_delta
@@ -523,7 +578,11 @@ def show(
     _print(summary_table([summary], title=run_id))
     for field, stats in groups.items():
         _print(breakdown_table(field, stats))
-    lines = [f"status: {summary['status']}   wall time: {summary['wall_s']:.1f} s"]
+    from medq.liveness import status_text
+
+    lines = [f"status: {status_text(summary)}   wall time: {summary['wall_s']:.1f} s"]
+    if summary.get("failure"):
+        lines.append(f"failed: {summary['failure']}")
     if "acc_norm" in summary:
         lines.append(
             f"acc_norm: {_pct(summary['acc_norm'])}% "
@@ -705,7 +764,9 @@ def import_(
     ] = None,
 ) -> None:
     """Import predictions made elsewhere as a run scored by medq's own extractor, with the
-    paper's own figure beside medq's. Importing the same file again changes nothing."""
+    paper's own figure beside medq's. Importing the same file again changes nothing.
+
+    Exit status: 0 imported, 2 bad input, 3 the same import is running, 130 interrupted."""
     from medq.importers import import_predictions
 
     result = _run_or_explain(
@@ -714,6 +775,8 @@ def import_(
             condition=condition,
         )
     )
+    if result.summary["status"] == "interrupted":
+        _fail("interrupted: run the same import again to finish it.", 130)
     _print(summary_table([result.summary], title=result.run_id))
     _echo("\n".join(_import_lines(result.summary, result.info)))
     _echo(f"run_id: {result.run_id}" + ("  (already imported)" if result.existed else ""))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medq.run_settings import RunSettings
 from medq.runner import EvalSpec, RunResult
 from medq.store import Store
 
@@ -26,12 +27,21 @@ class CallSettings:
             (`GenerationDefaults`); None: the strategy's own.
         max_calls: stop cleanly after this many new model calls across all runs.
         concurrency: model calls in flight at once.
+        run: timeouts, retries and the error bound of each run (`RunSettings`); its
+            concurrency is `concurrency`.
     """
 
     temperature: float | None = None
     max_tokens: int | None = None
     max_calls: int | None = None
     concurrency: int = 32
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def run_settings(self) -> RunSettings:
+        """`run`, with this command's concurrency."""
+        from dataclasses import replace
+
+        return replace(self.run, concurrency=self.concurrency)
 
     @property
     def generation(self) -> dict[str, Any]:
@@ -61,7 +71,8 @@ def live_model(spec: EvalSpec, settings: CallSettings, budget_left: int | None) 
     from medq.models import load_model
     from medq.models.views import CallBudget, GenerationDefaults
 
-    model: Any = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
+    model: Any = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
+                            **settings.run.model_options())
     if budget_left is not None:
         model = CallBudget(model, budget_left)
     if settings.generation:
@@ -75,7 +86,7 @@ def _close(model: Any) -> None:
     asyncio.run(model.aclose())
 
 
-def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, concurrency: int,
+def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, settings: RunSettings,
                         on_start: Callable[[str], None] | None) -> RunResult:
     """`evaluate` with `model`, closed in the same event loop (its connections live there)."""
     import asyncio
@@ -84,8 +95,8 @@ def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, concurrency: i
 
     async def run() -> RunResult:
         try:
-            return await evaluate_async(spec, store=store, model=model,
-                                        concurrency=concurrency, on_start=on_start)
+            return await evaluate_async(spec, store=store, model=model, settings=settings,
+                                        on_start=on_start)
         finally:
             await model.aclose()
 
@@ -127,7 +138,7 @@ def evaluate_tasks(
         model = live_model(spec, settings, left)
         budget = model if isinstance(model, CallBudget) else getattr(model, "inner", None)
         try:
-            result = _evaluate_and_close(spec, model, store, settings.concurrency, on_start)
+            result = _evaluate_and_close(spec, model, store, settings.run_settings(), on_start)
         except BaseException as exc:
             # The budget can run out during a strategy's one-off preparation, before the
             # run has items: that stops the command like a budget stop inside a run.

@@ -17,15 +17,19 @@ from medq.store import Store
 COLUMNS = (
     "run_id", "item_id", "position", "status", "choice", "gold", "correct", "truncated",
     "confidence", "reason", "response", "calls", "prompt_tokens", "completion_tokens",
-    "details",
+    "details", "run_status",
 )
 
 
 def export_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """The run's items as flat dicts (details as a JSON string)."""
+    """The run's items as flat dicts (details as a JSON string). ``run_status`` is the
+    run's (``finished``, ``failed``, ``interrupted``, ``stale``...), so rows of a partial run
+    never pass for a whole one."""
+    run_status = store.run(run_id)["status"]
     rows = []
     for s in store.samples(run_id):
-        row = {c: s[c] for c in COLUMNS}
+        row = {c: s[c] for c in COLUMNS if c != "run_status"}
+        row["run_status"] = run_status
         row["details"] = json.dumps(s["details"], sort_keys=True)
         rows.append(row)
     return rows

@@ -1,6 +1,8 @@
 """Run files: one TOML (or YAML) file that fixes task, model, strategy and seed of a run.
 
-A run file holds the fields of `EvalSpec` plus ``concurrency``; the strategy is either a
+A run file holds the fields of `EvalSpec` plus the settings of `RunSettings`
+(``concurrency``, ``timeout``, ``max_retries``, ``max_error_rate``, ``max_response_mb``),
+which change how the run goes but not its result or its ID; the strategy is either a
 spec string or a table whose ``name`` is the strategy and whose other keys are its
 parameters (a nested table is a nested strategy). Relative ``data`` paths are relative to
 the file. Unknown keys are errors, so a typo never silently changes a run.
@@ -11,6 +13,8 @@ Example (``run.toml``)::
     model = "openai/gpt-4o-mini"
     seed = 1
     data = "data/medqa_usmle"
+    timeout = 60        # seconds per request
+    max_retries = 2
 
     [strategy]
     name = "self_consistency"
@@ -33,16 +37,19 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from medq.run_settings import DEFAULT_CONCURRENCY, RunSettings, SettingError
 from medq.runner import EvalSpec
 from medq.strategies._shared.spec import StrategySpec, StrategySpecError
 
-__all__ = ["RunFile", "RunFileError", "load_runfile", "read_runfile"]
+__all__ = ["DEFAULT_CONCURRENCY", "RunFile", "RunFileError", "load_runfile", "read_runfile"]
 
-DEFAULT_CONCURRENCY = 32
 _SPEC_FIELDS = {f.name: f for f in fields(EvalSpec)}
+_SETTINGS = {f.name for f in fields(RunSettings)}
 _TYPES: dict[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "data": (str,), "sample": (bool,), "limit": (int,),
     "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int,),
+    "timeout": (float, int), "max_retries": (int,), "max_error_rate": (float, int),
+    "max_response_mb": (float, int),
 }
 
 
@@ -52,10 +59,15 @@ class RunFileError(ValueError):
 
 @dataclass(frozen=True)
 class RunFile:
-    """A loaded run file: the run's spec and its concurrency."""
+    """A loaded run file: the run's spec and how to run it."""
 
     spec: EvalSpec
-    concurrency: int = DEFAULT_CONCURRENCY
+    settings: RunSettings = RunSettings()
+
+    @property
+    def concurrency(self) -> int:
+        """Model calls in flight at once."""
+        return self.settings.concurrency
 
 
 def read_runfile(path: Path | str) -> dict[str, Any]:
@@ -85,9 +97,9 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
             isinstance(value, bool) and bool not in _TYPES[key]
         )
         if not ok:
+            kind = "number" if float in _TYPES[key] else _TYPES[key][0].__name__
             raise RunFileError(
-                f"run file {path}: {key!r} must be {_TYPES[key][0].__name__}, "
-                f"not {type(value).__name__}"
+                f"run file {path}: {key!r} must be {kind}, not {type(value).__name__}"
             )
         values[key] = value
     if "data" in values:
@@ -132,19 +144,26 @@ def _parse(path: Path, text: str) -> Mapping[str, Any]:
 def load_runfile(path: Path | str, **overrides: Any) -> RunFile:
     """The run described by the file at `path`; `overrides` that are not None win.
 
+    Raises:
+        RunFileError: unreadable, unknown keys, wrong types, or a value out of range
+            (``limit = 0``), naming the file and the key.
+
     Example:
         >>> run = load_runfile("run.toml", limit=10)
-        >>> evaluate(run.spec, concurrency=run.concurrency)
+        >>> evaluate(run.spec, **asdict(run.settings))
     """
     values = read_runfile(path)
     values.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("task", "model"):
         if not values.get(key):
             raise RunFileError(f"run file {path}: {key!r} is required")
-    unknown = set(values) - set(_SPEC_FIELDS) - {"concurrency"}
+    unknown = set(values) - set(_SPEC_FIELDS) - _SETTINGS
     if unknown:
         raise RunFileError(f"unknown run setting(s) {sorted(unknown)}")
-    concurrency = values.pop("concurrency", DEFAULT_CONCURRENCY)
+    settings = {k: values.pop(k) for k in _SETTINGS & set(values)}
     if "strategy" in values:
         values["strategy"] = str(StrategySpec.coerce(values["strategy"]))
-    return RunFile(EvalSpec(**values), concurrency)
+    try:
+        return RunFile(EvalSpec(**values), RunSettings(**settings))
+    except SettingError as exc:
+        raise RunFileError(f"run file {path}: {exc}") from None

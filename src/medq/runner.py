@@ -2,8 +2,15 @@
 
 A sliding window keeps up to `concurrency` model calls in flight (never lock-step batches);
 each finished item is committed at once, so a run killed at any moment resumes with the
-same command and redoes only what was not finished. Ctrl-C stops cleanly and keeps
-everything finished.
+same command and redoes only what was not finished. Ctrl-C (or SIGTERM) stops cleanly and
+keeps everything finished.
+
+A run that produced no evidence is a failure, never a result: when every item ended in
+error, when more than `RunSettings.max_error_rate` of them did (the run stops sending at
+that point), or when calls failed in a way retrying cannot fix (`medq.calls`), the run is
+stored as ``failed`` and `evaluate` raises `RunFailedError` with the cause in one line.
+A run holds a lock while it executes (`medq.liveness`), so the same spec started twice
+never pays twice.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from medq import __version__
-from medq.calls import CallLog, ItemModel, ItemTally, completion_from_json
+from medq.calls import CallLog, ItemModel, ItemTally, RunHaltedError, completion_from_json
+from medq.liveness import RunLock
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
+from medq.models.credentials import strip_credentials
 from medq.models.retry import RetryPolicy
 from medq.progress import Progress as _Progress
 from medq.prompts import prompt_hash, recording
+from medq.run_settings import RunFailedError, RunSettings, SettingError, check_int
 from medq.scoring.readings import UnreadableError, read, reading_of
 from medq.store import Store, canonical_json, content_hash
 from medq.strategies._shared.spec import StrategySpec
@@ -67,12 +77,16 @@ class EvalSpec:
         sample: use the bundled sample of the task.
         limit: evaluate only the first N items (in the task's order).
         seed: seed for every random choice and for servers that honour one.
-        base_url: OpenAI-compatible server URL (openai backend).
+        base_url: OpenAI-compatible server URL (openai backend); a ``user:password@`` in
+            it is used but never stored, nor part of the run's identity.
         api_key_env: environment variable holding the API key (openai backend).
         roles: models for other roles, as (role, ModelRef) pairs or a mapping; strategies
             and graders reach them with ``model.role(name)``.
         probes: robustness probe specs applied in order to the task's items, e.g.
             ``("permute:mode=cyclic", "nota")`` (multiple-choice tasks; see `medq.probes`).
+
+    Raises:
+        SettingError: `limit` below 1, or `seed` not an integer.
     """
 
     task: str
@@ -88,6 +102,10 @@ class EvalSpec:
     probes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.limit is not None:
+            check_int("limit", self.limit, 1)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise SettingError("seed", "an integer", self.seed)
         object.__setattr__(self, "probes", tuple(self.probes))
         roles = self.roles.items() if isinstance(self.roles, Mapping) else self.roles
         pairs = []
@@ -301,14 +319,19 @@ async def answer_items(
     scorer: Scorer | None = None,
     rendered: set[str] | None = None,
     grader: Grader | None = None,
+    max_errors: int | None = None,
+    n_items: int = 0,
 ) -> None:
     """Answer every item and store each result as soon as it is finished.
 
     A ModelError (after retries) makes the item an error with its reason; an
-    UnsupportedCapabilityError aborts the run, since every item would fail the same way.
+    UnsupportedCapabilityError or a RunHaltedError aborts the run, since every item would
+    fail the same way. Once more than `max_errors` items (of the run's `n_items`) ended in
+    error, the log is halted: the run has failed whatever the rest would do.
     The name of every prompt template rendered is added to `rendered`.
     """
     rendered = rendered if rendered is not None else set()
+    errors: list[str] = []
     queue: asyncio.Queue[tuple[int, Question]] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -334,6 +357,11 @@ async def answer_items(
             store.put_sample(run_id, sample_row(question, position, answer, tally, scorer))
             if on_done is not None:
                 on_done()
+            if answer.status is Status.ERROR and answer.reason is not None:
+                errors.append(answer.reason)
+                if max_errors is not None and len(errors) > max_errors:
+                    log.halt(_too_many_errors(errors, n_items, max_errors))
+                    raise RunHaltedError(log.halted or "")
 
     tasks = [asyncio.ensure_future(work()) for _ in range(max(1, min(workers, queue.qsize())))]
     try:
@@ -342,6 +370,30 @@ async def answer_items(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _too_many_errors(reasons: list[str], n_items: int, max_errors: int) -> str:
+    """Why a run stopped on its error budget, with the most common error."""
+    common = max(set(reasons), key=lambda r: (reasons.count(r), -reasons.index(r)))
+    if len(reasons) == n_items:
+        return f"all {n_items} items failed: {common}"
+    return (f"stopped after {len(reasons)} of {n_items} items failed (--max-error-rate "
+            f"allows {max_errors}); the most common error: {common}")
+
+
+def _evidence_failure(store: Store, run_id: str, n_items: int,
+                      settings: RunSettings) -> str | None:
+    """Why a run that went through every item is still a failure, or None."""
+    stored, errors, common = store.error_counts(run_id)
+    if errors == 0:
+        return None
+    if errors == stored:
+        return f"all {errors} items failed: {common}"
+    if errors > settings.max_errors(n_items):
+        return (f"{errors} of {n_items} items failed ({100 * errors / n_items:.1f}% > "
+                f"--max-error-rate {100 * settings.max_error_rate:g}%); the most common "
+                f"error: {common}")
+    return None
 
 
 async def evaluate_async(
@@ -354,19 +406,47 @@ async def evaluate_async(
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
     task: Task | None = None,
+    settings: RunSettings | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Evaluate `spec`, resuming its run if one was started before. See `evaluate`.
 
-    `task` replaces loading the task from `spec` (see `prepare_run`)."""
+    `task` replaces loading the task from `spec` (see `prepare_run`); `settings` wins over
+    `concurrency` when given; `info` is more provenance, stored with the run from its
+    start (an import's file and counts)."""
+    settings = settings or RunSettings(concurrency=concurrency)
+    lock = RunLock(store)
+    try:
+        return await _evaluate(spec, store, model, retry, progress, on_start, task, settings,
+                               info or {}, lock)
+    finally:
+        lock.release()
+
+
+async def _evaluate(
+    spec: EvalSpec,
+    store: Store,
+    model: Model | None,
+    retry: RetryPolicy | None,
+    progress: bool,
+    on_start: Callable[[str], None] | None,
+    task: Task | None,
+    settings: RunSettings,
+    extra_info: Mapping[str, Any],
+    lock: RunLock,
+) -> RunResult:
     from medq.models import load_model
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
 
+    concurrency = settings.concurrency
+    options = settings.model_options()
     own_model = model is None
     if model is None:
-        model = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
+        model = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
+                           **options)
     role_models = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
-                                    api_key_env=ref.api_key_env or spec.api_key_env)
+                                    api_key_env=ref.api_key_env or spec.api_key_env, **options)
                    for name, ref in spec.roles}
     if getattr(model, "unbounded_window", False):
         # A batch backend answers a whole round at once: keep every item in flight.
@@ -381,22 +461,26 @@ async def evaluate_async(
     try:
         run = prepare_run(spec, model.endpoint,
                           {name: live.endpoint for name, live in role_models.items()}, task)
+        lock.acquire(run.run_id)  # before the first call: a second process must not pay twice
     except BaseException:
         await close_models()
         raise
     run_id = run.run_id
     if on_start is not None:
         on_start(run_id)
-    log = CallLog(model, store, concurrency=concurrency, retry=retry or RetryPolicy())
+    policy = retry or settings.retry_policy()
+    log = CallLog(model, store, concurrency=concurrency, retry=policy)
     log.bind(spec.model, model.endpoint, model.capabilities)
     for (name, ref), live in zip(spec.roles, role_models.values(), strict=True):
-        role_log = CallLog(live, store, concurrency=concurrency, retry=retry or RetryPolicy())
+        role_log = CallLog(live, store, concurrency=concurrency, retry=policy)
         role_log.bind(ref.model, live.endpoint, live.capabilities)
         log.roles[name] = role_log
     try:
         preparation = await _prepare(run.strategy, log, run_id)
-    except BaseException:
+    except BaseException as exc:
         await close_models()
+        if isinstance(exc, RunHaltedError):
+            raise RunFailedError(run_id, f"preparing {spec.strategy}: {exc.reason}", {}) from None
         raise
     info = {
         "identity": run.identity,
@@ -417,11 +501,13 @@ async def evaluate_async(
         "roles": {name: {"model": ref.model, "endpoint": log.roles[name].endpoint,
                          "capabilities": sorted(c.value for c in log.roles[name].capabilities)}
                   for name, ref in spec.roles},
+        **extra_info,
     }
     if run.probe_info is not None:
         info["probe"] = run.probe_info
     spec_json = {k: v for k, v in asdict(spec).items() if k != "api_key_env"}
-    spec_json["roles"] = {name: {"model": ref.model, "base_url": ref.base_url}
+    spec_json["base_url"] = strip_credentials(spec.base_url)
+    spec_json["roles"] = {name: {"model": ref.model, "base_url": strip_credentials(ref.base_url)}
                           for name, ref in spec.roles}
     existed = store.create_or_resume_run(
         run_id,
@@ -432,6 +518,7 @@ async def evaluate_async(
         info=info,
         keep_extractor=True,
     )
+    lock.claim()
     if existed and store.extractor_of(run_id) != EXTRACTOR_VERSION:
         # Finished items were read by an older extractor: read them again first (no
         # calls), so one run never mixes two extractors' answers.
@@ -454,25 +541,38 @@ async def evaluate_async(
             scorer=run.task.scorer,
             rendered=rendered,
             grader=run.task.grader,
+            max_errors=settings.max_errors(len(run.questions)),
+            n_items=len(run.questions),
         )
     )
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, runner.cancel)
+    stops = (signal.SIGINT, signal.SIGTERM)  # SIGTERM too: a scheduler's stop is a Ctrl-C
+    for stop in stops:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(stop, runner.cancel)
+    failure = None
     try:
         await runner
+    except RunHaltedError:
+        pass  # recorded below as the run's failure
     except asyncio.CancelledError:
         interrupted = True
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise  # cancelled from outside (not Ctrl-C): propagate after recording
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for stop in stops:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(stop)
         bar.close()
         status = "interrupted" if interrupted or not runner.done() else "finished"
         if runner.done() and not runner.cancelled() and runner.exception() is not None:
             status = "failed"
+            error = runner.exception()
+            failure = error.reason if isinstance(error, RunHaltedError) else str(error)
+        elif status == "finished":
+            failure = _evidence_failure(store, run_id, len(run.questions), settings)
+            status = "failed" if failure else status
         undeclared = sorted(rendered - set(run.identity["prompts"]))
         if undeclared:
             # A prompt outside the run's identity: record its hash so provenance stays
@@ -480,8 +580,15 @@ async def evaluate_async(
             store.set_run_info(run_id, prompts_undeclared={n: prompt_hash(n) for n in undeclared})
         # Only time spent answering counts: a resume with nothing left to do adds none.
         store.finish_run(run_id, status, time.perf_counter() - started if todo else 0.0)
+        if failure is not None:
+            store.record_failure(run_id, failure)
         await close_models()
     summary = summarize(store.run(run_id), list(store.samples(run_id)))
+    _, errors, _ = store.error_counts(run_id)
+    summary.update(error_rate=errors / len(run.questions) if run.questions else None,
+                   max_error_rate=settings.max_error_rate)
+    if failure is not None:
+        raise RunFailedError(run_id, failure, summary)
     return RunResult(run_id, summary, log.new_calls, interrupted)
 
 
@@ -495,15 +602,44 @@ def evaluate(
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
     task: Task | None = None,
+    timeout: float | None = None,
+    max_retries: int = 4,
+    max_error_rate: float = 0.05,
+    max_response_mb: float | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run an evaluation and return its run ID and summary.
 
     Re-running a finished spec makes no model calls; re-running an interrupted one
     answers only the items not yet stored (items that ended in error are retried).
 
+    Args:
+        spec: what to evaluate.
+        store: where to keep it (default ``$MEDQ_HOME/medq.sqlite``).
+        model: a live backend to use instead of loading ``spec.model``.
+        concurrency: model calls in flight at once (>= 1).
+        retry: a retry policy; overrides `max_retries`.
+        progress: show a progress bar on a terminal.
+        on_start: called with the run ID once it is known, before the first call.
+        task: a task to use instead of loading ``spec.task``.
+        timeout, max_retries, max_error_rate, max_response_mb: see `RunSettings`
+            (per-request seconds, default 120 for ``openai/...``; 4 retries; the run
+            fails above 5% of items in error; 8 MB per response body). `timeout` and
+            `max_response_mb` apply to the models medq loads, not to a `model` passed in.
+        info: more provenance to store with the run.
+
+    Raises:
+        SettingError: a setting out of range (a ValueError), before any call.
+        RunFailedError: every item failed, more than `max_error_rate` of them did, or
+            calls failed in a way retrying cannot fix (a wrong key or URL, nothing
+            listening); what finished is stored, and the same call resumes the run.
+        RunBusyError: another process is running the same run right now.
+
     Example:
         >>> evaluate(EvalSpec(task="medqa", model="openai/gpt-4o-mini", sample=True))
     """
+    settings = RunSettings(concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+                           max_error_rate=max_error_rate, max_response_mb=max_response_mb)
     own_store = store is None
     store = store or Store()
     try:
@@ -512,11 +648,12 @@ def evaluate(
                 spec,
                 store=store,
                 model=model,
-                concurrency=concurrency,
                 retry=retry,
                 progress=progress,
                 on_start=on_start,
                 task=task,
+                settings=settings,
+                info=info,
             )
         )
     finally:

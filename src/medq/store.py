@@ -127,6 +127,28 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE samples_by_extractor RENAME TO samples
         """,
     ),
+    (
+        # Tables of its own, so it applies before or after any other migration.
+        "m003_run_liveness",
+        """
+        CREATE TABLE run_liveness (
+            run_id TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            heartbeat REAL NOT NULL,
+            failure TEXT
+        );
+        CREATE TABLE sample_response_refs (
+            run_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            extractor TEXT NOT NULL,
+            call_key TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            PRIMARY KEY (run_id, item_id, extractor)
+        );
+        """,
+    ),
 )
 
 SAMPLE_COLUMNS = (
@@ -442,10 +464,18 @@ class Store:
         )
 
     def put_sample(self, run_id: str, row: Mapping[str, Any]) -> None:
-        """Record (or replace) one item's result under its extractor version."""
+        """Record (or replace) one item's result under its extractor version.
+
+        A response that is the text of one of the item's stored calls (the usual case) is
+        kept once, in the call, and the sample refers to it; `samples` reads it back.
+        """
         reading: Any = row.get("reading")
         if reading is not None and hasattr(reading, "to_json"):
             reading = reading.to_json()
+        ref = self._response_ref(row["response"], row["call_keys"])
+        if ref is not None:
+            row = {**row, "response": ""}
+        extractor = str(row.get("extractor") or self.extractor_of(run_id))
         self._db.execute(
             f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) VALUES "
             f"({','.join(':' + c for c in SAMPLE_COLUMNS)})",
@@ -455,14 +485,42 @@ class Store:
                 "details": canonical_json(row["details"]),
                 "call_keys": canonical_json(list(row["call_keys"])),
                 "created_at": row.get("created_at") or time.time(),
-                "extractor": str(row.get("extractor") or self.extractor_of(run_id)),
+                "extractor": extractor,
                 "reading": None if reading is None else canonical_json(reading),
             },
         )
+        if ref is not None:
+            self._db.execute("INSERT OR REPLACE INTO sample_response_refs VALUES (?,?,?,?,?)",
+                             (run_id, row["item_id"], extractor, *ref))
+        else:
+            self._db.execute("DELETE FROM sample_response_refs WHERE run_id=? AND item_id=? "
+                             "AND extractor=?", (run_id, row["item_id"], extractor))
+
+    def _response_ref(self, text: str, call_keys: Any) -> tuple[str, int] | None:
+        """(call key, generation index) of a stored generation whose text is `text`."""
+        keys = list(dict.fromkeys(call_keys))
+        if not text or not keys:
+            return None
+        marks = ",".join("?" * len(keys))
+        found = self._db.execute(
+            "SELECT c.key, CAST(g.key AS INTEGER) FROM calls c, "
+            "json_each(c.response, '$.generations') g "
+            f"WHERE c.key IN ({marks}) AND json_extract(g.value, '$.text') = ? "
+            "ORDER BY g.key LIMIT 1",
+            (*keys, text),
+        ).fetchone()
+        return None if found is None else (str(found[0]), int(found[1]))
 
     def extractor_of(self, run_id: str) -> str:
         """The extractor version whose results are the run's current view."""
-        return str(self.run(run_id)["info"].get("extractor_version") or "1")
+        # Read directly rather than through `run`, which also checks the run's liveness.
+        row = self._db.execute(
+            "SELECT json_extract(info, '$.extractor_version') FROM runs WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run {run_id!r}")
+        return str(row[0] or "1")
 
     def extractor_versions(self, run_id: str) -> list[str]:
         """Every extractor version the run has results for, oldest first."""
@@ -530,6 +588,7 @@ class Store:
         out = dict(row)
         out["spec"] = json.loads(out["spec"])
         out["info"] = json.loads(out["info"])
+        out["status"] = self._live_status(run_id, out["status"])
         return out
 
     def runs(self) -> list[dict[str, Any]]:
@@ -539,7 +598,58 @@ class Store:
             "s.extractor=COALESCE(json_extract(r.info, '$.extractor_version'), '1')) AS n_done "
             "FROM runs r ORDER BY r.updated_at DESC"
         )
-        return [dict(r) for r in rows]
+        out = [dict(r) for r in rows]
+        for r in out:
+            r["status"] = self._live_status(r["run_id"], r["status"])
+        return out
+
+    # --- liveness (see medq.liveness) ---------------------------------------------------
+
+    def _live_status(self, run_id: str, status: str) -> str:
+        """``stale`` for a run recorded as running whose process is gone, else `status`."""
+        from medq.liveness import is_alive
+
+        if status != "running" or is_alive(self, run_id, self.run_owner(run_id)):
+            return status
+        # Re-read: the owner may have finished between the first read and the check.
+        row = self._db.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return "stale" if row is None or row[0] == "running" else str(row[0])
+
+    def claim_run(self, run_id: str, pid: int, host: str) -> None:
+        """Record the process now running `run_id` (clearing an earlier failure)."""
+        now = time.time()
+        self._db.execute("INSERT OR REPLACE INTO run_liveness VALUES (?,?,?,?,?,NULL)",
+                         (run_id, pid, host, now, now))
+
+    def heartbeat(self, run_id: str) -> None:
+        """Note that the run's process is still alive."""
+        self._db.execute("UPDATE run_liveness SET heartbeat=? WHERE run_id=?",
+                         (time.time(), run_id))
+
+    def run_owner(self, run_id: str) -> dict[str, Any] | None:
+        """The pid, host, start and last heartbeat of the run's latest process, and why the
+        run failed (``failure``), or None for a run never claimed (older stores)."""
+        row = self._db.execute("SELECT * FROM run_liveness WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def record_failure(self, run_id: str, reason: str) -> None:
+        """Keep the one-line reason a run failed, for `medq show` and reports."""
+        self._db.execute("UPDATE run_liveness SET failure=? WHERE run_id=?", (reason, run_id))
+
+    def error_counts(self, run_id: str) -> tuple[int, int, str | None]:
+        """(items stored, items in error, the most common error reason) of a run."""
+        version = self.extractor_of(run_id)
+        stored, errors = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(status='error'), 0) FROM samples "
+            "WHERE run_id=? AND extractor=?",
+            (run_id, version),
+        ).fetchone()
+        common = self._db.execute(
+            "SELECT reason FROM samples WHERE run_id=? AND extractor=? AND status='error' "
+            "GROUP BY reason ORDER BY COUNT(*) DESC, MIN(position) LIMIT 1",
+            (run_id, version),
+        ).fetchone()
+        return int(stored), int(errors), None if common is None else common[0]
 
     def samples(self, run_id: str, extractor: str | None = None) -> Iterator[SampleResult]:
         """The run's per-item results in task order, as read by `extractor` (default: the
@@ -548,11 +658,19 @@ class Store:
 
         version = extractor or self.extractor_of(run_id)
         rows = self._db.execute(
-            "SELECT * FROM samples WHERE run_id=? AND extractor=? ORDER BY position",
+            "SELECT s.*, json_extract(c.response, '$.generations[' || r.generation || '].text')"
+            " AS _ref_text FROM samples s LEFT JOIN sample_response_refs r"
+            " ON r.run_id = s.run_id AND r.item_id = s.item_id AND r.extractor = s.extractor"
+            " LEFT JOIN calls c ON c.key = r.call_key"
+            " WHERE s.run_id=? AND s.extractor=? ORDER BY s.position",
             (run_id, version),
         )
         for row in rows:
-            yield SampleResult.from_row(row)
+            out = dict(row)
+            ref_text = out.pop("_ref_text")
+            if ref_text is not None:
+                out["response"] = ref_text
+            yield SampleResult.from_row(out)
 
 
 def _version_key(version: str) -> tuple[int, str]:

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from medq.models.base import (
+    FatalModelError,
     Model,
     ModelError,
     TransientModelError,
@@ -130,10 +131,13 @@ async def test_n_choices_come_back_in_index_order(make_model: MakeModel) -> None
     assert [g.text for g in completion.generations] == [f"sample {i}" for i in range(4)]
 
 
-async def test_null_content_is_empty_text(make_model: MakeModel) -> None:
+async def test_null_content_is_an_error_not_an_empty_answer(make_model: MakeModel) -> None:
+    # An empty answer would be scored invalid and cached for good; an error is retried on
+    # resume. Not transient (the same request gets the same null), not fatal.
     async with FakeOpenAIServer(lambda body, index: None) as server:
-        completion = await make_model(server.base_url).complete(ask())
-    assert completion.generations[0].text == ""
+        with pytest.raises(ModelError, match="content null with no tool calls") as info:
+            await make_model(server.base_url).complete(ask())
+    assert type(info.value) is ModelError
 
 
 async def test_responders_are_deterministic(make_model: MakeModel) -> None:
@@ -446,12 +450,12 @@ async def test_timeout_is_transient(make_model: MakeModel) -> None:
             await model.complete(ask())
 
 
-async def test_connection_refused_is_transient(make_model: MakeModel) -> None:
+async def test_connection_refused_is_fatal_and_says_what_to_check(make_model: MakeModel) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     model = make_model(f"http://127.0.0.1:{port}/v1")
-    with pytest.raises(TransientModelError, match="connection"):
+    with pytest.raises(FatalModelError, match="connection refused; is the server running"):
         await model.complete(ask())
 
 

@@ -7,6 +7,7 @@ from tests.strategies.conftest import RunTiny
 
 from medq.models.base import ModelError
 from medq.registry import strategies
+from medq.run_settings import RunFailedError
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.strategies._shared.spec import StrategySpec
@@ -87,8 +88,10 @@ def test_failed_sub_call_is_an_error_in_the_run_not_a_vote() -> None:
     )
     model = ScriptedModel(table({STAGE_TWO: failing("stage two down")}, default=path))
     with Store() as store:
-        result = evaluate(spec, store=store, model=model, progress=False)
-        rows = list(store.samples(result.run_id))
+        # max_error_rate=1: go on after the first failed item, to see both recorded.
+        with pytest.raises(RunFailedError, match="all 2 items failed") as failed:
+            evaluate(spec, store=store, model=model, progress=False, max_error_rate=1.0)
+        rows = list(store.samples(failed.value.run_id))
     assert [r["status"] for r in rows] == ["error", "error"]
     assert all("stage two down" in r["reason"] and r["choice"] is None for r in rows)
 

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from tests.strategies.conftest import RunTiny
 
+from medq.run_settings import RunFailedError
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.strategies._shared.verdicts import parse_fields
@@ -124,8 +125,9 @@ def test_failed_vote_is_an_error_in_the_run() -> None:
     spec = EvalSpec(task="medqa", sample=True, limit=1, model="s/ma", strategy="medagents")
     model = script(failing("voter down"))
     with Store() as store:
-        result = evaluate(spec, store=store, model=model, progress=False)
-        (row,) = store.samples(result.run_id)
+        with pytest.raises(RunFailedError, match="all 1 items failed: voter down") as failed:
+            evaluate(spec, store=store, model=model, progress=False)
+        (row,) = store.samples(failed.value.run_id)
     assert (row["status"], row["choice"]) == ("error", None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.strategies.conftest import RunTiny
 
+from medq.run_settings import RunFailedError
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.strategies.multi_persona import PERSONAS, multi_persona
@@ -53,8 +54,9 @@ def test_failed_persona_is_an_error_in_the_run() -> None:
     spec = EvalSpec(task="medqa", sample=True, limit=1, model="s/mp", strategy="multi_persona")
     model = ScriptedModel(table({PERSONAS[1]: failing("persona down")}, default="Answer: A"))
     with Store() as store:
-        result = evaluate(spec, store=store, model=model, progress=False)
-        (row,) = store.samples(result.run_id)
+        with pytest.raises(RunFailedError, match="all 1 items failed") as failed:
+            evaluate(spec, store=store, model=model, progress=False)
+        (row,) = store.samples(failed.value.run_id)
     assert (row["status"], row["choice"]) == ("error", None)
     assert "persona down" in row["reason"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from medq.models.base import ModelError
+from medq.run_settings import RunFailedError, RunSettings
 from medq.runner import EvalSpec, evaluate_async
 from medq.store import Store
 from medq.strategies._shared.sampling import SamplingModel
@@ -65,9 +66,11 @@ async def test_a_failed_sample_makes_the_item_an_error(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite")
     spec = EvalSpec(task="medqa", model="scripted/test", sample=True, limit=2,
                     strategy="self_consistency:n=4")
-    result = await evaluate_async(spec, store=store, model=ScriptedModel(respond), progress=False)
+    with pytest.raises(RunFailedError, match="all 2 items failed: boom") as failed:
+        await evaluate_async(spec, store=store, model=ScriptedModel(respond), progress=False,
+                             settings=RunSettings(max_error_rate=1.0))
     store.close()
-    assert (result.summary["errors"], result.summary["n"]) == (2, 0)
+    assert (failed.value.summary["errors"], failed.value.summary["n"]) == (2, 0)
 
 
 async def test_nested_base_spec_is_sampled() -> None:

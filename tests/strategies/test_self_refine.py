@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.strategies.conftest import RunTiny
 
+from medq.run_settings import RunFailedError
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.strategies.self_refine import self_refine
@@ -89,8 +90,9 @@ def test_failed_review_is_an_error_in_the_run() -> None:
     spec = EvalSpec(task="medqa", sample=True, limit=1, model="s/sr", strategy="self_refine")
     model = ScriptedModel(table({REVIEW: failing("reviewer down")}, default="Answer: A"))
     with Store() as store:
-        result = evaluate(spec, store=store, model=model, progress=False)
-        (row,) = store.samples(result.run_id)
+        with pytest.raises(RunFailedError, match="all 1 items failed") as failed:
+            evaluate(spec, store=store, model=model, progress=False)
+        (row,) = store.samples(failed.value.run_id)
     assert (row["status"], row["choice"], row["calls"]) == (
         "error",
         None,

@@ -6,6 +6,7 @@ import pytest
 from tests.strategies.conftest import RunTiny
 
 from medq.models.base import ModelError
+from medq.run_settings import RunFailedError
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.strategies.verification_of_choice import verification_of_choice
@@ -60,8 +61,9 @@ def test_failed_sub_call_is_an_error_in_the_run() -> None:
     )
     model = ScriptedModel(table({VERIFY: "Verdict: correct", DECIDE: failing("decider down")}))
     with Store() as store:
-        result = evaluate(spec, store=store, model=model, progress=False)
-        (row,) = store.samples(result.run_id)
+        with pytest.raises(RunFailedError, match="all 1 items failed") as failed:
+            evaluate(spec, store=store, model=model, progress=False)
+        (row,) = store.samples(failed.value.run_id)
     assert (row["status"], row["choice"], row["calls"]) == (
         "error",
         None,

@@ -163,9 +163,10 @@ def import_predictions(
 
         run_id = run_id_for(spec, release, task=joined)
         existed = _exists(store, run_id)
+        # The import's provenance is stored from the start, so a killed import says what
+        # it was and counts what it stored.
         evaluate(spec, store=store, model=release, progress=progress, task=joined,
-                 on_start=lambda rid: None)
-        store.set_run_info(run_id, **import_info)
+                 on_start=lambda rid: None, info=import_info)
         summary = summarize(store.run(run_id), list(store.samples(run_id)))
         info = store.run(run_id)["info"]
     finally:

@@ -32,6 +32,21 @@ class TransientModelError(ModelError):
         self.retry_after = retry_after
 
 
+class FatalModelError(ModelError):
+    """A failure that retrying cannot fix and that every other call will meet too: the key
+    was refused (401/403), the URL or model does not exist (404), nothing listens at the
+    address, or the server is not an OpenAI-compatible API at all.
+
+    The call log stops the run after a few of these in a row (see `medq.calls.CallLog`)
+    instead of paying for the same failure on every item. `hint` says what to fix, e.g.
+    "--base-url probably lacks /v1"; `str()` carries it after the server's own message.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.hint = hint
+
+
 class UnsupportedCapabilityError(ModelError):
     """The backend cannot serve what was asked (e.g. log-probabilities on llama.cpp)."""
 

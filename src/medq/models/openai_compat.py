@@ -15,9 +15,12 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
+import errno
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -25,7 +28,13 @@ from typing import Any
 
 import aiohttp
 
-from medq.models.base import ModelError, TransientModelError, UnsupportedCapabilityError
+from medq.models.base import (
+    FatalModelError,
+    ModelError,
+    TransientModelError,
+    UnsupportedCapabilityError,
+)
+from medq.models.credentials import mask, split_credentials
 from medq.registry import models
 from medq.seeds import wire_seed
 from medq.types import (
@@ -42,6 +51,10 @@ from medq.types import (
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_TIMEOUT = 120.0
+# A chat completion is kilobytes; even 4,000 tokens with 20 top log-probabilities each are
+# about 4 MB. A body past this is a misbehaving server, and storing it would bloat the store.
+DEFAULT_MAX_RESPONSE_BYTES = 8_000_000
 
 # What openai-python retries too: 408 request timeout, 409 lock conflict, 429, and 5xx.
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
@@ -53,11 +66,14 @@ class OpenAICompatModel:
     Args:
         model: the model ID the server knows (``gpt-4o-mini``, ``Qwen/Qwen2.5-7B-Instruct``).
         base_url: the API root ending in ``/v1``; default ``$OPENAI_BASE_URL`` or OpenAI's.
+            A ``user:password@`` in it is sent as HTTP Basic auth and left out of
+            `endpoint` (which is stored and shown).
         api_key_env: the environment variable holding the API key (default
             ``OPENAI_API_KEY``). The key is read once, sent as a Bearer token and never
             logged or shown in ``repr``. When the default variable is unset no
             Authorization header is sent (local servers); a named variable must be set.
-        timeout: total seconds allowed for one HTTP attempt.
+        timeout: total seconds allowed for one HTTP attempt (default 120).
+        max_response_bytes: a response body larger than this is an error (default 8 MB).
         logprobs: whether the server can return token log-probabilities; pass False for
             servers that cannot (e.g. llama.cpp) so logprob strategies fail up front.
         tools: whether the server supports tool (function) calling; pass False for servers
@@ -75,14 +91,21 @@ class OpenAICompatModel:
         *,
         base_url: str | None = None,
         api_key_env: str | None = None,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         logprobs: bool = True,
         tools: bool = True,
     ) -> None:
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+        if max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be >= 1, not {max_response_bytes!r}")
         self.model = model
         self.name = f"openai/{model}"
-        self.endpoint = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        self.endpoint = self.endpoint.rstrip("/")
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.endpoint, user, password = split_credentials(url.rstrip("/"))
+        self._auth = None if user is None else "Basic " + base64.b64encode(
+            f"{user}:{password or ''}".encode()).decode("ascii")
         capabilities = {Capability.GENERATE}
         if logprobs:
             capabilities.add(Capability.TOP_LOGPROBS)
@@ -90,14 +113,28 @@ class OpenAICompatModel:
             capabilities.add(Capability.TOOLS)
         self.capabilities = frozenset(capabilities)
         self.timeout = timeout
-        key = os.environ.get(api_key_env or DEFAULT_API_KEY_ENV)
+        self.max_response_bytes = max_response_bytes
+        self._key_env = api_key_env or DEFAULT_API_KEY_ENV
+        key = os.environ.get(self._key_env)
         if api_key_env is not None and not key:
             raise ModelError(
                 f"model {self.name!r}: environment variable {api_key_env} (the API key) is unset"
             )
+        if self._auth is not None:
+            if api_key_env is not None:
+                raise ModelError(
+                    f"model {self.name!r}: give either an API key ({api_key_env}) or a "
+                    "user:password in the base URL, not both (both would be the one "
+                    "Authorization header)"
+                )
+            key = None  # the URL's credentials are the ones meant for this server
         self._headers = {"Content-Type": "application/json", "User-Agent": "medq"}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
+        elif self._auth is not None:
+            self._headers["Authorization"] = self._auth
+        self._key_sent = bool(key) or self._auth is not None
+        self._secrets = (key, password)
         self._url = f"{self.endpoint}/chat/completions"
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,13 +177,29 @@ class OpenAICompatModel:
     async def complete(self, request: GenerationRequest) -> Completion:
         """Make one ``/chat/completions`` call for `request` (no retries here).
 
+        Every message raised has the API key and the URL's password masked, even where
+        the server echoed them.
+
         Raises:
             UnsupportedCapabilityError: logprobs or tools asked of a server declared
                 without them (before any request is sent).
-            TransientModelError: 408/409/429/5xx, timeout, connection error, malformed body.
-            ModelError: any other 4xx (with the server's message), fewer choices than
-                asked, missing logprobs that were asked for, or a malformed tool call.
+            FatalModelError: 401/403, 404/405, connection refused, unknown host, a TLS
+                failure, or an HTML page where the API should be: every call would fail
+                the same way; the message says what to fix.
+            TransientModelError: 408/409/429/5xx, timeout, dropped connection, truncated body.
+            ModelError: any other 4xx (with the server's message), a body over
+                `max_response_bytes`, ``content: null`` without tool calls, fewer choices
+                than asked, missing logprobs that were asked for, or a malformed tool call.
         """
+        try:
+            return await self._complete(request)
+        except ModelError as exc:
+            masked = mask(str(exc), self._secrets)
+            if masked != str(exc):
+                exc.args = (masked,)
+            raise
+
+    async def _complete(self, request: GenerationRequest) -> Completion:
         wants_logprobs = request.logprobs or request.top_logprobs is not None
         if wants_logprobs and Capability.TOP_LOGPROBS not in self.capabilities:
             raise UnsupportedCapabilityError(
@@ -163,13 +216,37 @@ class OpenAICompatModel:
         try:
             async with session.post(self._url, data=payload) as response:
                 status = response.status
-                raw = await response.read()
+                raw = await self._read(response)
                 if status != 200:
-                    raise _status_error(status, raw, response.headers)
+                    raise self._status_error(status, raw, response.headers)
+                if _is_html(raw, response.headers):
+                    raise FatalModelError(
+                        f"{self._url} answered with a web page ({_server_message(raw)}), "
+                        "not the OpenAI API",
+                        hint=self._url_hint("--base-url must be the API root"),
+                    )
         except TimeoutError:
             raise TransientModelError(
                 f"no response from {self._url} within {self.timeout:g}s"
             ) from None
+        except aiohttp.ClientConnectorDNSError as exc:
+            raise FatalModelError(
+                f"cannot resolve the host of {self._url} ({exc.os_error})",
+                hint="check --base-url",
+            ) from None
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise FatalModelError(
+                f"TLS with {self._url} failed: {exc}", hint="check --base-url (http or https?)"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            if _refused(exc):
+                raise FatalModelError(
+                    f"cannot connect to {self._url}: connection refused",
+                    hint="is the server running, and is --base-url right?",
+                ) from None
+            raise TransientModelError(
+                f"connection to {self._url} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise TransientModelError(
                 f"connection to {self._url} failed: {type(exc).__name__}: {exc}"
@@ -177,6 +254,54 @@ class OpenAICompatModel:
         except aiohttp.ClientError as exc:
             raise ModelError(f"request to {self._url} failed: {type(exc).__name__}: {exc}") from exc
         return self._parse(raw, request, wants_logprobs)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, refused past `max_response_bytes` (before storing or parsing it)."""
+        cap = self.max_response_bytes
+        length = response.content_length
+        chunks, size = [], 0
+        if length is None or length <= cap:
+            async for chunk in response.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+        if (length is not None and length > cap) or size > cap:
+            got = f"{length / 1e6:.1f} MB" if length is not None else "more"
+            raise ModelError(
+                f"the response from {self._url} ({got}) exceeds the {cap / 1e6:.1f} MB cap "
+                "on a response body (max_response_bytes; --max-response-mb)"
+            )
+        return b"".join(chunks)
+
+    def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ModelError:
+        message = f"HTTP {status}: {_server_message(raw)}"
+        if status in _TRANSIENT_STATUS or 500 <= status <= 599:
+            return TransientModelError(message, retry_after=_retry_after(headers))
+        if status in (401, 403):
+            if self._auth is not None:
+                hint = "the server refused the user:password in --base-url"
+            elif not self._key_sent:
+                hint = (f"{self._key_env} is not set; export the key in it (or name another "
+                        "variable with --api-key-env)")
+            elif status == 401:
+                hint = f"the server refused the key in {self._key_env}; check it"
+            else:
+                hint = f"the key in {self._key_env} may not use model {self.model!r} here"
+            return FatalModelError(message, hint=hint)
+        if status == 404 and self.model in _server_message(raw) and _has_v1(self.endpoint):
+            return FatalModelError(
+                message, hint=f"the server does not serve model {self.model!r}; check --model "
+                f"(GET {self.endpoint}/models lists the ones it does)"
+            )
+        if status in (404, 405):
+            return FatalModelError(message, hint=self._url_hint(f"{self._url} is not there"))
+        return ModelError(message)
+
+    def _url_hint(self, fallback: str) -> str:
+        if not _has_v1(self.endpoint):
+            return f"--base-url probably lacks /v1 (try {self.endpoint}/v1)"
+        return f"{fallback}; check --base-url"
 
     def _body(self, request: GenerationRequest, wants_logprobs: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -234,9 +359,22 @@ class OpenAICompatModel:
                         f"for; declare the model with logprobs=False if it cannot serve them"
                     )
                 logprobs = tuple(_token_logprob(t) for t in content)
+            text = message.get("content")
+            if text is None and isinstance(message.get("refusal"), str):
+                text = message["refusal"]  # the model declined: an answer, scored invalid
+            if text is None and not message.get("tool_calls") and (
+                choice.get("finish_reason") != "length"
+            ):
+                # No text and no tool call is no answer at all (a server fault, a filter);
+                # an error is retried on resume, whereas an invalid answer would be final.
+                # Out of tokens before any text (a reasoning model) is a truncated answer.
+                raise ModelError(
+                    f"{self._url} returned content null with no tool calls (finish_reason "
+                    f"{choice.get('finish_reason')!r})"
+                )
             generations.append(
                 Generation(
-                    text=message.get("content") or "",
+                    text=text or "",
                     finish_reason=choice.get("finish_reason"),
                     logprobs=logprobs,
                     tool_calls=self._tool_calls(message.get("tool_calls")),
@@ -279,18 +417,36 @@ def _token_logprob(entry: Mapping[str, Any]) -> TokenLogprob:
     )
 
 
-def _status_error(status: int, raw: bytes, headers: Mapping[str, str]) -> ModelError:
-    message = f"HTTP {status}: {_server_message(raw)}"
-    if status in _TRANSIENT_STATUS or 500 <= status <= 599:
-        return TransientModelError(message, retry_after=_retry_after(headers))
-    return ModelError(message)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _is_html(raw: bytes, headers: Mapping[str, str]) -> bool:
+    """A web page (a proxy's, a web UI's) where a JSON body should be."""
+    content_type = headers.get("Content-Type", "")
+    return content_type.startswith("text/html") or raw.lstrip()[:1] == b"<"
+
+
+def _has_v1(endpoint: str) -> bool:
+    return "/v1" in endpoint.split("://", 1)[-1]
+
+
+def _refused(exc: aiohttp.ClientConnectorError) -> bool:
+    """Nothing listens there (rather than a network hiccup worth retrying)."""
+    error = exc.os_error
+    return isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED or (
+        f"[Errno {errno.ECONNREFUSED}]" in str(error)
+    )
 
 
 def _server_message(raw: bytes) -> str:
-    """The human message in an error body: OpenAI, vLLM and FastAPI shapes, else the text."""
+    """The human message in an error body: OpenAI, vLLM and FastAPI shapes, an HTML page's
+    title, else the text."""
     try:
         data = json.loads(raw)
     except ValueError:
+        title = _TITLE.search(raw[:65536])
+        if title is not None:
+            return "HTML page: " + " ".join(title.group(1).decode("utf-8", "replace").split())
         return _snippet(raw)
     if isinstance(data, dict):
         error = data.get("error")
@@ -334,7 +490,8 @@ def openai(
     *,
     base_url: str | None = None,
     api_key_env: str | None = None,
-    timeout: float = 600.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     logprobs: bool = True,
     tools: bool = True,
 ) -> OpenAICompatModel:
@@ -344,6 +501,7 @@ def openai(
         base_url=base_url,
         api_key_env=api_key_env,
         timeout=timeout,
+        max_response_bytes=max_response_bytes,
         logprobs=logprobs,
         tools=tools,
     )

@@ -48,7 +48,7 @@ class RetryPolicy:
         jitter: fraction in [0, 1] of each delay that is randomised away.
     """
 
-    max_attempts: int = 6
+    max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
     jitter: float = 0.5

@@ -80,6 +80,10 @@ def gather_runs(store: Store, run_ids: Sequence[str], *, progress: bool = False
             groups = breakdown(samples, field)
             if len([g for g in groups if g.group != NO_GROUP]) >= 2:
                 breakdowns[field] = groups
-        reports.append(RunReport(run_id, summarize(row, samples), breakdowns,
+        summary = summarize(row, samples)
+        owner = store.run_owner(run_id)
+        if summary["status"] == "failed" and owner is not None and owner.get("failure"):
+            summary["failure"] = owner["failure"]
+        reports.append(RunReport(run_id, summary, breakdowns,
                                  run_calibration(samples), questions, note, samples))
     return reports

@@ -22,6 +22,7 @@ from typing import Any
 from markupsafe import Markup
 
 from medq import __version__
+from medq.liveness import is_complete, status_text
 from medq.report import plots
 from medq.report.data import RunReport
 from medq.scoring.stats import NO_GROUP, GroupStats
@@ -136,6 +137,10 @@ def run_rows(runs: Sequence[RunReport]) -> list[dict[str, Any]]:
             "calls_per_item": s["calls"] / items,
             "task_note": run.task_note,
             "calibration": run.calibration,
+            "stored": s["n"] + s["errors"],
+            # Said beside the table, so partial numbers never pass for a whole run's.
+            "incomplete": None if is_complete(s) else status_text(s),
+            "failure": s.get("failure"),
         })
     return rows
 

@@ -26,8 +26,10 @@ Faults are counted per request body: ``faults={"429": 1, "500": 2}`` makes the f
 attempt of every distinct request get a 429, the next two a 500, and every later attempt
 succeed. Retries resend identical bytes, so this stays deterministic under any concurrency.
 Fault kinds: an HTTP status code as a string (``"400"``, ``"429"``, ``"500"``, ...),
-``"malformed"`` (a 200 whose body is not valid JSON) and ``"drop"`` (the connection is
-closed without a response). ``always="500"`` applies one kind to every request.
+``"malformed"`` (a 200 whose body is not valid JSON), ``"html"`` (a 200 carrying a web
+page, as a login proxy or a web UI sends) and ``"drop"`` (the connection is closed without
+a response). ``always="500"`` applies one kind to every request. A request with a wrong
+key gets a 401 that echoes the key it was sent, as careless servers do.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ ToolChooser = Callable[[Mapping[str, Any], int], tuple[str, Mapping[str, Any] | 
 _TOKEN = re.compile(r"\s*\S+")
 _CHOSEN_PROB = 0.7
 _MALFORMED = b'{"id": "chatcmpl-malformed", "choices": [{"index": 0, "message": '
+_HTML = (b"<!doctype html><html><head><title>Sign in - Example Proxy</title></head>"
+         b"<body><form method=post><input name=user></form></body></html>")
 
 
 def prompt_text(body: Mapping[str, Any]) -> str:
@@ -305,7 +309,9 @@ class FakeOpenAIServer:
             self.faults_sent[fault] += 1
             return self._fault(request, fault)
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
-            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+            sent = headers.get("authorization", "").removeprefix("Bearer ")
+            return _error(401, f"Incorrect API key provided: {sent}." if sent else
+                          "You didn't provide an API key.", "invalid_api_key")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "Request body must be a JSON object with 'messages'.")
         if "model" not in body:
@@ -331,6 +337,8 @@ class FakeOpenAIServer:
     def _fault(self, request: web.Request, kind: str) -> web.StreamResponse:
         if kind == "malformed":
             return web.Response(body=_MALFORMED, content_type="application/json")
+        if kind == "html":
+            return web.Response(body=_HTML, content_type="text/html")
         if kind == "drop":
             if request.transport is not None:
                 request.transport.abort()
