@@ -36,7 +36,7 @@ def test_items_of_missing_runs_and_runs_without_items(medq_home: Path) -> None:
     assert code == 1
     assert f"2 items belong to no run (e.g. run '{run_id}')" in out
     assert "1 runs have no items stored (e.g. renamed)" in out
-    assert "1 runs are marked running (e.g. renamed)" in out
+    assert "1 runs are stale (e.g. renamed): marked running, but their process is gone" in out
 
 
 def test_damaged_corpus(medq_home: Path, tmp_path: Path) -> None:

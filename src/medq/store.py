@@ -293,7 +293,8 @@ class Store:
         try:
             errors = [r[0] for r in self._db.execute("PRAGMA integrity_check(20)")]
         except sqlite3.DatabaseError as exc:
-            return [("problem", corrupt_message(self.path, str(exc)))]
+            # Damage SQLite's own check cannot walk past (e.g. a table's root page).
+            return [("problem", corrupt_message(self.path, f"integrity_check stopped: {exc}"))]
         if errors != ["ok"]:
             found = [("problem", f"integrity_check: {e}") for e in errors[:5]]
             more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -322,11 +323,16 @@ class Store:
         if empty:
             out.append(("note", f"{len(empty)} runs have no items stored (e.g. {empty[0]}): "
                                 "started and stopped before the first item finished"))
-        running = [r[0] for r in self._db.execute(
+        marked = [r[0] for r in self._db.execute(
             "SELECT run_id FROM runs WHERE status = 'running' ORDER BY run_id")]
+        stale = [r for r in marked if self._live_status(r, "running") == "stale"]
+        running = [r for r in marked if r not in stale]
         if running:
-            out.append(("note", f"{len(running)} runs are marked running (e.g. {running[0]}): "
-                                "still running, or killed; the same command resumes them"))
+            out.append(("ok", f"{len(running)} runs are running now (e.g. {running[0]})"))
+        if stale:
+            out.append(("note", f"{len(stale)} runs are stale (e.g. {stale[0]}): marked "
+                                "running, but their process is gone (killed); the same "
+                                "command resumes them"))
         return out
 
     def close(self) -> None:
