@@ -58,9 +58,9 @@ def cli_json(*args: str) -> dict:
 
 
 def test_the_same_spec_started_twice_at_once_pays_once(medq_home: Path) -> None:
-    # 30 items two at a time at 0.25 s each: the first run lasts ~4 s, longer than the
-    # second process takes to start.
-    with FakeOpenAIServer(latency=0.25) as server:
+    # 30 items two at a time at 0.6 s each: the first run lasts ~9 s, longer than the
+    # second process takes to start even on a loaded machine.
+    with FakeOpenAIServer(latency=0.6) as server:
         command = eval_command(server, "--limit", "30", "--concurrency", "2")
         first = subprocess.Popen(command, env=env(medq_home), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
