@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -149,7 +150,23 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # Request texts stored once per distinct content (the system prompt, an item's
+        # prompt shared by every model and run, tool schemas): a call's request refers to
+        # them by hash and reads back exactly. Its own table: applies in any order.
+        "m005_shared_request_texts",
+        """
+        CREATE TABLE request_texts (
+            hash TEXT PRIMARY KEY,
+            text TEXT NOT NULL
+        );
+        """,
+    ),
 )
+
+_TEXT_REF = re.compile(r'"\$text":"([0-9a-f]{64})"')
+SHARED_TEXT_MIN = 64
+"""Message contents shorter than this stay inline (a reference would not be smaller)."""
 
 SAMPLE_COLUMNS = (
     "run_id", "item_id", "position", "status", "choice", "gold", "correct", "truncated",
@@ -351,17 +368,64 @@ class Store:
         row = self._db.execute("SELECT * FROM calls WHERE key = ?", (key,)).fetchone()
         return None if row is None else self._call(row)
 
-    @staticmethod
-    def _call(row: sqlite3.Row) -> StoredCall:
+    def _call(self, row: sqlite3.Row, texts: Mapping[str, str] | None = None) -> StoredCall:
+        request = json.loads(row["request"])
+        if row["request"].find('"$text"') >= 0:
+            request = self._expand(request, texts)
         return StoredCall(
             key=row["key"],
             kind=row["kind"],
-            request=json.loads(row["request"]),
+            request=request,
             response=json.loads(row["response"]),
             prompt_tokens=row["prompt_tokens"],
             completion_tokens=row["completion_tokens"],
             latency_s=row["latency_s"],
         )
+
+    def _expand(self, request: dict[str, Any], texts: Mapping[str, str] | None) -> dict[str, Any]:
+        """The request with every shared-text reference replaced by its text."""
+
+        def text(ref: Mapping[str, str]) -> str:
+            found = texts.get(ref["$text"]) if texts is not None else None
+            if found is None:
+                row = self._db.execute("SELECT text FROM request_texts WHERE hash=?",
+                                       (ref["$text"],)).fetchone()
+                if row is None:
+                    raise StoreError(
+                        f"{self.path}: a stored request refers to text {ref['$text'][:12]} "
+                        "that is not in the store (run `medq doctor`)")
+                found = str(row[0])
+            return found
+
+        for message in request.get("messages") or ():
+            if isinstance(message.get("content"), dict) and "$text" in message["content"]:
+                message["content"] = text(message["content"])
+        if isinstance(request.get("tools"), dict) and "$text" in request["tools"]:
+            request["tools"] = json.loads(text(request["tools"]))
+        return request
+
+    def _share(self, request: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The request with long message texts and tool schemas as references, and the
+        (hash, text) rows they refer to."""
+        shared: list[tuple[str, str]] = []
+
+        def ref(text: str) -> dict[str, str]:
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            shared.append((digest, text))
+            return {"$text": digest}
+
+        compact = dict(request)
+        messages = []
+        for message in request.get("messages") or ():
+            content = message.get("content")
+            if isinstance(content, str) and len(content) >= SHARED_TEXT_MIN:
+                message = {**message, "content": ref(content)}
+            messages.append(message)
+        if "messages" in request:
+            compact["messages"] = messages
+        if request.get("tools"):
+            compact["tools"] = ref(canonical_json(request["tools"]))
+        return compact, shared
 
     def put_call(
         self,
@@ -376,22 +440,30 @@ class Store:
         completion_tokens: int,
         latency_s: float,
     ) -> None:
-        """Record a successful call; the first record of a key wins."""
-        self._db.execute(
-            "INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                key,
-                model,
-                endpoint,
-                kind,
-                canonical_json(request),
-                canonical_json(response),
-                prompt_tokens,
-                completion_tokens,
-                latency_s,
-                time.time(),
-            ),
-        )
+        """Record a successful call; the first record of a key wins.
+
+        Long message texts and tool schemas are stored once per distinct content (in the
+        same transaction as the call, so a call never refers to a text that is missing)."""
+        compact, shared = self._share(request)
+        with self.transaction():
+            if shared:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO request_texts (hash, text) VALUES (?, ?)", shared)
+            self._db.execute(
+                "INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key,
+                    model,
+                    endpoint,
+                    kind,
+                    canonical_json(compact),
+                    canonical_json(response),
+                    prompt_tokens,
+                    completion_tokens,
+                    latency_s,
+                    time.time(),
+                ),
+            )
 
     def put_call_error(self, key: str, error: str, run_id: str | None, item_id: str | None) -> None:
         """Record a call that failed for good (after retries)."""
@@ -410,12 +482,27 @@ class Store:
         """
         rows: dict[str, StoredCall] = {}
         unique = list(dict.fromkeys(keys))
+        texts: dict[str, str] = {}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(f"SELECT * FROM calls WHERE key IN ({marks})", chunk):
-                rows[row["key"]] = self._call(row)
+            fetched = self._db.execute(f"SELECT * FROM calls WHERE key IN ({marks})",
+                                       chunk).fetchall()
+            wanted = {h for row in fetched for h in _TEXT_REF.findall(row["request"])}
+            self._fetch_texts(wanted - texts.keys(), texts)
+            for row in fetched:
+                rows[row["key"]] = self._call(row, texts)
         return [rows[k] for k in keys if k in rows]
+
+    def _fetch_texts(self, hashes: set[str], into: dict[str, str]) -> None:
+        """Read shared request texts by hash into `into`, 500 at a time."""
+        wanted = sorted(hashes)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, t in self._db.execute(
+                    f"SELECT hash, text FROM request_texts WHERE hash IN ({marks})", chunk):
+                into[str(h)] = str(t)
 
     # --- runs and samples -------------------------------------------------------------
 
@@ -478,29 +565,37 @@ class Store:
         reading: Any = row.get("reading")
         if reading is not None and hasattr(reading, "to_json"):
             reading = reading.to_json()
-        ref = self._response_ref(row["response"], row["call_keys"])
-        if ref is not None:
-            row = {**row, "response": ""}
-        extractor = str(row.get("extractor") or self.extractor_of(run_id))
-        self._db.execute(
-            f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) VALUES "
-            f"({','.join(':' + c for c in SAMPLE_COLUMNS)})",
-            {
-                **row,
-                "run_id": run_id,
-                "details": canonical_json(row["details"]),
-                "call_keys": canonical_json(list(row["call_keys"])),
-                "created_at": row.get("created_at") or time.time(),
-                "extractor": extractor,
-                "reading": None if reading is None else canonical_json(reading),
-            },
-        )
-        if ref is not None:
-            self._db.execute("INSERT OR REPLACE INTO sample_response_refs VALUES (?,?,?,?,?)",
-                             (run_id, row["item_id"], extractor, *ref))
-        else:
-            self._db.execute("DELETE FROM sample_response_refs WHERE run_id=? AND item_id=? "
-                             "AND extractor=?", (run_id, row["item_id"], extractor))
+        shared: list[tuple[str, str]] = []
+        if reading is not None:
+            reading = _share_options(reading, shared)
+        with self.transaction():  # the sample, its texts and its response ref, or none
+            ref = self._response_ref(row["response"], row["call_keys"])
+            if ref is not None:
+                row = {**row, "response": ""}
+            extractor = str(row.get("extractor") or self.extractor_of(run_id))
+            if shared:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO request_texts (hash, text) VALUES (?, ?)", shared)
+            self._db.execute(
+                f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) VALUES "
+                f"({','.join(':' + c for c in SAMPLE_COLUMNS)})",
+                {
+                    **row,
+                    "run_id": run_id,
+                    "details": canonical_json(row["details"]),
+                    "call_keys": canonical_json(list(row["call_keys"])),
+                    "created_at": row.get("created_at") or time.time(),
+                    "extractor": extractor,
+                    "reading": None if reading is None else canonical_json(reading),
+                },
+            )
+            if ref is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO sample_response_refs VALUES (?,?,?,?,?)",
+                    (run_id, row["item_id"], extractor, *ref))
+            else:
+                self._db.execute("DELETE FROM sample_response_refs WHERE run_id=? AND "
+                                 "item_id=? AND extractor=?", (run_id, row["item_id"], extractor))
 
     def _response_ref(self, text: str, call_keys: Any) -> tuple[str, int] | None:
         """(call key, generation index) of a stored generation whose text is `text`."""
@@ -546,7 +641,11 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside the block commit together, or not at all."""
+        """All writes inside the block commit together, or not at all (nested blocks
+        join the outer one)."""
+        if self._db.in_transaction:
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -671,12 +770,45 @@ class Store:
             " WHERE s.run_id=? AND s.extractor=? ORDER BY s.position",
             (run_id, version),
         )
-        for row in rows:
+        texts: dict[str, str] = {}
+        for row in rows.fetchall():
             out = dict(row)
             ref_text = out.pop("_ref_text")
             if ref_text is not None:
                 out["response"] = ref_text
+            if out.get("reading") and '"$text"' in out["reading"]:
+                self._fetch_texts(set(_TEXT_REF.findall(out["reading"])) - texts.keys(), texts)
+                out["reading"] = _expand_options(json.loads(out["reading"]), texts)
             yield SampleResult.from_row(out)
+
+
+def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> dict[str, Any]:
+    """The reading with each leaf's option list as a shared-text reference (an item's
+    options are the same in every run that reads it)."""
+    out = dict(reading)
+    args = out.get("args")
+    if isinstance(args, dict) and isinstance(args.get("options"), list):
+        text = canonical_json(args["options"])
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        shared.append((digest, text))
+        out["args"] = {**args, "options": {"$text": digest}}
+    if out.get("parts"):
+        out["parts"] = [_share_options(p, shared) for p in out["parts"]]
+    return out
+
+
+def _expand_options(reading: dict[str, Any], texts: Mapping[str, str]) -> dict[str, Any]:
+    """Inverse of `_share_options`."""
+    args = reading.get("args")
+    if isinstance(args, dict) and isinstance(args.get("options"), dict):
+        ref = args["options"]["$text"]
+        if ref not in texts:
+            raise StoreError(f"a stored reading refers to options {ref[:12]} that are not in "
+                             "the store (run `medq doctor`)")
+        reading["args"] = {**args, "options": json.loads(texts[ref])}
+    if reading.get("parts"):
+        reading["parts"] = [_expand_options(p, texts) for p in reading["parts"]]
+    return reading
 
 
 def _version_key(version: str) -> tuple[int, str]:

@@ -1,0 +1,36 @@
+"""Request texts are stored once per distinct content and read back exactly (issue 19)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from medq.runner import EvalSpec, evaluate
+from medq.store import Store
+from medq.testing.scripted import ScriptedModel
+
+
+def test_shared_texts_read_back_exactly_and_are_stored_once(medq_home: Path) -> None:
+    model = ScriptedModel(lambda r: "Answer: B")
+    for name in ("scripted/a", "scripted/b"):
+        evaluate(EvalSpec("medqa", name, "direct", sample=True, limit=20), progress=False,
+                 model=ScriptedModel(lambda r: "Answer: B", name=name))
+    with Store() as store:
+        calls = store.calls_for([k for r in store.runs()
+                                 for s in store.samples(r["run_id"]) for k in s.call_keys])
+        assert len(calls) == 40
+        readings = [s.reading for r in store.runs() for s in store.samples(r["run_id"])]
+        assert all(r is not None and len(r.args["options"]) == 4 for r in readings)
+        one = store.get_call(calls[0].key)
+        assert one is not None and one.request == calls[0].request
+        contents = [m["content"] for c in calls for m in c.request["messages"]]
+        assert all(isinstance(c, str) for c in contents)
+        assert any("Question:" in c for c in contents)
+    db = sqlite3.connect(medq_home / "medq.sqlite")
+    texts = db.execute("SELECT COUNT(*) FROM request_texts").fetchone()[0]
+    # 20 item prompts shared by both models, the one system prompt, and the 20 items'
+    # option lists the answers' readings refer to.
+    assert texts == 41
+    stored = db.execute("SELECT request FROM calls").fetchall()
+    assert all("Question:" not in r[0] for r in stored)
+    del model
