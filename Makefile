@@ -29,6 +29,7 @@ demo: install
 
 test: install-dev
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/medq
 	$(BIN)/python -m pytest -q -W error
 
 clean:

@@ -190,18 +190,18 @@ def _pair(
         counts[scored_a[item], scored_b[item]] += 1
     a_only, b_only, both, neither = counts[1, 0], counts[0, 1], counts[1, 1], counts[0, 0]
     n = len(paired)
-    common = {
-        "run_a": names[0], "run_b": names[1], "n_shared": n,
-        "unshared": len(items_a ^ items_b), "excluded_errors": len(shared) - n,
-        "a_only_correct": a_only, "b_only_correct": b_only, "p_holm": None, "verdict": "tie",
-    }
+    untested = PairComparison(
+        run_a=names[0], run_b=names[1], n_shared=n, unshared=len(items_a ^ items_b),
+        excluded_errors=len(shared) - n, acc_a=None, acc_b=None, diff=None, diff_ci_low=None,
+        diff_ci_high=None, a_only_correct=a_only, b_only_correct=b_only, p_value=None,
+        p_holm=None, verdict="tie",
+    )
     if n == 0:
-        return PairComparison(**common, acc_a=None, acc_b=None, diff=None, diff_ci_low=None,
-                              diff_ci_high=None, p_value=None)
+        return untested
     low, high = paired_bootstrap(a_only, b_only, both, neither, seed=seed,
                                  n_resamples=n_resamples)
-    return PairComparison(
-        **common,
+    return dataclasses.replace(
+        untested,
         acc_a=(a_only + both) / n,
         acc_b=(b_only + both) / n,
         diff=(a_only - b_only) / n,

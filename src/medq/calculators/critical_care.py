@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -24,19 +24,27 @@ from medq.calculators._common import (
 )
 from medq.calculators.base import CalculatorInputError, calculator
 from medq.calculators.result import points, step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
-PaO2 = Quantity(u.PRESSURE, "arterial partial pressure of oxygen (PaO2)", gt=0, le=800)
-PaCO2 = Quantity(u.PRESSURE, "arterial partial pressure of CO2 (PaCO2)", gt=0, le=300)
-FiO2 = Quantity(u.PERCENT, "fraction of inspired oxygen, in percent", ge=21, le=100)
-AaGradient = Quantity(u.PRESSURE, "alveolar-arterial O2 gradient", ge=0, le=800)
-Hematocrit = Quantity(u.PERCENT, "hematocrit", gt=0, le=100)
-WhiteCells = Quantity(u.CELL_COUNT, "white blood cell count", ge=0)
-Platelets = Quantity(u.CELL_COUNT, "platelet count", ge=0)
-Vasopressor = Quantity(u.VASOPRESSOR, "infusion rate", ge=0)
-UrineOutput = Quantity(u.URINE_OUTPUT, "urine output", ge=0)
-MeanArterialPressure = Quantity(u.PRESSURE, "mean arterial pressure", gt=0, le=300)
-BandPercent = Quantity(u.PERCENT, "band forms", ge=0, le=100)
+PaO2 = Annotated[
+    float, *quantity(u.PRESSURE, "arterial partial pressure of oxygen (PaO2)", gt=0, le=800)
+]
+PaCO2 = Annotated[
+    float, *quantity(u.PRESSURE, "arterial partial pressure of CO2 (PaCO2)", gt=0, le=300)
+]
+FiO2 = Annotated[
+    float, *quantity(u.PERCENT, "fraction of inspired oxygen, in percent", ge=21, le=100)
+]
+AaGradient = Annotated[float, *quantity(u.PRESSURE, "alveolar-arterial O2 gradient", ge=0, le=800)]
+Hematocrit = Annotated[float, *quantity(u.PERCENT, "hematocrit", gt=0, le=100)]
+WhiteCells = Annotated[float, *quantity(u.CELL_COUNT, "white blood cell count", ge=0)]
+Platelets = Annotated[float, *quantity(u.CELL_COUNT, "platelet count", ge=0)]
+Vasopressor = Annotated[float, *quantity(u.VASOPRESSOR, "infusion rate", ge=0)]
+UrineOutput = Annotated[float, *quantity(u.URINE_OUTPUT, "urine output", ge=0)]
+MeanArterialPressure = Annotated[
+    float, *quantity(u.PRESSURE, "mean arterial pressure", gt=0, le=300)
+]
+BandPercent = Annotated[float, *quantity(u.PERCENT, "band forms", ge=0, le=100)]
 GCS = Field(ge=3, le=15, description="Glasgow Coma Scale total, 3-15")
 
 Eye = Literal["eyes open spontaneously", "eye opening to verbal command",

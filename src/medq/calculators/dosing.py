@@ -10,7 +10,7 @@ from medq.calculators import units as u
 from medq.calculators._common import Params
 from medq.calculators.base import calculator
 from medq.calculators.result import step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
 Steroid = Literal[
     "betamethasone iv", "cortisone po", "dexamethasone iv", "dexamethasone po",
@@ -26,7 +26,7 @@ EQUIVALENT_MG = {
     "prednisone": 5.0, "triamcinolone": 4.0,
 }
 
-SteroidDose = Quantity(u.MASS_MG, "dose of the steroid being converted", gt=0)
+SteroidDose = Annotated[float, *quantity(u.MASS_MG, "dose of the steroid being converted", gt=0)]
 
 
 def _steroid(value: object) -> object:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,12 +23,12 @@ from medq.calculators._common import (
 )
 from medq.calculators.base import calculator
 from medq.calculators.result import points, step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
 INR = Field(gt=0, le=20, description="international normalized ratio")
-Aminotransferase = Quantity(u.ENZYME, "aminotransferase activity", gt=0)
-Platelets = Quantity(u.CELL_COUNT, "platelet count", gt=0)
-Hemoglobin = Quantity(u.HEMOGLOBIN, "hemoglobin", gt=0)
+Aminotransferase = Annotated[float, *quantity(u.ENZYME, "aminotransferase activity", gt=0)]
+Platelets = Annotated[float, *quantity(u.CELL_COUNT, "platelet count", gt=0)]
+Hemoglobin = Annotated[float, *quantity(u.HEMOGLOBIN, "hemoglobin", gt=0)]
 
 
 class ChildPughParams(Params):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from medq.calculators import units as u
@@ -21,10 +23,12 @@ from medq.calculators._common import (
 )
 from medq.calculators.base import calculator
 from medq.calculators.result import points, step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
-Hematocrit = Quantity(u.PERCENT, "hematocrit", gt=0, le=100)
-PaO2 = Quantity(u.PRESSURE, "arterial partial pressure of oxygen (PaO2)", gt=0, le=800)
+Hematocrit = Annotated[float, *quantity(u.PERCENT, "hematocrit", gt=0, le=100)]
+PaO2 = Annotated[
+    float, *quantity(u.PRESSURE, "arterial partial pressure of oxygen (PaO2)", gt=0, le=800)
+]
 
 
 class PsiParams(Params):

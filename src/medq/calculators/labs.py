@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from medq.calculators import units as u
 from medq.calculators._common import (
     BUN,
@@ -17,14 +19,14 @@ from medq.calculators._common import (
 )
 from medq.calculators.base import CalculatorInputError, calculator
 from medq.calculators.result import step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
-Calcium = Quantity(u.CALCIUM, "serum total calcium", gt=0)
-TotalCholesterol = Quantity(u.CHOLESTEROL, "total cholesterol", gt=0)
-HDL = Quantity(u.CHOLESTEROL, "HDL cholesterol", gt=0)
-Triglycerides = Quantity(u.TRIGLYCERIDES, "triglycerides", ge=0)
-Insulin = Quantity(u.INSULIN, "fasting insulin", gt=0)
-FastingGlucose = Quantity(u.GLUCOSE, "fasting glucose", gt=0)
+Calcium = Annotated[float, *quantity(u.CALCIUM, "serum total calcium", gt=0)]
+TotalCholesterol = Annotated[float, *quantity(u.CHOLESTEROL, "total cholesterol", gt=0)]
+HDL = Annotated[float, *quantity(u.CHOLESTEROL, "HDL cholesterol", gt=0)]
+Triglycerides = Annotated[float, *quantity(u.TRIGLYCERIDES, "triglycerides", ge=0)]
+Insulin = Annotated[float, *quantity(u.INSULIN, "fasting insulin", gt=0)]
+FastingGlucose = Annotated[float, *quantity(u.GLUCOSE, "fasting glucose", gt=0)]
 
 NORMAL_ALBUMIN = 4.0  # g/dL
 NORMAL_ANION_GAP = 12.0  # mEq/L

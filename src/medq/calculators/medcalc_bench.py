@@ -184,7 +184,8 @@ _SPECIFIC: dict[int, dict[str, str | None]] = {
 }
 
 # Categorical text -> the calculator's option, per parameter.
-_CHOICES: dict[str, dict[str, Any]] = {
+# Keys are the text of an option, or the bare yes/no some rows give instead.
+_CHOICES: dict[str, dict[str | bool, Any]] = {
     "history": {"slightly suspicious": "slightly suspicious",
                 "moderately suspicious": "moderately suspicious",
                 "highly suspicious": "highly suspicious"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from medq.calculators import units as u
 from medq.calculators._common import (
     AdultAge,
@@ -16,10 +18,10 @@ from medq.calculators._common import (
 from medq.calculators.base import calculator
 from medq.calculators.physical import devine_ibw
 from medq.calculators.result import step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
-UrineCreatinine = Quantity(u.CREATININE, "urine creatinine", gt=0)
-UrineSodium = Quantity(u.SODIUM, "urine sodium", ge=0)
+UrineCreatinine = Annotated[float, *quantity(u.CREATININE, "urine creatinine", gt=0)]
+UrineSodium = Annotated[float, *quantity(u.SODIUM, "urine sodium", ge=0)]
 
 
 class CreatinineClearanceParams(Params):

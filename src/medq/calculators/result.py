@@ -167,10 +167,10 @@ def step(name: str, value: _T, unit: str | None = None) -> _T:
     """
     steps = _RECORDING.get()
     if steps is not None:
-        recorded = value
-        if not isinstance(recorded, int | float | str | bool) and recorded is not None:
-            recorded = str(recorded)
-        steps.append(Step(name, recorded, unit))  # type: ignore[arg-type]
+        recorded: StepValue = (
+            value if isinstance(value, int | float | str | bool) or value is None else str(value)
+        )
+        steps.append(Step(name, recorded, unit))
     return value
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -10,10 +10,12 @@ from medq.calculators import units as u
 from medq.calculators._common import Age, HeartRate, Params, Sex, flag
 from medq.calculators.base import calculator
 from medq.calculators.result import points, step
-from medq.calculators.units import Quantity
+from medq.calculators.units import quantity
 
-OxygenSaturation = Quantity(u.PERCENT, "oxygen saturation on room air", ge=0, le=100)
-BodyMassIndex = Quantity(u.BMI, "body mass index", gt=0, le=200)
+OxygenSaturation = Annotated[
+    float, *quantity(u.PERCENT, "oxygen saturation on room air", ge=0, le=100)
+]
+BodyMassIndex = Annotated[float, *quantity(u.BMI, "body mass index", gt=0, le=200)]
 
 
 class WellsPeParams(Params):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import annotated_types
 from pydantic import BeforeValidator, Field, WithJsonSchema
@@ -218,7 +218,7 @@ class CanonicalUnit:
     unit: str
 
 
-def Quantity(  # noqa: N802 - a type factory, used in annotations like a class
+def quantity(
     dim: Dimension,
     description: str,
     *,
@@ -226,17 +226,20 @@ def Quantity(  # noqa: N802 - a type factory, used in annotations like a class
     ge: float | None = None,
     lt: float | None = None,
     le: float | None = None,
-) -> Any:
-    """An annotated float parameter in ``dim``'s canonical unit, accepting any known unit."""
-    bounds = [annotated_types.Interval(gt=gt, ge=ge, lt=lt, le=le)]
-    return Annotated[
-        float,
+) -> tuple[Any, ...]:
+    """The metadata of a float parameter in ``dim``'s canonical unit, accepting any known unit.
+
+    Unpack it into ``Annotated`` so that type checkers see a plain float alias::
+
+        Age = Annotated[float, *quantity(AGE, "age", ge=0, le=130)]
+    """
+    return (
         BeforeValidator(_quantity_parser(dim)),
-        *bounds,
+        annotated_types.Interval(gt=gt, ge=ge, lt=lt, le=le),
         Field(
             description=f"{description}: a number in {dim.canonical}, or "
             f'{{"value": number, "unit": "..."}} in an accepted unit'
         ),
         WithJsonSchema(quantity_schema(dim, description)),
         CanonicalUnit(dim.canonical),
-    ]
+    )

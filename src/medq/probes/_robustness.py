@@ -136,7 +136,7 @@ def probe_metrics(samples: Iterable[Mapping[str, Any]],
 def paired_rows(samples: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per original item: correct when every variant is, an error when any is,
     with the original gold, so `medq.compare` pairs it with the clean run by item."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item_id, members in _grouped(samples).items():
         hits = [hit(s) for s in members]
         probe = _probe_of(members[0])

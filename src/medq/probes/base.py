@@ -106,7 +106,7 @@ class ProbedItems:
 
 
 def relabel(
-    question: Question, order: Sequence[str], *, texts: Mapping[str, str] | None = None,
+    question: Question, order: Sequence[str | None], *, texts: Mapping[str, str] | None = None,
     gold: str | None = None,
 ) -> tuple[Question, dict[str, str | None]]:
     """`question` with its options presented in `order` (input letters, or None for an

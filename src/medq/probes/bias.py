@@ -116,7 +116,7 @@ def bias(kind: Kind, mitigation: Mitigation | None = None, *, seed: int = 0,
         questions: the task's items, from which examples are drawn.
     """
     pool = [q for q in questions if len(q.options) >= 2]
-    needed = {"one_shot": 2, "few_shot": 3}.get(mitigation, 0)
+    needed = 0 if mitigation is None else {"one_shot": 2, "few_shot": 3}.get(mitigation, 0)
     if len(pool) < needed:
         raise ProbeSpecError(f"probe 'bias': mitigation={mitigation} needs {needed} items "
                              f"with options in the task (examples are other items)")

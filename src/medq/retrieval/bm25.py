@@ -332,8 +332,12 @@ class BM25Index:
         per_query = [(term[s:e], counts[s:e]) for s, e in itertools.pairwise(bounds)]
         if threads <= 1 or len(queries) < 2:
             return [self._top_k(t, w, k) for t, w in per_query]
+
+        def top_k(terms_weights: tuple[np.ndarray, np.ndarray]) -> Hits:
+            return self._top_k(*terms_weights, k)
+
         with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(lambda tw: self._top_k(*tw, k), per_query, chunksize=16))
+            return list(pool.map(top_k, per_query, chunksize=16))
 
     def _buffers(self) -> tuple[np.ndarray, np.ndarray]:
         """This thread's score accumulator (all zeros between queries) and a mask buffer."""
@@ -413,12 +417,14 @@ _KERNEL: list[Callable[..., None] | None] = []
 def _compiled_scatter() -> Callable[..., None] | None:
     """The numba scatter kernel when numba is installed (and MEDQ_BM25_NUMPY is unset)."""
     if not _KERNEL:
-        kernel = None
+        kernel: Callable[..., None] | None = None
         if not os.environ.get("MEDQ_BM25_NUMPY"):
             try:
-                from medq.retrieval._bm25_kernel import scatter as kernel
+                from medq.retrieval._bm25_kernel import scatter
             except ImportError:
-                kernel = None
+                pass
+            else:
+                kernel = scatter
         _KERNEL.append(kernel)
     return _KERNEL[0]
 

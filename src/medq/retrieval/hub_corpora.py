@@ -31,14 +31,19 @@ def download_medrag(corpus: str, revision: str | None = None) -> tuple[Path, str
     repo = MEDRAG_CORPORA.get(corpus, corpus)
     from huggingface_hub import snapshot_download
 
-    where = {"repo_id": repo, "repo_type": "dataset", "revision": revision,
-             "allow_patterns": ["chunk/*.jsonl"], "cache_dir": cache_dir()}
+    def fetch(*, local_files_only: bool) -> str:
+        return snapshot_download(
+            repo_id=repo, repo_type="dataset", revision=revision,
+            allow_patterns=["chunk/*.jsonl"], cache_dir=cache_dir(),
+            local_files_only=local_files_only,
+        )
+
     try:
         try:
-            folder = snapshot_download(**where, local_files_only=True)
+            folder = fetch(local_files_only=True)
         except OSError:  # not cached: ask the Hub, failing at once when it is unreachable
             require_reachable()
-            folder = snapshot_download(**where)
+            folder = fetch(local_files_only=False)
     except OSError as exc:  # huggingface_hub's network and not-found errors
         raise RetrievalError(
             f"could not download corpus {repo!r} ({type(exc).__name__}); offline, add the "

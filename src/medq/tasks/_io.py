@@ -113,7 +113,7 @@ def field(record: Mapping[str, Any], name: str, path: Path, where: str, kind: ty
         raise data_error(
             path, where, f"field {name!r} must be {expected}, not {type(value).__name__}"
         )
-    if kind is str and not value.strip():
+    if isinstance(value, str) and kind is str and not value.strip():
         raise data_error(path, where, f"field {name!r} is empty")
     return value
 

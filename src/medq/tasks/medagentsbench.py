@@ -65,7 +65,7 @@ _METADATA_FIELDS = {
 
 def _line_index(test_file: Path) -> dict[tuple[str, str], str]:
     """(question, options) -> line index in a test.jsonl, for files without realidx."""
-    index = {}
+    index: dict[tuple[str, str], str] = {}
     for i, (_, record) in enumerate(iter_jsonl(test_file)):
         key = (record.get("question", ""), json.dumps(record.get("options"), sort_keys=True))
         index.setdefault(key, str(i))
@@ -96,9 +96,9 @@ def parse_file(path: Path, source: str, hard: bool) -> list[Question]:
         }
         if hard:
             metadata["difficulty"] = "hard"
-        for name, key in _METADATA_FIELDS.items():
+        for name, target in _METADATA_FIELDS.items():
             if isinstance(record.get(name), str):
-                metadata[key] = record[name]
+                metadata[target] = record[name]
         out.append(
             make_question(
                 path,

@@ -289,7 +289,7 @@ def _load(name: str, release: str, hub: HubFile | None):
     return load
 
 
-def _medcalc_metrics() -> tuple[tuple[str, Any], ...]:
+def _medcalc_metrics() -> tuple[tuple[Any, ...], ...]:
     from medq.scoring.medcalc import medcalc_lines, medcalc_table
 
     return (("medcalc", medcalc_table, medcalc_lines),)

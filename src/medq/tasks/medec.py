@@ -132,7 +132,7 @@ def _loader(name: str, filename: str):
     return load
 
 
-def _medec_metrics() -> tuple[tuple[str, Any], ...]:
+def _medec_metrics() -> tuple[tuple[Any, ...], ...]:
     from medq.scoring.medec import medec_lines, medec_metrics
 
     return (("medec", medec_metrics, medec_lines),)

@@ -52,7 +52,7 @@ class FakeBatchServer(FakeOpenAIServer):
     async def _upload(self, request: web.Request) -> web.Response:
         form = await request.post()
         upload = form.get("file")
-        if form.get("purpose") != "batch" or upload is None or isinstance(upload, str):
+        if form.get("purpose") != "batch" or not isinstance(upload, web.FileField):
             return web.json_response({"error": {"message": "need purpose=batch and a file"}},
                                      status=400)
         file_id = f"file-{next(self._ids)}"
