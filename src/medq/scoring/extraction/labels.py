@@ -78,6 +78,7 @@ class Options:
     polarity: Mapping[str, str]
     span: str
     first: Mapping[str, tuple[tuple[str, str], ...]]  # texts by their first character
+    lower_keys: bool = False  # the task labels its options a, b, c ...
 
     def match_text(self, low: str, pos: int, end: int | None = None) -> tuple[str, int] | None:
         """The option whose text starts at low[pos] and ends where a text may end
@@ -110,8 +111,13 @@ class Options:
         return token.lower()
 
     def weak(self, token: str) -> bool:
-        """Whether a bare token is also an ordinary word ("a", "I"), so it needs marks."""
-        return self.kind in ("letter", "roman") and (token.islower() or token == "I")
+        """Whether a bare token is also an ordinary word ("a", "I"), so it needs marks: a
+        lower-case letter where the labels are capitals, and "a", "I", "i" always."""
+        if self.kind not in ("letter", "roman"):
+            return False
+        if token in ("a", "I", "i"):
+            return True
+        return token.islower() and not self.lower_keys
 
 
 def _kind(keys: list[str]) -> str:
@@ -144,7 +150,7 @@ def build_options(items: tuple[tuple[str, str], ...], lex: Lexicon) -> Options:
     if kind == "letter":
         token = r"(?<![A-Za-z0-9])[A-Za-z](?![A-Za-z0-9])"
         # The task's languages may write the n-th option in their own script (Arabic ب).
-        aliases = [s[i] for s in lex.scripts for i in range(min(len(s), len(keys)))]
+        aliases = [letter for script in lex.scripts for letter in script]
         if aliases:
             token = "(?:" + token + "|" + "|".join(
                 r"(?<!\w)" + re.escape(a) + r"(?!\w)" for a in sorted(set(aliases), key=len,
@@ -195,6 +201,7 @@ def build_options(items: tuple[tuple[str, str], ...], lex: Lexicon) -> Options:
         {k: normalise_text(t) for k, t in items},
         tuple((v, ks[0]) for v, ks in numbers.items() if len(ks) == 1), polarity, span,
         {c: tuple(ts) for c, ts in first.items()},
+        all(k.islower() for k in keys if k.isalpha()),
     )
 
 

@@ -78,8 +78,11 @@ class Patterns:
         # one shared trie of all other phrases, whose group is looked up from the words
         # matched (Python's re tries alternatives one by one, so one trie is much faster
         # than a group per kind).
-        cont = (rf"(?:\s*{alt('answer.negative_copulas')}|(?:\s*\(s\))?(?:\s*"
-                rf"{alt('answer.copulas')}(?:[ \t]*:)?|\s*[:=]|\s+-(?=\s)|\s*>))")
+        # "is", "is:", ":", "=", " - ", ">" (<answer>), "]" ([答案]C); an aside may come
+        # between ("the answer, however, is C").
+        aside = r"(?:\s*,\s*[^\W\d_]+\s*,)?"
+        cont = (rf"(?:{aside}\s*{alt('answer.negative_copulas')}|(?:\s*\(s\))?(?:{aside}\s*"
+                rf"{alt('answer.copulas')}(?:[ \t]*:)?|\s*[:=]|\s+-(?=\s)|\s*[>\]]))")
         self.negative_tail = re.compile(alt("answer.negative_copulas") + r"\Z")
         self.groups: dict[str, str] = {}
         for group, field in (
@@ -119,6 +122,8 @@ class Patterns:
         # A denial that follows its value (Japanese "答えはCではありません").
         self.denied_after = re.compile(r"[ \t]*" + alt("statement.after_label_negative"))
         self.judged = re.compile(alt("statement.after_label_negative"))
+        self.no_words = frozenset(w.strip(",.") for w in lex["polarity.no"])
+        self.filler_words = frozenset(lex["statement.fillers"])
         self.lead_in = re.compile(
             alt("statement.lead_ins", "statement.therefore") + r"[ \t,]*\Z")
         # Whole lines (see `lines`) and mentions in passing.
@@ -127,8 +132,8 @@ class Patterns:
             r"[*_]?[ \t]*[.:!]*[ \t]*$")
         self.line_prefix = re.compile(
             rf"(?:(?i:{words})[ \t]*)?(?P<open>[(\[]?)(?P<lab>{token})"
-            r"(?P<sep>[)\]][ \t]*[.:,;-]?|[.:,;\-]+|[ \t]+(?:-|//)|(?=[ \t]+\())[ \t]+"
-            r"(?P<text>\S.*)")
+            r"(?P<sep>[)\]][ \t]*[.:,;-]?|[.:,;\-]+|[ \t]+(?:-|//)|(?=[ \t]+\())"
+            r"(?:[ \t]+|(?<=[.:])(?=[A-Z]|[^\x00-\x7f]))(?P<text>\S.*)")
         self.line_listed = re.compile(
             rf"[(\[]?(?P<lab>{token})[)\]]?(?=[ \t]*(?:,|/|&|(?i:{conj})))")
         mention = alt("statement.mention_words")
@@ -162,9 +167,17 @@ class Grammar:
         found = _json_statements(raw, start, self, multi)
         found += _boxed_statements(raw, start, self)
         reader = self.reader
+        fillers = self.p.filler_words
 
         def read(prose: str, low: str, pos: int, mode: int, **kw: bool) -> Value | None:
-            return reader.read(prose, low, pos, mode, multi=multi, **kw)
+            value = reader.read(prose, low, pos, mode, multi=multi, **kw)
+            if value is None:
+                # A phrase ending in an article ("é a") may have swallowed a label ("é A
+                # ou C"): read again from that last word.
+                back = low.rfind(" ", max(0, pos - 6), pos - 1) + 1
+                if 0 < back < pos and low[back:pos].strip() in fillers:
+                    value = reader.read(prose, low, back, mode, multi=multi, **kw)
+            return value
 
         groups = self.p.groups
         for m in self.p.trigger.finditer(low, start):
@@ -214,6 +227,12 @@ class Grammar:
                 if not (_clause_opens(low, s) and _RETRACTION_END.match(low, e)):
                     continue  # "there is actually no difference" is not a retraction
                 found.append(Statement("retraction", s, s, e, LENIENT, "retraction"))
+                said_no = self.opts.polarity.get("no")
+                if said_no is not None and low[s:e].split()[-1] in self.p.no_words:
+                    # On a yes/no question "Actually, no." withdraws "yes" by answering no.
+                    found.append(Statement("answer", s, s, e, LENIENT, "yes_no",
+                                           Value((said_no,), s, e, "yes_no"), correction=True))
+                    continue
                 after = _SKIP_PUNCT.match(low, e).end()
                 value = read(prose, low, after, STRICT)
                 if value is not None and value.reason is None and not value.negated:
@@ -367,8 +386,16 @@ def _json_value(value: object, start: int, end: int, g: Grammar, multi: bool) ->
 
 
 def _read_string(text: str, g: Grammar, multi: bool = False) -> Value | None:
+    """The value of a JSON answer or \\boxed{} body: the string itself ("C", "C. text",
+    "yes"), or else the answer it states ("The answer is C")."""
     folded = fold(text)
-    return g.reader.read(folded, folded.lower(), 0, LOOSE, multi=multi)
+    low = folded.lower()
+    value = g.reader.read(folded, low, 0, LOOSE, multi=multi)
+    if value is None and len(folded) < 400 and "{" not in folded:
+        stated = [st for st in g.scan(folded, low, folded, multi=multi)
+                  if st.kind == "answer" and st.value is not None]
+        value = stated[-1].value if stated else None
+    return value
 
 
 def _boxed_statements(raw: str, start: int, g: Grammar) -> list[Statement]:

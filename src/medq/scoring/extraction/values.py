@@ -60,10 +60,11 @@ class ValuePatterns:
             rf"(?P<ow>(?i:{words})[ \t]*)?(?P<open>[(\[][ \t]*)?(?P<lab>{token})"
             r"(?P<close>[ \t]*[)\]])?")
         conj = phrase_regex(lex["statement.conjunctions"])
+        articles = phrase_regex(lex["statement.fillers"])
         self.more = re.compile(
             rf"[ \t]*(?:,[ \t]*(?:(?i:{conj})[ \t]+)?|/|[ \t][&+][ \t]|[ \t](?i:{conj})[ \t]+|"
-            rf"(?i:{conj}))[ \t]*(?:(?i:{words})[ \t]*)?(?P<open>[(\[])?(?P<lab>{token})"
-            r"(?P<close>[)\]])?"
+            rf"(?i:{conj}))[ \t]*(?:(?i:{articles})[ \t]+)?(?:(?i:{words})[ \t]*)?"
+            rf"(?P<open>[(\[])?(?P<lab>{token})(?P<close>[)\]])?"
         )
         self.run = re.compile(r"(?P<run>[A-Z]{2,6})(?![A-Za-z0-9])")
         self.skip = re.compile(
