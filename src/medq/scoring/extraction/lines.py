@@ -28,14 +28,14 @@ _NEGATED_AFTER = re.compile(
     r"[ \t]+(?:is|are|would[ \t]+be|seems)[ \t]+(?:not|less|incorrect|wrong|unlikely|false)\b")
 
 
-def line_statements(g: Grammar, prose: str, low: str, start: int = 0, *,
-                    multi: bool = False) -> list[Statement]:
+def line_statements(g: Grammar, prose: str, low: str, start: int = 0,
+                    end: int | None = None, *, multi: bool = False) -> list[Statement]:
     """Whole-line answers (see the module docstring), in text order; with `multi`, a line
     that is a run of labels ("BCD") too."""
     bare: list[Statement] = []
     texty: list[tuple[int, Statement]] = []
     index, opens_with_answer = 0, False
-    for line in _LINE.finditer(prose, start):
+    for line in _LINE.finditer(prose, start, len(prose) if end is None else end):
         lead = _LEAD.match(prose, line.start(), line.end())
         at = lead.end() if lead else line.start()
         end = line.end()
@@ -204,14 +204,14 @@ def echo_end(g: Grammar, prose: str) -> int:
     return cut
 
 
-def mentioned(g: Grammar, prose: str, low: str, start: int,
+def mentioned(g: Grammar, prose: str, low: str, start: int, end: int,
               excluded: list[tuple[int, int]], quiet: object) -> list[Value]:
     """Options named in passing ("surgery (option C)", "(C)", "A: Pneumonia"), outside
     hedged, negated or excluded stretches; `quiet(pos, end)` says whether a mention's
     clause hedges it."""
     opts = g.opts
     found: list[Value] = []
-    for m in g.p.mention.finditer(prose, start):
+    for m in g.p.mention.finditer(prose, start, end):
         token = m.group("lab") or m.group("paren")
         key = opts.key(token)
         if key is None or opts.weak(token):
@@ -221,7 +221,7 @@ def mentioned(g: Grammar, prose: str, low: str, start: int,
         if _NEGATED_AFTER.match(low, m.end()) or quiet(m.start(), m.end()):  # type: ignore[operator]
             continue
         found.append(Value((key,), m.start(), m.end(), "letter"))
-    for m in g.p.labeled.finditer(prose, start):  # "would be A: Previous suicide attempt"
+    for m in g.p.labeled.finditer(prose, start, end):  # "would be A: Previous suicide attempt"
         key = None if opts.weak(m.group("lab")) else opts.key(m.group("lab"))
         text = opts.text_of.get(key) if key else None
         if not text or not low.startswith(text, m.end()):

@@ -121,8 +121,12 @@ def _read(text: str, g: Grammar, *, multi: bool) -> Extraction | tuple[Statement
     cut = echo_end(g, prose)
     if not prose[cut:].strip():
         return _invalid("no_answer", "no answer after the repeated question")
-    statements = g.scan(prose, low, prep.raw, cut, multi=multi)
-    statements += line_statements(g, prose, low, cut, multi=multi)
+    # Answers are looked for outside reasoning blocks (and after an echoed question).
+    spans = [(max(s, cut), e) for s, e in prep.visible if e > cut]
+    statements = []
+    for s, e in spans:
+        statements += g.scan(prose, low, prep.raw, s, e, multi=multi)
+        statements += line_statements(g, prose, low, s, e, multi=multi)
     statements.sort(key=lambda st: (st.pos, st.start))
     mk = markers(g.lex)
     decision = decide(statements, low, mk)
@@ -132,13 +136,13 @@ def _read(text: str, g: Grammar, *, multi: bool) -> Extraction | tuple[Statement
         st = decision.retracted_by
         return _invalid("retracted", "the answer stated was withdrawn, and none replaced it",
                         (st.start, st.end), "retraction")
-    found = mentioned(g, prose, low, cut, list(decision.quiet),
-                      lambda s, e: clause_quiet(low, mk, s, e))
+    found = [v for s, e in spans for v in mentioned(
+        g, prose, low, s, e, list(decision.quiet), lambda a, b: clause_quiet(low, mk, a, b))]
     keys = {v.keys[0] for v in found}
     if len(keys) == 1:
         last = found[-1]
         return Extraction(last.keys[0], "option_mention", None, (last.start, last.end))
-    refusal = mk.refusal.search(low, cut)
+    refusal = next((m for s, e in spans if (m := mk.refusal.search(low, s, e))), None)
     if refusal is not None:
         return _invalid("refusal", "the response declines to answer", refusal.span())
     if keys:

@@ -85,6 +85,7 @@ class Patterns:
                 rf"{alt('answer.copulas')}(?:[ \t]*:)?|\s*[:=]|\s+-(?=\s)|\s*[>\]]))")
         self.negative_tail = re.compile(alt("answer.negative_copulas") + r"\Z")
         self.groups: dict[str, str] = {}
+        phrases: list[str] = []
         for group, field in (
             ("answer", "answer.phrases"), ("retract", "markers.retraction"),
             ("choose", "statement.choose"), ("copula", "statement.copula"),
@@ -94,13 +95,14 @@ class Patterns:
             ("neglead", "markers.negation_lead"),
         ):
             for phrase in lex[field]:
+                phrases.append(phrase)
                 self.groups.setdefault(" ".join(phrase.lstrip("~").split()), group)
         # One pass finds every trigger: an answer noun with its copula or colon, or any
         # other phrase (its kind looked up from the words matched). One word-start check
         # leads all word-bounded phrases, and CJK ones sit behind one character class, so
         # most positions fail at once (Python's re tries alternatives one by one).
         nouns_b, nouns_f = phrase_tries(lex["answer.nouns"])
-        other_b, other_f = phrase_tries(self.groups)
+        other_b, other_f = phrase_tries(phrases)
         bounded = [f"{nouns_b}{cont}" if nouns_b else None, other_b]
         free = [f"{nouns_f}{cont}" if nouns_f else None, other_f]
         parts = []
@@ -160,12 +162,13 @@ class Grammar:
 
     # -- scanning --------------------------------------------------------------------------
 
-    def scan(self, prose: str, low: str, raw: str, start: int = 0, *,
-             multi: bool = False) -> list[Statement]:
-        """The statements of a response (from `start`); `multi` reads letter runs ("BCD")
-        of multiple-answer tasks."""
-        found = _json_statements(raw, start, self, multi)
-        found += _boxed_statements(raw, start, self)
+    def scan(self, prose: str, low: str, raw: str, start: int = 0, end: int | None = None,
+             *, multi: bool = False) -> list[Statement]:
+        """The statements of a response between `start` and `end`; `multi` reads letter
+        runs ("BCD") of multiple-answer tasks."""
+        end = len(low) if end is None else end
+        found = _json_statements(raw, start, end, self, multi)
+        found += _boxed_statements(raw, start, end, self)
         reader = self.reader
         fillers = self.p.filler_words
 
@@ -180,7 +183,7 @@ class Grammar:
             return value
 
         groups = self.p.groups
-        for m in self.p.trigger.finditer(low, start):
+        for m in self.p.trigger.finditer(low, start, end):
             s, e = m.start(), m.end()
             said = m.group()
             group = groups.get(" ".join(said.split()))
@@ -319,28 +322,29 @@ def grammar(items: tuple[tuple[str, str], ...], lex: Lexicon) -> Grammar:
 # -- JSON and \boxed --------------------------------------------------------------------
 
 
-def _json_statements(raw: str, start: int, g: Grammar, multi: bool) -> list[Statement]:
+def _json_statements(raw: str, start: int, end: int, g: Grammar,
+                     multi: bool) -> list[Statement]:
     found: list[Statement] = []
     if '"' not in raw:
         return found
     decoder = json.JSONDecoder(strict=False)
     parsed_until = -1
-    for opening in _JSON_START.finditer(raw, start):
+    for opening in _JSON_START.finditer(raw, start, end):
         if opening.start() < parsed_until:
             continue
         try:
-            obj, end = decoder.raw_decode(raw, opening.start())
+            obj, stop = decoder.raw_decode(raw, opening.start())
         except (ValueError, RecursionError):  # not JSON, or absurdly deep
             continue
-        parsed_until = end
+        parsed_until = stop
         value = _answer_in(obj)
         if value is _MISSING:
             continue
-        found.append(_json_value(value, opening.start(), end, g, multi))
+        found.append(_json_value(value, opening.start(), stop, g, multi))
     if found:
         return found
     # Malformed JSON (unescaped quotes, a lost opening brace): read the answer key by pattern.
-    for match in _JSON_KEY_VALUE.finditer(raw, start):
+    for match in _JSON_KEY_VALUE.finditer(raw, start, end):
         quoted = match.group("quoted")
         found.append(_json_value(match.group("bare") if quoted is None else quoted,
                                  match.start(), match.end(), g, multi))
@@ -398,11 +402,11 @@ def _read_string(text: str, g: Grammar, multi: bool = False) -> Value | None:
     return value
 
 
-def _boxed_statements(raw: str, start: int, g: Grammar) -> list[Statement]:
+def _boxed_statements(raw: str, start: int, end: int, g: Grammar) -> list[Statement]:
     found = []
     if "\\boxed" not in raw:
         return found
-    for match in _BOXED.finditer(raw, start):
+    for match in _BOXED.finditer(raw, start, end):
         inner = match.group("body")
         while (unwrapped := _LATEX_WRAP.sub(r"\1", inner)) != inner:
             inner = unwrapped

@@ -40,24 +40,54 @@ def _fold_table() -> dict[int, str]:
 
 _FOLD = _fold_table()
 
-# Reasoning blocks in the forms open models write them; the closing form of each opener.
-_OPENERS = r"<(?P<tag>think|thinking|reasoning|seed:think)>|(?P<bot><\|begin_of_thought\|>)|" \
-           r"(?P<kimi>\u25c1think\u25b7)|(?P<magistral>\[THINK\])"
-_BLOCK = re.compile(
-    r"<(?P<tag>think|thinking|reasoning|seed:think)>.*?</(?P=tag)\s*>"
-    r"|<\|begin_of_thought\|>.*?<\|end_of_thought\|>"
-    r"|\u25c1think\u25b7.*?\u25c1/think\u25b7"
-    r"|\[THINK\].*?\[/THINK\]",
-    re.S | re.I,
+# Reasoning-block tags in the forms open models write them (matched on lower-cased text):
+# <think> and kin, <|begin_of_thought|> (Sky-T1 / OpenThoughts), ◁think▷ (Kimi), [THINK]
+# (Magistral). One linear scan pairs each opener with the next closer of its family.
+_TAG = re.compile(
+    r"<(?P<a_close>/)?(?P<a>think|thinking|reasoning|seed:think)\s*>"
+    r"|<\|(?P<b>begin|end)_of_thought\|>"
+    r"|\u25c1(?P<k_close>/)?think\u25b7"
+    r"|\[(?P<m_close>/)?think\]"
 )
-_OPEN = re.compile(_OPENERS, re.I)
-_CLOSE = re.compile(
-    r"</(?:think|thinking|reasoning|seed:think)\s*>|<\|end_of_thought\|>|\u25c1/think\u25b7"
-    r"|\[/THINK\]",
-    re.I,
-)
+
+
+def _tag(m: re.Match[str]) -> tuple[str, bool]:
+    """(family, is_closing) of a reasoning tag."""
+    if m.group("a"):
+        return m.group("a"), bool(m.group("a_close"))
+    if m.group("b"):
+        return "thought", m.group("b") == "end"
+    if m.start("k_close") >= 0 or m.group().startswith("\u25c1"):
+        return "kimi", bool(m.group("k_close"))
+    return "magistral", bool(m.group("m_close"))
+
+
+def _reasoning_spans(low: str) -> tuple[list[tuple[int, int]], int | None]:
+    """The spans of closed reasoning blocks (a closing tag alone also hides all before it,
+    as when the chat template opened the block), and where an unclosed one starts."""
+    blocks: list[tuple[int, int]] = []
+    opened: tuple[str, int] | None = None
+    orphan_end = 0
+    for m in _TAG.finditer(low):
+        family, closing = _tag(m)
+        if opened is None:
+            if closing:
+                orphan_end = m.end()
+            else:
+                opened = (family, m.start())
+        elif closing and family == opened[0]:
+            blocks.append((opened[1], m.end()))
+            opened = None
+    if opened is not None:
+        return blocks, opened[1]
+    if orphan_end:
+        blocks = [(0, max([orphan_end, *(e for s, e in blocks if s < orphan_end)]))] + [
+            (s, e) for s, e in blocks if s >= orphan_end]
+    return blocks, None
+
+
 # Markup that carries no words: emphasis, code ticks, inline maths dollars.
-_MARKUP = re.compile(r"\*\*|__|`+|\$+")
+_MARKUP = re.compile(r"[*_`$]+")  # one character class first, so re skips fast
 # A literal backslash escape typed as text ("D\n\nBecause"): not LaTeX such as \nu, \times.
 _LITERAL_ESCAPE = re.compile(r"\\(?:n|r)(?![a-z])|\\t(?![a-z])|\\(?=[ \t]*(?:\n|$))")
 
@@ -68,7 +98,8 @@ class Prepared:
 
     ``raw`` keeps markup (for JSON and ``\\boxed``); ``prose`` is for statements; ``low``
     is ``prose`` lower-cased; ``unclosed`` is the span of a reasoning block that never
-    closes, or None.
+    closes, or None; ``visible`` the stretches outside reasoning blocks, where answers are
+    looked for.
     """
 
     original: str
@@ -76,6 +107,7 @@ class Prepared:
     prose: str
     low: str
     unclosed: tuple[int, int] | None
+    visible: tuple[tuple[int, int], ...]  # the stretches outside reasoning blocks
 
 
 def fold(text: str) -> str:
@@ -96,32 +128,38 @@ def _lower(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
+def _unmark(m: re.Match[str]) -> str:
+    # "**", "__", code ticks and maths dollars carry no words; a single "*" or "_" may.
+    run = m.group()
+    return run if len(run) == 1 and run in "*_" else " " * len(run)
+
+
 def prepare(text: str) -> Prepared:
     """All views of `text` (see :class:`Prepared`)."""
     folded = fold(text)
     raw = folded
     unclosed = None
+    visible: tuple[tuple[int, int], ...] = ((0, len(text)),)
     if "<" in raw or "[" in raw or "\u25c1" in raw:
-        for block in reversed(list(_BLOCK.finditer(folded))):
-            raw = _blank(raw, block.start(), block.end())
-        opened = _OPEN.search(raw)
-        if opened is not None:
-            unclosed = (opened.start(), len(text))
+        blocks, opened_at = _reasoning_spans(_lower(folded))
+        if opened_at is not None:
+            unclosed = (opened_at, len(text))
             raw = " " * len(raw)
-        else:
-            closings = list(_CLOSE.finditer(raw))
-            # A closing tag alone: the chat template opened the block in the prompt
-            # (DeepSeek-R1).
-            if closings:
-                raw = _blank(raw, 0, closings[-1].end())
+            visible = ()
+        elif blocks:
+            for start, end in reversed(blocks):
+                raw = _blank(raw, start, end)
+            edges = [0, *(x for block in blocks for x in block), len(text)]
+            visible = tuple((edges[i], edges[i + 1]) for i in range(0, len(edges), 2)
+                            if edges[i + 1] > edges[i])
     prose = raw
     if "*" in raw or "_" in raw or "`" in raw or "$" in raw:
-        prose = _MARKUP.sub(lambda m: " " * len(m.group()), raw)
+        prose = _MARKUP.sub(_unmark, raw)
     if "\\" in prose:
         prose = _LITERAL_ESCAPE.sub(lambda m: " " * (len(m.group()) - 1) + "\n"
                                     if m.group()[1:2] in ("n", "r") else " " * len(m.group()),
                                     prose)
-    return Prepared(text, raw, prose, _lower(prose), unclosed)
+    return Prepared(text, raw, prose, _lower(prose), unclosed, visible)
 
 
 _STRIP_BLOCK = re.compile(r"<(think|thinking)>.*?</\1\s*>", re.S | re.I)
