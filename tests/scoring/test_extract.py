@@ -1,4 +1,9 @@
-"""Tests for medq.scoring.extract: hand-made cases, then released model outputs."""
+"""Tests for medq.scoring.extract: hand-made cases, then released model outputs.
+
+The catalog of answer styles (`test_catalog.py`, `extraction_catalog.toml`) is the
+specification; these are the unit tests of the extractor's API and its regression checks
+on released outputs.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from medq.scoring.extract import EXTRACTOR_VERSION, Extraction, extract_choice
+from medq.scoring.extract import (
+    EXTRACTOR_VERSION,
+    INVALID_REASONS,
+    Extraction,
+    UnknownLanguageError,
+    extract_choice,
+    extract_choices,
+    strip_reasoning,
+)
 
 ABCD = {"A": "Pneumonia", "B": "Asthma", "C": "Pulmonary embolism", "D": "Heart failure"}
 ABCDE = {**ABCD, "E": "Pneumothorax"}
@@ -118,38 +131,43 @@ CHOSEN = [
 ]
 
 INVALID = [
-    # (response, options, start of the reason)
-    ("", ABCD, "empty response"),
-    ("   \n\t ", ABCD, "empty response"),
-    ("<think>The answer is C, I am fairly sure", ABCD, "unclosed <think> block"),
-    ("Answer: C <think>let me check", ABCD, "unclosed <think> block"),
-    ("<think>C</think>\n  ", ABCD, "no answer after the reasoning block"),
-    ("A 45-year-old man presents with dyspnoea.", ABCD, "no answer found"),
-    ("a patient presents with chest pain and a raised D-dimer.", ABCD, "no answer found"),
-    ("The answer is a combination of findings.", ABCD, "no answer found"),
-    ("Answer: E", ABCD, "answer 'E' is not one of the options (A-D)"),
-    ("E", ABCD, "answer 'E' is not one of the options (A-D)"),
-    ('{"answer_choice": "E. All of the above"}', ABCD, "answer 'E' is not one of the options"),
-    ("The answer is A or C.", ABCD, "conflicting answers in final statement"),
-    ("Answer: either B or D", ABCD, "conflicting answers in final statement"),
-    ("A or C", ABCD, "conflicting answers in final statement"),
-    ("The answer is C. Final answer: A/B", ABCD, "conflicting answers in final statement"),
-    ('{"answer_choice": "A, B, C, D"}', ABCD, "conflicting answers in final statement"),
-    ('{"answer_choice": "None of the above"}', ABCD, "JSON answer 'None of the above'"),
-    ('{"answer_choice": "N/A"}', ABCD, "JSON answer 'N/A'"),
-    (r"\boxed{42}", ABCD, "boxed answer '42'"),
-    ("Maybe.", YES_NO, "answer 'maybe' is not one of the options"),
+    # (response, options, reason code, start of the detail)
+    ("", ABCD, "no_answer", "empty response"),
+    ("   \n\t ", ABCD, "no_answer", "empty response"),
+    ("<think>The answer is C, I am fairly sure", ABCD, "unclosed_think", "unclosed <think> block"),
+    ("Answer: C <think>let me check", ABCD, "unclosed_think", "unclosed <think> block"),
+    ("<think>C</think>\n  ", ABCD, "no_answer", "no answer after the reasoning block"),
+    ("A 45-year-old man presents with dyspnoea.", ABCD, "no_answer", "no answer found"),
+    ("a patient presents with chest pain and a raised D-dimer.",
+     ABCD, "no_answer", "no answer found"),
+    ("The answer is a combination of findings.", ABCD, "no_answer", "no answer found"),
+    ("Answer: E", ABCD, "out_of_range", "answer 'E' is not one of the options (A-D)"),
+    ("E", ABCD, "out_of_range", "answer 'E' is not one of the options (A-D)"),
+    ('{"answer_choice": "E. All of the above"}',
+     ABCD, "out_of_range", "answer 'E' is not one of the options"),
+    ("The answer is A or C.", ABCD, "several_answers", "several answers at once"),
+    ("Answer: either B or D", ABCD, "several_answers", "several answers at once"),
+    ("A or C", ABCD, "several_answers", "several answers at once"),
+    ("The answer is C. Final answer: A/B", ABCD, "several_answers", "several answers at once"),
+    ('{"answer_choice": "A, B, C, D"}', ABCD, "several_answers", "several answers at once"),
+    ('{"answer_choice": "None of the above"}',
+     ABCD, "no_answer", "JSON answer 'None of the above'"),
+    ('{"answer_choice": "N/A"}', ABCD, "no_answer", "JSON answer 'N/A'"),
+    (r"\boxed{42}", ABCD, "no_answer", "boxed answer '42'"),
+    ("Maybe.", YES_NO, "out_of_range", "answer 'maybe' is not one of the options"),
     ("The response was filtered due to the prompt triggering Azure OpenAI's content "
-     "management policy.", ABCD, "no answer found"),
-    ("Option A is unlikely and option B does not fit either.", ABCD, "no answer found"),
-    ("Both option A and option C remain possible.", ABCD, "several options mentioned"),
+     "management policy.", ABCD, "refusal", "the response declines to answer"),
+    ("Option A is unlikely and option B does not fit either.",
+     ABCD, "no_answer", "no answer found"),
+    ("Both option A and option C remain possible.", ABCD, "no_answer", "several options mentioned"),
     ("A) Pneumonia\nB) Asthma\nC) Pulmonary embolism\nD) Heart failure", ABCD,
-     "several options mentioned"),
-    ("Colleagues might think option C is correct.", ABCD, "no answer found"),
-    ("Thus, a", ABCD, "no answer found"),
-    ("E. coli grows on the plate.", ABCDE, "no answer found"),
-    ("I think the diagnosis is pneumonia or asthma.", ABCD, "no answer found"),
-    ('{"a": ' * 3000, ABCD, "no answer found"),  # nested too deep for json: not a crash
+     "no_answer", "several options mentioned"),
+    ("Colleagues might think option C is correct.", ABCD, "no_answer", "no answer found"),
+    ("Thus, a", ABCD, "no_answer", "no answer found"),
+    ("E. coli grows on the plate.", ABCDE, "no_answer", "no answer found"),
+    ("I think the diagnosis is pneumonia or asthma.", ABCD, "no_answer", "no answer found"),
+    ('{"a": ' * 3000,
+     ABCD, "no_answer", "no answer found"),  # nested too deep for json: not a crash
 ]
 
 
@@ -157,30 +175,123 @@ INVALID = [
 def test_reads_the_chosen_option(
     text: str, options: dict[str, str], choice: str, method: str
 ) -> None:
-    assert extract_choice(text, options) == Extraction(choice, method)
+    result = extract_choice(text, options)
+    assert (result.choice, result.method, result.reason) == (choice, method, None), result
 
 
-@pytest.mark.parametrize(("text", "options", "reason"), INVALID)
+@pytest.mark.parametrize(("text", "options", "reason", "detail"), INVALID)
 def test_unreadable_or_ambiguous_is_invalid(
-    text: str, options: dict[str, str], reason: str
+    text: str, options: dict[str, str], reason: str, detail: str
 ) -> None:
     result = extract_choice(text, options)
     assert result.choice is None
-    assert result.reason is not None and result.reason.startswith(reason), result
+    assert result.reason == reason, result
+    assert result.detail is not None and result.detail.startswith(detail), result
 
 
 def test_a_letter_that_is_not_an_option_is_ignored_where_it_may_be_prose() -> None:
     assert extract_choice("I. Introduction\nThe answer is B.", ABCD).choice == "B"
 
 
-@pytest.mark.parametrize("options", [{}, {"AA": "x"}, {"a": "x"}, {"1": "x"}])
+@pytest.mark.parametrize("options", [{}, {"AA": "x"}, {"A": "x", "1": "y"}, {"a": "x", "A": "y"}])
 def test_rejects_malformed_options(options: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         extract_choice("A", options)
 
 
+@pytest.mark.parametrize(("text", "options", "choice"), [
+    ("The answer is c.", dict(zip("abcde", ABCDE.values(), strict=True)), "c"),
+    ("C) Pulmonary embolism", dict(zip("abcde", ABCDE.values(), strict=True)), "c"),
+    ("Answer: 3", dict(zip("12345", ABCDE.values(), strict=True)), "3"),
+    ("3- Pulmonary embolism", dict(zip("12345", ABCDE.values(), strict=True)), "3"),
+    ("The answer is Ⅲ.", dict(zip("ⅠⅡⅢⅣⅤ", ABCDE.values(), strict=True)), "Ⅲ"),
+    ("The answer is III.", dict(zip("ⅠⅡⅢⅣⅤ", ABCDE.values(), strict=True)), "Ⅲ"),
+    ("Answer: (iv)", dict(zip(["I", "II", "III", "IV", "V"], ABCDE.values(), strict=True)), "IV"),
+])
+def test_option_labels_are_whatever_the_task_uses(
+    text: str, options: dict[str, str], choice: str
+) -> None:
+    assert extract_choice(text, options).choice == choice
+
+
+DOSES = {"1": "5 mg", "2": "10 mg", "3": "20 mg", "4": "40 mg"}
+
+
+@pytest.mark.parametrize(("text", "choice", "reason"), [
+    ("The answer is 2.", "2", None),
+    ("The answer is 10 mg.", "2", None),  # the text of option 2, not label 1 or 10
+    ("The answer is 5 mg.", "1", None),  # a dose, not label 5
+    ("Answer: 4 (40 mg)", "4", None),
+    ("Answer: 4 (20 mg)", None, "conflict"),
+    ("Answer: 7", None, "out_of_range"),
+    ("Answer: 2 mg", None, "no_answer"),  # an amount that is no option
+])
+def test_a_digit_label_is_told_from_a_number_in_the_answer(
+    text: str, choice: str | None, reason: str | None
+) -> None:
+    result = extract_choice(text, DOSES)
+    assert (result.choice, result.reason) == (choice, reason), result
+
+
+def test_span_points_into_the_original_text() -> None:
+    text = "<think>Maybe A.</think>\n\nAfter review, **the answer is (C)**."
+    result = extract_choice(text, ABCD)
+    assert result.choice == "C" and result.span is not None
+    start, end = result.span
+    assert "answer is (C" in text[start:end]
+    wide = "ＡＮＳＷＥＲ：Ｃ"
+    result = extract_choice(wide, ABCD)
+    assert result.choice == "C" and wide[slice(*result.span)].endswith("Ｃ")
+
+
+def test_every_invalid_reason_is_from_the_fixed_list() -> None:
+    assert INVALID_REASONS == ("no_answer", "conflict", "retracted", "out_of_range",
+                               "unclosed_think", "refusal", "several_answers")
+    reasons = {extract_choice(text, options).reason for text, options, _, _ in INVALID}
+    reasons |= {extract_choice(t, ABCD).reason for t in (
+        "C. Asthma", "The answer is C. Actually, no - it is not C.")}
+    assert reasons == set(INVALID_REASONS)
+
+
+def test_languages_select_lexicons_and_english_is_always_on() -> None:
+    assert extract_choice("La respuesta correcta es la C.", ABCD).choice is None
+    assert extract_choice("La respuesta correcta es la C.", ABCD, languages=("es",)).choice == "C"
+    assert extract_choice("The answer is C.", ABCD, languages=("es",)).choice == "C"
+    assert extract_choice("Die Antwort ist C.", ABCD, languages=("de-DE",)).choice == "C"
+    with pytest.raises(UnknownLanguageError, match="no answer lexicon for language 'xx'"):
+        extract_choice("C", ABCD, languages=("xx",))
+
+
+@pytest.mark.parametrize(("text", "choices"), [
+    ("Réponses : B, C et D", {"b", "c", "d"}),
+    ("The correct answers are B, C and D.", {"b", "c", "d"}),
+    ("BCD", {"b", "c", "d"}),
+    ('{"answers": ["B", "D"]}', {"b", "d"}),
+    ("Answer: C", {"c"}),
+    ("Answer: B and F", None),
+    ("No idea.", None),
+])
+def test_multi_answer_reader(text: str, choices: set[str] | None) -> None:
+    options = dict(zip("abcde", ABCDE.values(), strict=True))
+    result = extract_choices(text, options, languages=("fr",))
+    assert result.choices == (None if choices is None else frozenset(choices)), result
+
+
+def test_strip_reasoning_keeps_its_contract() -> None:
+    assert strip_reasoning("<think>x</think>Answer: 4") == ("\nAnswer: 4", None)
+    assert strip_reasoning("<think>x") == ("", "unclosed <think> block")
+    assert strip_reasoning("thoughts</think>Answer: 4") == ("Answer: 4", None)
+
+
+def test_extraction_is_a_frozen_record() -> None:
+    result = extract_choice("C", ABCD)
+    assert result == Extraction("C", "bare_letter", None, (0, 1), None)
+    with pytest.raises(AttributeError):
+        result.choice = "A"  # type: ignore[misc]
+
+
 def test_version_is_a_string() -> None:
-    assert isinstance(EXTRACTOR_VERSION, str) and EXTRACTOR_VERSION
+    assert EXTRACTOR_VERSION == "2"
 
 
 # --- MIRAGE: released GPT-4 outputs, scored by MIRAGE's own parser ------------------------
@@ -204,28 +315,38 @@ def _mirage_locate(output: str) -> re.Match[str] | None:
 
 # dataset -> (published accuracy %, medq accuracy with invalid counted wrong,
 #             medq accuracy with invalid mapped to "A" as MIRAGE does, medq invalid count)
+# Extractor 2 moved the medq columns (read by hand, every item): JSON answers that name
+# several options with their texts ("A. Bacteria, B. Viruses, C. Spore formers",
+# "C. Leishmania, D. Babesia", "A. Strengthener and B. Hardener") are several answers, where
+# extractor 1 took the first letter (GPT-4 CoT: +22 MedMCQA, +1 MedQA, +2 MMLU; MedRAG: +49
+# MedMCQA, +1 MedQA, +4 MMLU invalid); and "B. 225" when 225 is option C is a conflict (CoT
+# MedMCQA). Extractor 1's figures: CoT mmlu (89.07, 89.35, 13), medqa (82.95, 83.97, 27),
+# medmcqa (68.25, 69.88, 195); MedRAG mmlu (86.96, 87.24, 33), medqa (81.93, 82.80, 35),
+# medmcqa (62.08, 66.65, 548).
 MIRAGE_FIGURES = {
     "cot__OpenAI_gpt-4-32k": {
-        "mmlu": (89.44, 89.07, 89.35, 13),
-        "medqa": (83.97, 82.95, 83.97, 27),
-        "medmcqa": (69.88, 68.25, 69.88, 195),
+        "mmlu": (89.44, 88.98, 89.26, 15),
+        "medqa": (83.97, 82.88, 83.90, 28),
+        "medmcqa": (69.88, 67.99, 69.90, 217),
         "pubmedqa": (39.60, 39.60, 39.60, 0),
         "bioasq": (84.30, 83.82, 84.30, 5),
     },
     "rag_32__OpenAI_gpt-4-32k": {
-        "mmlu": (87.24, 86.96, 87.24, 33),
-        "medqa": (82.80, 81.93, 82.80, 35),
-        "medmcqa": (66.65, 62.08, 66.65, 548),
+        "mmlu": (87.24, 86.69, 87.05, 37),
+        "medqa": (82.80, 81.85, 82.80, 36),
+        "medmcqa": (66.65, 61.75, 66.60, 597),
         "pubmedqa": (70.60, 70.40, 70.60, 1),
         "bioasq": (92.56, 92.56, 92.56, 1),
     },
 }
 # Items where MIRAGE's parser found a letter and medq disagrees: the answer names several
-# letters ("A, B, C, D", "B/D": MIRAGE keeps the first), or MIRAGE's ":\s*(A|B|C|D)" caught
-# a word ("Error: All options...", "as follows: Capillary ...").
+# options ("A, B, C, D", "B/D", "A. Lysis and D. Coagulation of proteins": MIRAGE keeps the
+# first), MIRAGE's ":\s*(A|B|C|D)" caught a word ("Error: All options...", "as follows:
+# Capillary ..."), or the letter's attached text is another option's ("B. 225").
 MIRAGE_DISAGREEMENTS = {
-    "cot__OpenAI_gpt-4-32k": {"several letters": 25, "letter inside a word": 1},
-    "rag_32__OpenAI_gpt-4-32k": {"several letters": 24, "letter inside a word": 1},
+    "cot__OpenAI_gpt-4-32k": {"several letters": 49, "letter inside a word": 1,
+                              "letter contradicts its text": 1},
+    "rag_32__OpenAI_gpt-4-32k": {"several letters": 78, "letter inside a word": 1},
 }
 
 
@@ -248,8 +369,10 @@ def test_mirage_gpt4_outputs(shared_data: Path, run: str) -> None:
             mirage = _mirage_locate(output)
             assert (mirage.group(1) if mirage else "A") == row["parsed_answer"]
             if mirage is not None and result.choice != mirage.group(1):
-                if result.reason and result.reason.startswith("conflicting answers"):
+                if result.reason == "several_answers":
                     disagreements["several letters"] += 1
+                elif result.reason == "conflict":
+                    disagreements["letter contradicts its text"] += 1
                 elif re.match(r"[a-z]", mirage.string[mirage.end():]):
                     disagreements["letter inside a word"] += 1
                 else:
@@ -274,14 +397,19 @@ def test_mirage_gpt4_outputs(shared_data: Path, run: str) -> None:
 # The released flags are `response[0] == gold letter` for most runs (so "Based on ..." counts
 # as B) and a GPT-3.5 judgement for the llama runs; medq disagrees where those are wrong or
 # the response is truncated or garbled. Measured on every 4th line: (agreement %, invalid %).
+# Extractor 2 (every changed verdict read by hand) marks as invalid a letter whose text is
+# another option's ("E, Campylobacter jejuni" when that is D), several options at once ("D:
+# Fluphenazine OR E: Risperidone") and "X is not the correct answer"; it reads answers behind
+# zero-width spaces and literal "\n". Meditron's sample is ~117 responses a model, so one
+# verdict is 0.85 points: meditron-70b invalid 65.81 -> 67.52, meditron-7b 60.00 -> 60.87.
 BIASMEDQA_MEASURED = {
     "gpt-3.5-turbo-0613": (99.98, 0.03),
     "gpt-4-0613": (100.0, 0.06),
-    "llama-2-70b-chat": (93.45, 6.90),
-    "meditron-70b": (93.16, 65.81),
-    "meditron-7b": (90.43, 60.00),
-    "mixtral-8x7b-instruct-v0.1": (98.55, 3.15),
-    "pmc-llama-13b": (86.42, 25.83),
+    "llama-2-70b-chat": (93.46, 7.02),
+    "meditron-70b": (93.16, 67.52),
+    "meditron-7b": (90.43, 60.87),
+    "mixtral-8x7b-instruct-v0.1": (98.46, 3.39),
+    "pmc-llama-13b": (86.40, 25.50),
     "text-bison-001": (100.0, 59.99),
 }
 _BIASMEDQA_OPTION = re.compile(r"(?:^|, )([A-E]): ")
