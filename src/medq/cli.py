@@ -524,7 +524,8 @@ def show(
     by: Annotated[
         list[str] | None,
         typer.Option(help="Break accuracy down by a metadata field (subject, exam_step, "
-                     "specialty, language, source, topic, ...); repeatable."),
+                     "specialty, language, source, topic, ...) or by 'extraction' (the "
+                     "rule that read each answer, and each invalid reason); repeatable."),
     ] = None,
     extractor: Annotated[
         str | None,
@@ -550,7 +551,8 @@ def show(
                   f"version(s) {', '.join(versions) or 'none'}")
         samples = list(store.samples(run_id, extractor))
         owner = store.run_owner(run_id)
-    fields = sorted({k for s in samples for k in (s["details"].get("metadata") or {})})
+    fields = sorted({k for s in samples for k in (s["details"].get("metadata") or {})}
+                    | {"extraction"})
     unknown = [f for f in by or () if f not in fields]
     if unknown:
         _fail(f"--by {unknown[0]!r}: run {run_id} has no such metadata field; its fields: "

@@ -121,18 +121,29 @@ def choice_reading(
 
 @register_reader("choice")
 def _read_choice(reading: Reading, generation: Generation) -> Answer:
-    from medq.scoring.extract import extract_choice
+    from medq.scoring.extract import available_languages, extract_choice
 
     options = {k: v for k, v in reading.args["options"]}
-    extraction = extract_choice(generation.text, options)
+    # English is always on; a language without a lexicon falls back to it (and says so).
+    asked = ["en", *reading.args.get("languages", ())]
+    known = set(available_languages())
+    languages = tuple(dict.fromkeys(code for code in asked if code in known))
+    extraction = extract_choice(generation.text, options, languages=languages)
     details: dict[str, Any] = {"method": extraction.method}
-    for extra in ("span", "rule"):
+    if len(languages) > 1 or len(asked) > 1:
+        details["languages"] = list(languages)
+        missing = [code for code in asked if code not in known]
+        if missing:
+            details["languages_without_lexicon"] = missing
+    for extra in ("span", "detail"):
         value = getattr(extraction, extra, None)
         if value is not None:
             details[extra] = list(value) if isinstance(value, tuple) else value
     if extraction.choice is None:
+        details["invalid_reason"] = extraction.reason or "no_answer"
         return Answer(None, Status.INVALID, generation.text, truncated=generation.truncated,
-                      reason=extraction.reason or "no answer found", details=details)
+                      reason=extraction.detail or extraction.reason or "no answer found",
+                      details=details)
     back = reading.args.get("back")
     choice = back[extraction.choice] if back else extraction.choice
     return Answer(choice, Status.OK, generation.text, truncated=generation.truncated,

@@ -96,6 +96,21 @@ def _group_key(value: Any) -> str:
     return str(value)
 
 
+EXTRACTION = "extraction"
+"""The pseudo-field of `breakdown` that groups items by how their answer was read."""
+
+
+def extraction_key(sample: Mapping[str, Any]) -> str:
+    """How an item's answer was read: the extractor's rule (``json``, ``answer_line`` …),
+    ``invalid:<reason>`` (``no_answer``, ``conflict``, ``retracted`` …), or ``error``."""
+    if sample["status"] == "error":
+        return "error"
+    details = sample["details"]
+    if sample["status"] == "invalid":
+        return f"invalid:{details.get('invalid_reason') or 'unknown'}"
+    return str(details.get("method") or "(unknown)")
+
+
 def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupStats]:
     """Accuracy per value of the metadata `field` (subject, specialty, exam_step, ...).
 
@@ -109,7 +124,8 @@ def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupSta
 
     members: dict[str, list[Mapping[str, Any]]] = {}
     for s in samples:
-        key = _group_key(s["details"].get("metadata", {}).get(field))
+        key = extraction_key(s) if field == EXTRACTION else _group_key(
+            s["details"].get("metadata", {}).get(field))
         members.setdefault(key, []).append(s)
     groups = []
     for key in sorted(members):
