@@ -188,9 +188,9 @@ def build_options(items: tuple[tuple[str, str], ...], lex: Lexicon) -> Options:
                     key=lambda item: -len(item[0]))
     numbers: dict[float, list[str]] = {}
     for key, text in items:
-        value = number_value(normalise_text(text))
-        if value is not None:
-            numbers.setdefault(round(value, 9), []).append(key)
+        number = number_value(normalise_text(text))
+        if number is not None:
+            numbers.setdefault(round(number, 9), []).append(key)
     polarity = _polarity(items, lex)
     span = keys[0] if len(keys) == 1 else f"{keys[0]}-{keys[-1]}"
     first: dict[str, list[tuple[str, str]]] = {}

@@ -70,6 +70,7 @@ def _line_answer(g: Grammar, prose: str, low: str, at: int, end: int, *,
     """The answer a line gives, if it is one; a bulleted "- B: ..." line only as a bare
     label ("- B."), since bullets list options under review."""
     opts, reader = g.opts, g.reader
+    value: Value | None
     bare = g.p.line_bare.match(prose, at, end)
     if bare is not None and not prose.startswith("?", end - 1):
         token = bare.group("lab")
@@ -149,7 +150,8 @@ def _prefix_answer(g: Grammar, prefix: re.Match[str], prose: str, low: str, at: 
     text_at = prefix.start("text")
     bracketed = not sep.strip()
     if bracketed:
-        text_at = _OPEN_BRACKET.match(prose, text_at).end()
+        opened = _OPEN_BRACKET.match(prose, text_at)
+        text_at = opened.end() if opened is not None else text_at
     named = reader._text(prose, low, text_at, trailing_label=False)
     own_end = reader._own_text_end(low, text_at, key)
     if bracketed:

@@ -236,7 +236,8 @@ class Grammar:
                     found.append(Statement("answer", s, s, e, LENIENT, "yes_no",
                                            Value((said_no,), s, e, "yes_no"), correction=True))
                     continue
-                after = _SKIP_PUNCT.match(low, e).end()
+                skipped = _SKIP_PUNCT.match(low, e)
+                after = skipped.end() if skipped is not None else e
                 value = read(prose, low, after, STRICT)
                 if value is not None and value.reason is None and not value.negated:
                     found.append(_stated(value, after, LENIENT, "affirmation",
@@ -403,7 +404,7 @@ def _read_string(text: str, g: Grammar, multi: bool = False) -> Value | None:
 
 
 def _boxed_statements(raw: str, start: int, end: int, g: Grammar) -> list[Statement]:
-    found = []
+    found: list[Statement] = []
     if "\\boxed" not in raw:
         return found
     for match in _BOXED.finditer(raw, start, end):

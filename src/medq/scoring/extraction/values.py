@@ -101,7 +101,8 @@ class Reader:
              allow_out_of_range: bool | None = None) -> Value | None:
         """The value that starts at `pos` (after an introducing phrase), or None."""
         oor = mode == LOOSE if allow_out_of_range is None else allow_out_of_range
-        p = (_WS if mode == LOOSE else _SPACES).match(low, pos).end()
+        space = (_WS if mode == LOOSE else _SPACES).match(low, pos)
+        p = space.end() if space is not None else pos
         quotes = _QUOTES.match(low, p)
         if quotes is not None:
             p = quotes.end()
@@ -150,9 +151,9 @@ class Reader:
         if multi and mode == LOOSE and opts.kind == "letter":
             run = self.p.run.match(prose, p)
             if run is not None and _END.match(prose, run.end()):
-                keys = tuple(opts.key(c) for c in run.group("run"))
-                if len(set(keys)) == len(keys):
-                    return self._several(keys, p, run.end(), run.group("run"))
+                run_keys = tuple(opts.key(c) for c in run.group("run"))
+                if len(set(run_keys)) == len(run_keys):
+                    return self._several(run_keys, p, run.end(), run.group("run"))
         m = self.p.label.match(prose, p)
         if m is None:
             return None
