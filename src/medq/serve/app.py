@@ -210,14 +210,14 @@ def create_app(config: ServeConfig | Path | str, *, service: Service | None = No
                                      headers=headers)
         return JSONResponse(completion, headers=headers)
 
-    _document(app, ChatCompletionRequest)
+    _document(app, ChatCompletionRequest, pipelines=list(service.pipelines))
     app.add_middleware(Guard, service=service, max_body=config.server.max_body_bytes)
     return app
 
 
-def _document(app: FastAPI, *models: Any) -> None:
+def _document(app: FastAPI, *models: Any, pipelines: list[str]) -> None:
     """Add request models the routes parse themselves (to audit every outcome) to the
-    schema's components."""
+    schema's components, naming the pipelines served as the values of ``model``."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -228,6 +228,18 @@ def _document(app: FastAPI, *models: Any) -> None:
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
+            chat = components["ChatCompletionRequest"]
+            chat["properties"]["model"]["enum"] = pipelines
+            chat["examples"] = [{
+                "model": name,
+                "messages": [{"role": "user", "content": "Which organ regulates mood?\n"
+                              "A. The liver\nB. The glianorex\nC. The spleen"}],
+            } for name in pipelines[:1]] + [{
+                "model": name,
+                "messages": [{"role": "user", "content": "Which organ regulates mood?"}],
+                "medq": {"question": {"stem": "Which organ regulates mood?",
+                                      "options": ["The liver", "The glianorex"]}},
+            } for name in pipelines]
             schema["components"]["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer"}}
             schema["security"] = [{"bearer": []}]
