@@ -43,7 +43,7 @@ def render_page() -> Page:
     css, js = _file("page.css"), _file("page.js")
     csp = (f"default-src 'none'; script-src 'sha256-{_sha256(js)}'; "
            f"style-src 'sha256-{_sha256(css)}'; connect-src 'self'; img-src data:; "
-           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+           "base-uri 'none'; form-action 'none'")
     html = _file("index.html")
     for name, value in (("csp", csp), ("css", css), ("js", js), ("version", __version__)):
         html = html.replace("{{" + name + "}}", value)
@@ -52,6 +52,8 @@ def render_page() -> Page:
 
 def page_headers(page: Page) -> dict[str, str]:
     """Headers the page is served with."""
-    return {"Content-Security-Policy": page.csp, "X-Content-Type-Options": "nosniff",
+    # frame-ancestors works only as a header (a <meta> policy ignores it, and says so).
+    return {"Content-Security-Policy": page.csp + "; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
             "Cache-Control": "no-cache"}

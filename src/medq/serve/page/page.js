@@ -136,13 +136,14 @@
     const list = $("citations");
     list.replaceChildren();
     for (const c of m.citations) list.appendChild(citation(c));
+    const chosen = pipelines.find((p) => p.id === m.pipeline);
     if (!m.citations.length) {
       const none = document.createElement("li");
       none.className = "muted";
-      put(none, "This pipeline retrieves no evidence.");
+      put(none, chosen && chosen.medq.corpus.length ? "No snippet of the corpus matched " +
+        "this question." : "This pipeline retrieves no evidence.");
       list.appendChild(none);
     }
-    const chosen = pipelines.find((p) => p.id === m.pipeline);
     const facts = [
       ["Pipeline", m.pipeline], ["Strategy", chosen ? chosen.medq.strategy : ""],
       ["Model", chosen ? chosen.medq.backend.model : ""], ["Pipeline hash", m.pipeline_hash],
