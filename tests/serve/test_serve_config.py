@@ -175,3 +175,13 @@ def test_calibrate_writes_the_threshold_into_the_pipeline(tmp_path: Path) -> Non
                                       "1.0", "--min-answered", "5"])
     assert unreachable.exit_code == 2 and "reaches selective accuracy 1.0" in \
         unreachable.output
+
+
+def test_the_readme_config_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Serving", 1)[1]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert len(toml.strip().splitlines()) <= 10
+    config = load_config(write(tmp_path, toml))
+    assert config.pipeline("medrag-sc5").abstain_below == 0.7
+    assert config.limits.requests_per_minute == 60

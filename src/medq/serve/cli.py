@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 serve_app = typer.Typer(
-    help="Serve evaluated pipelines behind an OpenAI-compatible API (needs medq[serve]).",
+    help="Serve evaluated pipelines behind an OpenAI-compatible API (needs the serve extra).",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -74,8 +74,12 @@ def serve(
     from medq.serve.pipeline import PipelineError
 
     settings = loaded.server
+    bind = host or settings.host
+    if bind not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"warning: binding {bind}: medq serve speaks plain HTTP; put TLS and "
+                   "single sign-on in a reverse proxy (README, Serving)", err=True)
     try:
-        run(loaded, host or settings.host, settings.port if port is None else port)
+        run(loaded, bind, settings.port if port is None else port)
     except PipelineError as exc:
         _fail(f"{loaded.path}: {exc}")
 

@@ -63,8 +63,8 @@ class KeyLimits:
 
     Attributes:
         requests_per_minute: requests admitted in any 60-second window.
-        tokens_per_minute: upstream tokens (prompt + completion) in any 60-second window;
-            a request is admitted while the key's last minute is under it.
+        tokens_per_minute: tokens of the key's answers (their ``usage``) in any 60-second
+            window; a request is admitted while the key's last minute is under it.
         concurrent: requests of the key in flight at once.
     """
 
