@@ -4,9 +4,9 @@ upstream call.
 Windows slide: a key may make `requests_per_minute` requests in any 60 seconds, and is
 admitted while the tokens its answers used in the last 60 seconds (their `usage`, cached
 calls included) are under `tokens_per_minute` (a request's tokens are only known once it
-is answered, so the one that crosses the line is finished, and the next waits). A refusal says how many seconds
-to wait (`Retry-After`): until the oldest request or enough tokens leave the window, or 1
-second for the concurrency cap.
+is answered, so the one that crosses the line is finished, and the next waits). A refusal
+says how many seconds to wait (`Retry-After`): until the oldest request or enough tokens
+leave the window, or 1 second for the concurrency cap.
 
 State lives in the server process (one process serves; see the README's Serving section).
 """
