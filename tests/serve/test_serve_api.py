@@ -4,6 +4,7 @@ the audit log and upstream failures."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import urllib.error
@@ -250,6 +251,19 @@ def test_audit_rows_chain_privacy_and_tampering(live: LiveServer) -> None:
     assert f"row {seq} (request {private[1].id}) was changed" in str(check.problem)
     cli = CliRunner().invoke(app, ["serve", "audit", "verify", "--path", str(copy)])
     assert cli.exit_code == 1 and f"row {seq}" in cli.output
+
+
+def test_audit_hashes_are_of_the_bytes_sent_and_received(live: LiveServer) -> None:
+    token = live.key()
+    sent = json.dumps({"model": "direct", "messages": [
+        {"role": "user", "content": question()}]}).encode()
+    request = urllib.request.Request(f"{live.api}/chat/completions", data=sent, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        received = response.read()
+    row = next(r for r in live.audit_rows() if r["request_id"] == json.loads(received)["id"])
+    assert row["input_hash"] == hashlib.sha256(sent).hexdigest()
+    assert row["output_hash"] == hashlib.sha256(received).hexdigest()
 
 
 def test_n_requests_leave_n_audit_rows(live: LiveServer) -> None:

@@ -171,3 +171,13 @@ def test_structured_questions_and_their_errors() -> None:
         question_from([{"role": "system", "content": "x"}], None)
     with pytest.raises(QuestionError, match="only text"):
         question_from([{"role": "user", "content": [{"type": "image_url"}]}], None)
+
+
+def test_two_writers_keep_one_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    with AuditLog(path) as first, AuditLog(path) as second:
+        for n in range(1, 9):  # each writer's idea of the head goes stale in turn
+            (first if n % 3 else second).append(entry(n))
+        assert first.count() == 8
+    result = verify_audit(path)
+    assert result.ok and result.rows == 8

@@ -203,12 +203,12 @@ def create_app(config: ServeConfig | Path | str, *, service: Service | None = No
     )
     async def chat(request: Request) -> Response:
         """Answer one question with the pipeline `model` names."""
-        completion, stream = await service.chat(request.state.key, request.state.body)
+        completion, body, stream = await service.chat(request.state.key, request.state.body)
         headers = {**_API_HEADERS, "x-request-id": completion["id"]}
         if stream:
             return StreamingResponse(_chunks(completion), media_type="text/event-stream",
                                      headers=headers)
-        return JSONResponse(completion, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
 
     _document(app, ChatCompletionRequest, pipelines=list(service.pipelines))
     app.add_middleware(Guard, service=service, max_body=config.server.max_body_bytes)

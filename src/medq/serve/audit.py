@@ -1,7 +1,8 @@
 """The audit log: one append-only, hash-chained SQLite row per answered request.
 
 Each row records when, which request and key (its prefix), which pipeline and pipeline
-hash, hashes of the request body and of the reply, the answer, its confidence, whether
+hash, SHA-256 of the request body and of the reply's JSON (as a non-streamed reply sends
+it), the answer, its confidence, whether
 the pipeline abstained, the citation IDs, the upstream call IDs (keys of medq's call
 store, so a row joins to the exact prompts and responses), the HTTP status, latency and
 tokens. Question and answer text are kept only for pipelines with ``store_content =
@@ -123,6 +124,12 @@ class AuditLog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        self._names = (*COLUMNS, "row_hash")
+        self._insert = (
+            f"INSERT INTO audit ({','.join(self._names)}) SELECT "
+            f"{','.join('?' * len(self._names))} WHERE COALESCE((SELECT row_hash FROM audit "
+            f"ORDER BY seq DESC LIMIT 1), '{GENESIS}') = ?")
+        self._last = self._head()
 
     def close(self) -> None:
         self._db.close()
@@ -133,19 +140,25 @@ class AuditLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _head(self) -> tuple[int, str]:
+        head = self._db.execute(
+            "SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (head[0], head[1]) if head else (0, GENESIS)
+
     def append(self, entry: AuditEntry) -> str:
-        """Add `entry` as the next row; returns its hash. Several processes may append to
-        one file: each append reads the head and writes inside one write transaction."""
-        now = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            head = self._db.execute(
-                "SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        """Add `entry` as the next row; returns its hash.
+
+        One statement inserts the row only if the log's head is still the one this process
+        last saw (SQLite runs it atomically); when another process appended in between,
+        the head is read again and the row chained to it. So several processes may share
+        one file, and the common case costs one write.
+        """
+        while True:
+            seq, prev = self._last
             row: dict[str, Any] = {
                 **entry.__dict__,
-                "seq": seq,
-                "time": now,
+                "seq": seq + 1,
+                "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
                 "abstained": None if entry.abstained is None else int(entry.abstained),
                 "citations": json.dumps(list(entry.citations)),
                 "upstream_calls": json.dumps(list(entry.upstream_calls)),
@@ -154,15 +167,11 @@ class AuditLog:
                 "prev_hash": prev,
             }
             row["row_hash"] = _row_hash(row)
-            names = (*COLUMNS, "row_hash")
-            self._db.execute(
-                f"INSERT INTO audit ({','.join(names)}) VALUES ({','.join('?' * len(names))})",
-                [row[c] for c in names])
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-        return str(row["row_hash"])
+            cursor = self._db.execute(self._insert, [*(row[c] for c in self._names), prev])
+            if cursor.rowcount == 1:
+                self._last = (seq + 1, row["row_hash"])
+                return str(row["row_hash"])
+            self._last = self._head()
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every row, oldest first, as stored."""

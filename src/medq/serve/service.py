@@ -10,6 +10,7 @@ cannot be written is not sent (503).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import sqlite3
@@ -131,8 +132,8 @@ class Service:
                              "permission_error", "scope_missing", param="model")
         return pipeline
 
-    async def chat(self, key: KeyRecord, raw: bytes) -> tuple[dict[str, Any], bool]:
-        """Answer one ``POST /v1/chat/completions`` body: ``(completion, stream)``.
+    async def chat(self, key: KeyRecord, raw: bytes) -> tuple[dict[str, Any], bytes, bool]:
+        """Answer one ``POST /v1/chat/completions`` body: ``(completion, its JSON, stream)``.
 
         Raises:
             ServeError: 4xx for the request, 429 for a limit, 503 upstream.
@@ -145,8 +146,9 @@ class Service:
             self._audit(record, exc.status, error=exc.message)
             exc.headers.setdefault("x-request-id", record.request_id)
             raise
-        self._audit(record, 200, completion=completion)
-        return completion, stream
+        body = json.dumps(completion, ensure_ascii=False, separators=(",", ":")).encode()
+        self._audit(record, 200, completion=completion, body=body)
+        return completion, body, stream
 
     async def _chat(self, record: _Record, raw: bytes) -> tuple[dict[str, Any], bool]:
         try:
@@ -228,7 +230,7 @@ class Service:
         return self.config.limits.merged(key.limits)
 
     def _audit(self, record: _Record, status: int, *, error: str | None = None,
-               completion: dict[str, Any] | None = None) -> None:
+               completion: dict[str, Any] | None = None, body: bytes | None = None) -> None:
         pipeline, tally = record.pipeline, record.extra.get("tally")
         judged = record.extra.get("judged")
         keep = pipeline is not None and pipeline.config.store_content
@@ -240,8 +242,7 @@ class Service:
             key_prefix=record.key.prefix,
             pipeline=pipeline.name if pipeline else None,
             pipeline_hash=pipeline.hash if pipeline else None,
-            output_hash=hashlib.sha256(canonical_json(completion).encode()).hexdigest()
-            if completion is not None else None,
+            output_hash=hashlib.sha256(body).hexdigest() if body is not None else None,
             answer=judged.choice if judged else None,
             confidence=judged.confidence if judged else None,
             abstained=judged.abstained if judged else None,
