@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -177,6 +178,27 @@ def test_rate_limit_refuses_before_any_upstream_call(live: LiveServer) -> None:
     assert 1 <= int(refused.value.response.headers["retry-after"]) <= 60
     assert refused.value.body["code"] == "requests_per_minute_exceeded"
     assert live.upstream.count == before
+
+
+def test_concurrency_cap_refuses_the_second_request_in_flight(live: LiveServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = live.client(live.key(concurrent=1))
+    before = live.upstream.count
+    live.upstream.latency = 1.0  # the first request is still upstream when the second comes
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ask, client, "direct", question())
+            time.sleep(0.3)
+            second = pool.submit(ask, client, "direct", question())
+            with pytest.raises(openai.RateLimitError) as refused:
+                second.result()
+            assert first.result().model_extra["medq"]["answer"] == "C"
+    finally:
+        live.upstream.latency = 0.0
+    assert refused.value.body["code"] == "concurrency_limit_exceeded"
+    assert refused.value.response.headers["retry-after"] == "1"
+    assert live.upstream.count == before + 1
 
 
 def test_body_cap_no_options_and_bad_requests(live: LiveServer) -> None:

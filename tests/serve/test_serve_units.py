@@ -181,3 +181,25 @@ def test_two_writers_keep_one_chain(tmp_path: Path) -> None:
         assert first.count() == 8
     result = verify_audit(path)
     assert result.ok and result.rows == 8
+
+
+def test_citations_from_details_and_recorded_passages() -> None:
+    from medq.retrieval import Passage
+    from medq.serve.evidence import citations
+
+    found = {("pubmed", "p1"): Passage("p1", "Trial", "A trial of x.", 2.0, "pubmed",
+                                       {"PMID": "31415926"}),
+             ("books", "b7"): Passage("b7", "Chapter", "Text of b7.", 1.0, "books",
+                                      {"source": "book.md"})}
+    details = {"retrieved": [{"id": "p1", "corpus": "pubmed", "title": "Trial", "score": 2.0},
+                             {"id": "b7", "corpus": "books", "title": "Chapter", "score": 1.0},
+                             {"id": "gone", "corpus": "books", "title": "", "score": 0.5}],
+               "cited": ["p1", "b7"], "referenced": ["b7"]}
+    out = citations(details, found)
+    assert [(c.n, c.id, c.shown, c.cited) for c in out] == [
+        (1, "p1", True, False), (2, "b7", True, True), (3, "gone", False, False)]
+    assert out[0].url == "https://pubmed.ncbi.nlm.nih.gov/31415926/" and out[1].url is None
+    assert out[1].source == "book.md" and out[1].snippet == "Text of b7."
+    assert out[2].snippet is None  # retrieved, but its text was never seen
+    # A strategy that keeps no retrieval record: what the retrievers found, none shown.
+    assert [(c.id, c.shown) for c in citations({}, found)] == [("p1", False), ("b7", False)]
