@@ -59,6 +59,9 @@ class Guard:
         self.app, self.service, self.max_body = app, service, max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the server has none: refuse before any route
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
