@@ -81,5 +81,5 @@ def test_a_missing_extra_is_one_line_and_exit_2(tmp_path: Path) -> None:
             f"'--config', {str(config)!r}]; from medq.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: medq serve needs the serve extra: pip install "
-                                      "'medq[serve]'")
+    assert result.stderr.strip() == ("error: medq serve needs fastapi, which is not "
+                                      "installed: pip install 'medq[serve]'")

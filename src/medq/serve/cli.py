@@ -25,8 +25,17 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="Server conf
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    from medq._cli_errors import error_line
+
+    error_line(message)
     raise typer.Exit(code)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """A line for people: untrusted text (key names, paths) escaped (`medq._terminal`)."""
+    from medq._terminal import printable
+
+    typer.echo(printable(text), err=err)
 
 
 def _config(path: Path | None) -> Any:
@@ -64,11 +73,13 @@ def serve(
     """Run the server: `medq serve --config serve.toml [--host 127.0.0.1] [--port 8000]`."""
     if ctx.invoked_subcommand is not None:
         return
+    from medq._extras import MissingExtraError, require_extra
+
     try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
-        _fail("medq serve needs the serve extra: pip install 'medq[serve]'")
+        require_extra("fastapi", "medq serve")
+        require_extra("uvicorn", "medq serve")
+    except MissingExtraError as exc:
+        _fail(str(exc))
     loaded = _config(config)
     from medq.serve.app import serve as run
     from medq.serve.pipeline import PipelineError
@@ -76,8 +87,8 @@ def serve(
     settings = loaded.server
     bind = host or settings.host
     if bind not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"warning: binding {bind}: medq serve speaks plain HTTP; put TLS and "
-                   "single sign-on in a reverse proxy (README, Serving)", err=True)
+        _echo(f"warning: binding {bind}: medq serve speaks plain HTTP; put TLS and single "
+              "sign-on in a reverse proxy (README, Serving)", err=True)
     try:
         run(loaded, bind, settings.port if port is None else port)
     except PipelineError as exc:
@@ -94,10 +105,12 @@ def pipelines(
     built = _pipelines(_config(config))
     if show_hash:
         for p in built:
-            typer.echo(f"{p.hash}  {p.name}")
+            _echo(f"{p.hash}  {p.name}")
         return
     from rich.console import Console
     from rich.table import Table
+
+    from medq._terminal import cell
 
     table = Table()
     for column in ("pipeline", "strategy", "model", "corpus", "calls/answer", "abstain below",
@@ -106,9 +119,10 @@ def pipelines(
     for p in built:
         d = p.describe()
         threshold = d["abstain_below"]
-        table.add_row(p.name, d["strategy"], d["backend"]["model"], "+".join(d["corpus"]) or "—",
-                      str(d["calls_per_answer"]), "—" if threshold is None else f"{threshold:g}",
-                      p.hash[:16])
+        table.add_row(*map(cell, (
+            p.name, d["strategy"], d["backend"]["model"], "+".join(d["corpus"]) or "—",
+            d["calls_per_answer"], "—" if threshold is None else f"{threshold:g}",
+            p.hash[:16])))
     Console(width=200).print(table)
 
 
@@ -136,9 +150,9 @@ def keys_create(
             token, record = keys.create(name, scopes, limits)
     except KeyStoreError as exc:
         _fail(str(exc))
-    typer.echo(f"created key {record.prefix} ({record.name}) with scopes "
-               f"{', '.join(record.scopes)}; limits {describe_limits(record.limits)}")
-    typer.echo("the key is shown once; only its prefix and hash are stored:")
+    _echo(f"created key {record.prefix} ({record.name}) with scopes "
+          f"{', '.join(record.scopes)}; limits {describe_limits(record.limits)}")
+    _echo("the key is shown once; only its prefix and hash are stored:")
     typer.echo(token)
 
 
@@ -150,6 +164,7 @@ def keys_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from medq._terminal import cell
     from medq.serve.keys import KeyStore, describe_limits
 
     with KeyStore() as keys:
@@ -162,8 +177,9 @@ def keys_list() -> None:
         return "—" if t is None else dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
 
     for r in records:
-        table.add_row(r.prefix, r.name, ", ".join(r.scopes), describe_limits(r.limits),
-                      when(r.created_at), when(r.revoked_at))
+        table.add_row(*map(cell, (r.prefix, r.name, ", ".join(r.scopes),
+                                  describe_limits(r.limits), when(r.created_at),
+                                  when(r.revoked_at))))
     Console(width=200).print(table)
 
 
@@ -177,7 +193,7 @@ def keys_revoke(which: Annotated[str, typer.Argument(help="The key's prefix or n
             record = keys.revoke(which)
     except KeyStoreError as exc:
         _fail(str(exc))
-    typer.echo(f"revoked {record.prefix} ({record.name})")
+    _echo(f"revoked {record.prefix} ({record.name})")
 
 
 @audit_app.command("verify")
@@ -193,10 +209,10 @@ def audit_verify(
     except FileNotFoundError as exc:
         _fail(str(exc))
     if not result.ok:
-        typer.echo(f"audit log NOT intact: {result.problem} ({result.rows} rows before it "
-                   "hold)", err=True)
+        _echo(f"audit log NOT intact: {result.problem} ({result.rows} rows before it hold)",
+              err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit log intact: {result.rows} rows; head {result.head}")
+    _echo(f"audit log intact: {result.rows} rows; head {result.head}")
 
 
 @serve_app.command("calibrate")
@@ -251,7 +267,7 @@ def calibrate(
         write_threshold(loaded.path, pipeline, chosen)
     except CalibrationError as exc:
         _fail(str(exc))
-    typer.echo(f"pipeline {pipeline!r}: abstain_below = {chosen.threshold:g} (run {run_id}: "
+    _echo(f"pipeline {pipeline!r}: abstain_below = {chosen.threshold:g} (run {run_id}: "
                f"selective accuracy {chosen.selective_accuracy:.3f}, 95% CI "
                f"{chosen.ci_low:.3f}–{chosen.ci_high:.3f}, answering {chosen.answered} of "
                f"{chosen.n} items, coverage {chosen.coverage:.3f}); written to {loaded.path}")
