@@ -1,5 +1,5 @@
-"""Helpers for the server's tests: a live `medq serve`: pipelines over a real corpus index, a
-loopback OpenAI-compatible upstream (`FakeOpenAIServer`), uvicorn on 127.0.0.1.
+"""Helpers for the server's tests: a live `medq serve` with pipelines over a real corpus
+index, a loopback OpenAI-compatible upstream (`FakeOpenAIServer`), uvicorn on 127.0.0.1.
 
 One server per test session (building the index and warming BM25 takes seconds); each
 test makes its own key, asks questions no other test asks (so nothing is answered from
@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,6 @@ class LiveServer:
     corpus_ids: frozenset[str]
     server: Any = None
     thread: threading.Thread | None = None
-    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def api(self) -> str:
