@@ -24,6 +24,8 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
                               "kNN exemplars (medprompt, selection=knn) and dense retrieval"),
     "faiss": ("rag", "faiss-cpu", "dense retrieval (--retriever dense:...)"),
     "pyarrow": ("parquet", "pyarrow", "parquet files"),
+    "fastapi": ("serve", "fastapi", "medq serve"),
+    "uvicorn": ("serve", "uvicorn", "medq serve"),
 }
 
 

@@ -1128,6 +1128,15 @@ def search(
         typer.echo(f"    {printable(' '.join(p.content.split())[:200], one_line=True)}")
 
 
+def _add_serve() -> None:
+    from medq.serve.cli import serve_app
+
+    app.add_typer(serve_app, name="serve")
+
+
+_add_serve()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -174,11 +174,17 @@ def reading_of(answer: Answer) -> Reading:
     return answer.reading if answer.reading is not None else fixed(answer)
 
 
+EVIDENCE_KEYS = ("retrieved", "cited", "referenced", "retrieval_ms")
+"""A retrieval strategy's record of the evidence behind its answer (`rag_details`)."""
+
+
 def vote(answers: Sequence[Answer], order: Sequence[str], **details: Any) -> Answer:
     """One answer from many, by medq's majority rule (`majority_vote`); the winner's share
     of all samples is the confidence. Extra keyword arguments go into `details`; the
     samples' choices and the invalid count are always recorded (and recomputed when the
-    parts are read again)."""
+    parts are read again). The answer carries the text of the first sample that voted for
+    the winner (the last sample when none won), and that sample's evidence record
+    (`EVIDENCE_KEYS`), so a vote over a RAG strategy still shows what it was based on."""
     from medq.strategies._shared.fanout import majority_vote
 
     choices = [a.choice for a in answers]
@@ -188,6 +194,11 @@ def vote(answers: Sequence[Answer], order: Sequence[str], **details: Any) -> Ans
                       parts=tuple(reading_of(a) for a in answers))
     info = {**details, "votes": counts, "samples": len(answers), "choices": choices,
             "invalid_samples": choices.count(None)}
+    carrier = (answers[-1] if answers else None) if winner is None else next(
+        a for a in answers if a.choice == winner)
+    if carrier is not None:
+        info.update({k: carrier.details[k] for k in EVIDENCE_KEYS
+                     if k in carrier.details and k not in info})
     if winner is None:
         return Answer(None, Status.INVALID, answers[-1].text if answers else "",
                       truncated=truncated,
