@@ -43,6 +43,7 @@ def _config(path: Path | None) -> Any:
 
     if path is None:
         _fail("--config is required: the server config file (TOML)")
+    assert path is not None  # _fail exits
     try:
         return load_config(path)
     except ConfigError as exc:

@@ -187,8 +187,8 @@ class _FieldError(ValueError):
         self.key = key
 
 
-def _check(where: str, key: str, value: Any, rules: dict[str, tuple[tuple[type, ...], str]]
-           ) -> None:
+def _check(where: str, key: str, value: Any,
+           rules: Mapping[str, tuple[tuple[type, ...], str]]) -> None:
     if key not in rules:
         raise _FieldError(key, f"{where}: unknown key {key!r}; known keys: {', '.join(rules)}")
     types, meaning = rules[key]

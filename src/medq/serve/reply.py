@@ -77,7 +77,7 @@ def verdict(answer: Answer, threshold: float | None) -> Verdict:
         return Verdict(None, True, f"the strategy gives no confidence, and this pipeline "
                        f"answers only at confidence {threshold:.2f} or more", None, None, None)
     if value < threshold:
-        on = f"{method.replace('_', ' ')}: {basis}" if basis else str(method)
+        on = f"{str(method).replace('_', ' ')}: {basis}" if basis else str(method)
         return Verdict(None, True, f"its confidence {value:.2f} ({on}) is below the "
                        f"pipeline's threshold {threshold:.2f}", value, method, basis)
     return Verdict(answer.choice, False, None, value, method, basis)
