@@ -4,6 +4,7 @@ and repeats no call it had finished. Real process, real loopback server, real SQ
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import sqlite3
@@ -21,7 +22,15 @@ def _stored(db: Path) -> tuple[dict[str, float], set[str]]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         samples = dict(con.execute("SELECT item_id, created_at FROM samples").fetchall())
-        calls = {row[0] for row in con.execute("SELECT request FROM calls")}
+        # A stored request refers to its long texts by hash (request_texts): resolve them.
+        texts = dict(con.execute("SELECT hash, text FROM request_texts").fetchall())
+        calls = set()
+        for (raw,) in con.execute("SELECT request FROM calls"):
+            request = json.loads(raw)
+            for message in request["messages"]:
+                if isinstance(message["content"], dict):
+                    message["content"] = texts[message["content"]["$text"]]
+            calls.add(json.dumps(request, sort_keys=True))
         return samples, calls
     except sqlite3.OperationalError:  # tables not created yet
         return {}, set()
