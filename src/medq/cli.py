@@ -68,6 +68,10 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> Any:
     """A rich table of run summaries: accuracy with 95% CI, n, invalid, truncated, errors.
 
@@ -173,7 +177,8 @@ def eval_(
     max_tokens: Annotated[int | None, typer.Option(
         help="Completion limit of every call the strategy leaves unlimited.")] = None,
     dry_run: Annotated[bool, typer.Option(
-        help="Print the plan (items, calls, preparation, cost) and make no call.")] = False,
+        help="Print the plan (items, calls, preparation, judge calls, cost) and make no "
+             "call.")] = False,
     max_calls: Annotated[int | None, typer.Option(
         help="Stop cleanly after N new model calls; the same command resumes.")] = None,
     price_in: Annotated[float | None, typer.Option(
@@ -184,6 +189,22 @@ def eval_(
         list[str] | None,
         typer.Option("--probe", help="Robustness probe, e.g. permute:mode=cyclic (see `medq "
                      "probes`); repeatable, applied in order. Multiple-choice tasks only."),
+    ] = None,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option(help="Judge model for judged tasks, e.g. openai/gpt-4.1; repeat for a "
+                     "jury (a majority of the whole jury decides)."),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="The judges' server URL (default: the model's).")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="The judges' API key variable (default: the model's).")
+    ] = None,
+    max_ungraded: Annotated[
+        float | None,
+        typer.Option(help="Fail (exit 1) when more than this fraction of the items or "
+                     "criteria is ungraded [default: 0.01]."),
     ] = None,
 ) -> None:
     """Evaluate a model on one or more tasks; prints the plan, the results and the run IDs.
@@ -204,10 +225,20 @@ def eval_(
 
     probes = tuple(probe or ())
     run_settings = None
+    roles: dict[str, Any] = {}
+    if judge:
+        from medq.judge.jury import judge_roles
+
+        roles = judge_roles(judge, base_url=judge_base_url, api_key_env=judge_api_key_env)
     if config is not None:
         (task, model, data, sample, strategy, base_url, api_key_env, limit, seed, run_settings,
-         file_probes) = _from_runfile(ctx, config)
+         file_probes, file_roles, file_max_ungraded) = _from_runfile(ctx, config)
         probes = probes or file_probes
+        roles = roles or file_roles
+        max_ungraded = file_max_ungraded if max_ungraded is None else max_ungraded
+    max_ungraded = DEFAULT_MAX_UNGRADED if max_ungraded is None else max_ungraded
+    if not 0 <= max_ungraded <= 1:
+        _fail(f"--max-ungraded must be a fraction in [0, 1], not {max_ungraded}")
     if task is None or model is None:
         _fail("--task and --model are required (or --config RUNFILE)")
     if sample and data is not None:
@@ -226,8 +257,12 @@ def eval_(
     specs = _run_or_explain(lambda: [
         EvalSpec(task=name, model=model, strategy=strategy, data=str(data) if data else None,
                  sample=sample, limit=limit, seed=seed, base_url=base_url,
-                 api_key_env=api_key_env, probes=probes)
+                 api_key_env=api_key_env, probes=probes, roles=roles)
         for name in names])
+    for one in specs:
+        if _run_or_explain(lambda one=one: _judged(one)) and "judge" not in dict(one.roles):
+            _fail(f"task {one.task!r} is graded by a judge: give --judge MODEL (repeat it "
+                  f"for a jury)")
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, timeout=timeout, max_retries=max_retries,
         max_error_rate=max_error_rate, max_response_mb=max_response_mb))
@@ -241,6 +276,8 @@ def eval_(
         if len(plans) > 1 and all(p.calls is not None for p in plans):
             plan_text.append(f"total: {sum(p.calls or 0 for p in plans):,} model calls over "
                              f"{len(plans)} tasks")
+        plan_text.extend(_run_or_explain(lambda: [_judge_plan(spec) for spec in specs
+                                                  if _judged(spec)]))
         if dry_run:
             _echo("\n".join(plan_text + ["dry run: no model call was made."]))
             return
@@ -267,6 +304,11 @@ def eval_(
     else:
         if summaries:
             _print(summary_table(summaries))
+        for one in summaries:
+            judged = _judged_lines(one)
+            if judged:
+                typer.echo("\n".join([f"{one['run_id']}:", *judged] if len(summaries) > 1
+                                     else judged))
         if combined is not None:
             typer.echo(aggregate_line(combined))
         for r in outcome.results:
@@ -289,6 +331,65 @@ def eval_(
     if outcome.interrupted:
         typer.echo("interrupted: run the same command again to resume.", err=True)
         raise typer.Exit(130)
+    from medq.judge.summary import ungraded_failure
+
+    failures = [f for f in (ungraded_failure(s, max_ungraded) for s in summaries) if f]
+    if failures:
+        _fail("; ".join(failures), code=1)
+
+
+DEFAULT_MAX_UNGRADED = 0.01
+
+
+def _judged(spec: Any) -> bool:
+    """Whether the spec's task (after its probe) is graded by a judge."""
+    from medq import registry
+
+    if getattr(spec, "probe", None) is not None:
+        return True
+    return hasattr(getattr(registry.tasks.get(spec.task), "grader", None), "plan")
+
+
+def _judge_plan(spec: Any) -> str:
+    """What grading `spec` would cost, without a call (see `medq.judge.cost`)."""
+    from medq.judge.cost import estimate
+    from medq.tasks.base import load_task
+
+    task = load_task(spec.task, spec.data, sample=spec.sample)
+    if getattr(spec, "probe", None) is not None:
+        from medq.judge.open_ended import probe
+
+        task = probe(spec.probe).transform(task)
+    questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
+    judges = sum(1 for name, _ in spec.roles if name == "judge" or name.startswith("judge_"))
+    return "  " + estimate(questions, task.grader, judges).describe()
+
+
+def _judged_lines(summary: dict[str, Any]) -> list[str]:
+    """The score, its interval and the ungraded count of a judged run; its judges."""
+    if "score_unclipped" not in summary:
+        return []
+    if summary["score"] is None:
+        head = "score: — (no item was graded)"
+    else:
+        head = (f"score: {_pct(summary['score'])}% (95% CI {_pct(summary['score_ci_low'])}–"
+                f"{_pct(summary['score_ci_high'])}; unclipped mean "
+                f"{_pct(summary['score_unclipped'])}%)")
+    lines = [f"{head}; graded {summary['graded']}, ungraded {summary['ungraded']} "
+             f"({_pct(summary['ungraded_rate'])}%)"]
+    judges = summary.get("judges")
+    if judges:
+        for name, j in judges["per_judge"].items():
+            mean = "—" if j["mean_score"] is None else f"{_pct(j['mean_score'])}%"
+            lines.append(f"  {name} {j['model'] or ''}: {j['verdicts']} verdicts, "
+                         f"{j['invalid']} invalid, {j['reasks']} re-asks, own mean {mean}")
+        agreement = judges.get("agreement")
+        if agreement:
+            kappas = ", ".join(f"{pair} κ {_num(k['kappa'])}"
+                               for pair, k in agreement["kappa"].items())
+            lines.append(f"  agreement: {kappas}; Krippendorff α {_num(agreement['alpha'])}; "
+                         f"disagreement {_pct(agreement['disagreement_rate'])}%")
+    return lines
 
 
 def _error_line(summary: dict[str, Any]) -> str:
@@ -350,7 +451,8 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     run = _run_or_explain(lambda: load_runfile(config, **given))
     spec = run.spec
     return (spec.task, spec.model, spec.data, spec.sample, spec.strategy, spec.base_url,
-            spec.api_key_env, spec.limit, spec.seed, run.settings, spec.probes)
+            spec.api_key_env, spec.limit, spec.seed, run.settings, spec.probes,
+            dict(spec.roles), run.max_ungraded)
 
 
 def _run_or_explain(action: Any) -> Any:
@@ -591,6 +693,7 @@ def show(
             f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
         )
     lines.extend(_import_lines(summary, row["info"]))
+    lines.extend(_judged_lines(summary))
     from medq.scoring.metrics import task_metric_lines
 
     lines.extend(task_metric_lines(row["task"], summary))

@@ -22,6 +22,14 @@ Example (``run.toml``)::
     temperature = 0.7
     base = { name = "cot_few_shot", k = 3 }
 
+A judged task (free text graded by an LLM judge) takes a ``[judge]`` table: ``model``
+(one judge) or ``models`` (a jury: roles ``judge``, ``judge_2`` …), and optionally
+``base_url``, ``api_key_env`` (default: the model's) and ``max_ungraded`` (default 0.01)::
+
+    [judge]
+    models = ["openai/gpt-4.1", "openai/o4-mini"]
+    max_ungraded = 0.02
+
 ``medq eval --config run.toml`` runs it; a flag given on the command line overrides the
 file's value (the stored spec, and so the run ID, always reflect what actually ran).
 YAML files (``.yaml`` / ``.yml``) work when PyYAML is installed; medq does not require it.
@@ -57,12 +65,20 @@ class RunFileError(ValueError):
     """A run file that cannot be read, or holds unknown keys or values of the wrong type."""
 
 
+_JUDGE_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,), "models": (list,), "base_url": (str,), "api_key_env": (str,),
+    "max_ungraded": (float, int),
+}
+
+
 @dataclass(frozen=True)
 class RunFile:
-    """A loaded run file: the run's spec and how to run it."""
+    """A loaded run file: the run's spec, how to run it, and its judged runs' threshold of
+    ungraded items (None: the default)."""
 
     spec: EvalSpec
     settings: RunSettings = RunSettings()
+    max_ungraded: float | None = None
 
     @property
     def concurrency(self) -> int:
@@ -81,6 +97,9 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
     raw = _parse(path, text)
     values: dict[str, Any] = {}
     for key, value in raw.items():
+        if key == "judge":
+            values[key] = _judge_table(path, value)
+            continue
         if key == "strategy":
             try:
                 values[key] = str(StrategySpec.coerce(value))
@@ -91,7 +110,7 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
             values[key] = _probes(path, value)
             continue
         if key not in _TYPES:
-            known = ", ".join(sorted([*_TYPES, "probes", "strategy"]))
+            known = ", ".join(sorted([*_TYPES, "judge", "probes", "strategy"]))
             raise RunFileError(f"run file {path}: unknown key {key!r}; known keys: {known}")
         ok = isinstance(value, _TYPES[key]) and not (
             isinstance(value, bool) and bool not in _TYPES[key]
@@ -119,6 +138,34 @@ def _probes(path: Path, value: Any) -> tuple[str, ...]:
         return tuple(str(normalize_probe(StrategySpec.coerce(p))) for p in value)
     except StrategySpecError as exc:
         raise RunFileError(f"run file {path}: probes: {exc}") from None
+
+
+def _judge_table(path: Path, table: Any) -> dict[str, Any]:
+    """The ``[judge]`` table, checked: ``models`` (a list, from ``model`` or ``models``),
+    ``base_url``, ``api_key_env``, ``max_ungraded``."""
+    if not isinstance(table, Mapping):
+        raise RunFileError(f"run file {path}: 'judge' must be a table")
+    for key, value in table.items():
+        if key not in _JUDGE_TYPES:
+            known = ", ".join(sorted(_JUDGE_TYPES))
+            raise RunFileError(f"run file {path}: unknown key 'judge.{key}'; known: {known}")
+        if not isinstance(value, _JUDGE_TYPES[key]) or isinstance(value, bool):
+            raise RunFileError(f"run file {path}: 'judge.{key}' must be "
+                               f"{_JUDGE_TYPES[key][0].__name__}, not {type(value).__name__}")
+    if ("model" in table) == ("models" in table):
+        raise RunFileError(f"run file {path}: the judge table needs 'model' or 'models'")
+    models = [table["model"]] if "model" in table else table["models"]
+    if not models or not all(isinstance(m, str) and m for m in models):
+        raise RunFileError(f"run file {path}: 'judge.models' must be a non-empty list of "
+                           f"model specs")
+    out: dict[str, Any] = {"models": list(models)}
+    out.update({k: table[k] for k in ("base_url", "api_key_env") if k in table})
+    if "max_ungraded" in table:
+        rate = float(table["max_ungraded"])
+        if not 0 <= rate <= 1:
+            raise RunFileError(f"run file {path}: 'judge.max_ungraded' must be in [0, 1]")
+        out["max_ungraded"] = rate
+    return out
 
 
 def _parse(path: Path, text: str) -> Mapping[str, Any]:
@@ -157,13 +204,21 @@ def load_runfile(path: Path | str, **overrides: Any) -> RunFile:
     for key in ("task", "model"):
         if not values.get(key):
             raise RunFileError(f"run file {path}: {key!r} is required")
+    judge = values.pop("judge", None)
     unknown = set(values) - set(_SPEC_FIELDS) - _SETTINGS
     if unknown:
         raise RunFileError(f"unknown run setting(s) {sorted(unknown)}")
     settings = {k: values.pop(k) for k in _SETTINGS & set(values)}
     if "strategy" in values:
         values["strategy"] = str(StrategySpec.coerce(values["strategy"]))
+    max_ungraded = None
+    if judge is not None and not values.get("roles"):
+        from medq.judge.jury import judge_roles
+
+        values["roles"] = judge_roles(judge["models"], base_url=judge.get("base_url"),
+                                      api_key_env=judge.get("api_key_env"))
+        max_ungraded = judge.get("max_ungraded")
     try:
-        return RunFile(EvalSpec(**values), RunSettings(**settings))
+        return RunFile(EvalSpec(**values), RunSettings(**settings), max_ungraded)
     except SettingError as exc:
         raise RunFileError(f"run file {path}: {exc}") from None

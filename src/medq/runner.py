@@ -214,7 +214,8 @@ def prepare_run(
         "endpoint": endpoint,
         "model": spec.model,
         "strategy": str(strategy_spec),
-        "prompts": {name: prompt_hash(name) for name in prompt_names(strategy_spec)},
+        "prompts": {name: prompt_hash(name)
+                    for name in [*prompt_names(strategy_spec), *task.prompts]},
         "seed": spec.seed,
         "limit": spec.limit,
     }
@@ -304,6 +305,7 @@ def sample_row(
         "call_keys": tally.keys,
         "extractor": EXTRACTOR_VERSION,
         "reading": reading,
+        "score": answer.score,
     }
 
 
@@ -729,6 +731,7 @@ async def rescore_async(run: str, store: Store) -> RunResult:
             "details": details,
             "extractor": EXTRACTOR_VERSION,
             "reading": reading_of(answer).to_json(),
+            "score": answer.score,
         })
     with store.transaction():
         for new in rows:

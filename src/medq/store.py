@@ -162,6 +162,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # A judged item's score (a rubric task's points fraction, which may be negative);
+        # NULL for rule-scored items and for items the judge could not grade.
+        "m004_graded_scores",
+        """
+        ALTER TABLE samples ADD COLUMN score REAL
+        """,
+    ),
 )
 
 _TEXT_REF = re.compile(r'"\$text":"([0-9a-f]{64})"')
@@ -171,7 +179,7 @@ SHARED_TEXT_MIN = 64
 SAMPLE_COLUMNS = (
     "run_id", "item_id", "position", "status", "choice", "gold", "correct", "truncated",
     "confidence", "reason", "response", "details", "calls", "new_calls", "prompt_tokens",
-    "completion_tokens", "call_keys", "created_at", "extractor", "reading",
+    "completion_tokens", "call_keys", "created_at", "extractor", "reading", "score",
 )
 
 
@@ -587,6 +595,7 @@ class Store:
                     "created_at": row.get("created_at") or time.time(),
                     "extractor": extractor,
                     "reading": None if reading is None else canonical_json(reading),
+                    "score": row.get("score"),
                 },
             )
             if ref is not None:

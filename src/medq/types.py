@@ -301,6 +301,9 @@ class Status(enum.StrEnum):
     OK = "ok"  # an answer was extracted (may be right or wrong)
     INVALID = "invalid"  # the model answered but no option could be extracted
     ERROR = "error"  # the model could not be reached / failed after retries
+    # The model answered, but its judge could not grade the answer (no valid verdict after
+    # the re-asks): excluded from the score and counted apart, never given a default.
+    UNGRADED = "ungraded"
 
 
 @dataclass(frozen=True)
@@ -367,6 +370,8 @@ class Answer:
         details: strategy-specific extras (votes, option scores, acc_norm choice, ...).
         reading: how `choice` was read from the model's output (see `Reading`); None for
             answers made without one (errors, answers built by hand).
+        score: the item's graded score when a judge graded it (a rubric task's points
+            fraction, which may be negative); None for rule-scored and ungraded answers.
     """
 
     choice: str | None
@@ -377,3 +382,4 @@ class Answer:
     reason: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     reading: Reading | None = None
+    score: float | None = None

@@ -32,6 +32,15 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     option log-likelihoods; paper_accuracy, paper_correct, paper_n and paper_parser when
     imported samples carry the paper's own verdict (``details["paper"]["correct"]``);
     and one key per metric the task declares (`Task.metrics`), e.g. a per-category table.
+
+    A judged run (some item has a judge's score, or was left ungraded) also has: score (the
+    mean item score clipped to [0, 1]: rubric items may score below 0, and only the
+    aggregate is clipped), score_unclipped (the plain mean), score_ci_low and
+    score_ci_high (a seeded item-bootstrap interval of the clipped mean, `score_interval`),
+    graded, ungraded and ungraded_rate (`medq.results.Counts`), and judges (per-judge
+    counts and means, and the jury's agreement: `medq.judge.summary.judge_summary`). Where
+    the items have a score but no right/wrong verdict (rubrics), accuracy is None and
+    ci_low / ci_high are the score's interval.
     """
     from medq.results import count
 
@@ -67,9 +76,9 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
         "n_items": run["info"].get("n_items", total),
         "n": n,
         "correct": correct,
-        "accuracy": correct / n if n else None,
-        "ci_low": low if n else None,
-        "ci_high": high if n else None,
+        "accuracy": counted.accuracy,
+        "ci_low": low if counted.accuracy is not None else None,
+        "ci_high": high if counted.accuracy is not None else None,
         "invalid": invalid,
         "invalid_rate": invalid / n if n else None,
         "truncated": truncated,
@@ -88,8 +97,61 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     if paper_n:
         summary.update(paper_accuracy=paper_correct / paper_n, paper_correct=paper_correct,
                        paper_n=paper_n, paper_parser=run["info"].get("paper_parser"))
+    if counted.graded or counted.ungraded:
+        summary.update(_judged(run, samples, counted))
     summary.update(_task_metrics(run["task"], samples))
     return summary
+
+
+def _judged(run: Mapping[str, Any], samples: list[Any], counted: Any) -> dict[str, Any]:
+    """The judged-score entries of a summary (see `summarize`)."""
+    from medq.judge.summary import judge_summary
+    from medq.results import item_score
+
+    values = [v for v in (item_score(s) for s in samples) if v is not None]
+    mean = counted.mean_score
+    low, high = score_interval(values, seed=int(run["spec"].get("seed") or 0))
+    out: dict[str, Any] = {
+        "score": None if mean is None else min(1.0, max(0.0, mean)),
+        "score_unclipped": mean,
+        "score_ci_low": low,
+        "score_ci_high": high,
+        "graded": counted.graded,
+        "ungraded": counted.ungraded,
+        "ungraded_rate": counted.ungraded_rate,
+    }
+    if counted.accuracy is None:
+        out.update(ci_low=low, ci_high=high)
+    judges = judge_summary(samples, run["info"].get("roles") or {})
+    if judges is not None:
+        out["judges"] = judges
+    return out
+
+
+def score_interval(
+    values: list[float], *, seed: int, n_resamples: int = 1000, level: float = 0.95
+) -> tuple[float | None, float | None]:
+    """Percentile item-bootstrap interval of the mean score clipped to [0, 1].
+
+    Items are resampled with replacement (numpy PCG64 seeded by `seed`), each resample's
+    mean is clipped as the reported score is, and the interval is the resampled means'
+    (1 - level) / 2 and (1 + level) / 2 quantiles. (None, None) with no items.
+    """
+    import numpy as np
+
+    scores = np.asarray(values, dtype=float)
+    if scores.size == 0:
+        return None, None
+    rng = np.random.Generator(np.random.PCG64(seed))
+    means = np.empty(n_resamples)
+    step = max(1, 2_000_000 // scores.size)  # bound the index matrix to ~16 MB
+    for start in range(0, n_resamples, step):
+        rows = min(step, n_resamples - start)
+        picks = rng.integers(0, scores.size, size=(rows, scores.size))
+        means[start : start + rows] = scores[picks].mean(axis=1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(np.clip(means, 0.0, 1.0), [tail, 1 - tail])
+    return float(low), float(high)
 
 
 def _task_metrics(task: str, samples: list[Any]) -> dict[str, Any]:

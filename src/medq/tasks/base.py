@@ -54,6 +54,8 @@ class Task:
             ``(name, function, lines)`` tuples (`lines` formats the value for `medq show`).
         grader: the task's asynchronous grading stage (see `Grader`), run after the
             strategy and before the scorer; None for rule-scored tasks.
+        prompts: the prompt templates the grader renders (a judge's prompt files); their
+            hashes enter the run's identity beside the strategy's.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Task:
     answer_kind: str = "choice"
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
+    prompts: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -97,6 +100,7 @@ class TaskSpec:
     answer_kind: str = "choice"
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
+    prompts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.answer_kind not in ANSWER_KINDS:
@@ -105,7 +109,7 @@ class TaskSpec:
     def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
         questions, source = self.loader(data, sample)
         return Task(self.name, questions, self.citation, source, self.split, self.scorer,
-                    self.answer_kind, self.metrics, self.grader)
+                    self.answer_kind, self.metrics, self.grader, self.prompts)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
