@@ -342,27 +342,32 @@ DEFAULT_MAX_UNGRADED = 0.01
 
 
 def _judged(spec: Any) -> bool:
-    """Whether the spec's task (after its probe) is graded by a judge."""
+    """Whether the spec's task (after its probes) is graded by a judge."""
     from medq import registry
+    from medq.probes.base import probe_grading
 
-    if getattr(spec, "probe", None) is not None:
-        return True
-    return hasattr(getattr(registry.tasks.get(spec.task), "grader", None), "plan")
+    grading = probe_grading(spec.probes) if spec.probes else None
+    grader = grading.grader if grading is not None else getattr(
+        registry.tasks.get(spec.task), "grader", None)
+    return hasattr(grader, "plan")
 
 
 def _judge_plan(spec: Any) -> str:
     """What grading `spec` would cost, without a call (see `medq.judge.cost`)."""
     from medq.judge.cost import estimate
+    from medq.probes.base import apply_probes, probe_grading
     from medq.tasks.base import load_task
 
     task = load_task(spec.task, spec.data, sample=spec.sample)
-    if getattr(spec, "probe", None) is not None:
-        from medq.judge.open_ended import probe
-
-        task = probe(spec.probe).transform(task)
     questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
+    grader = task.grader
+    if spec.probes:
+        questions = apply_probes(questions, spec.probes, seed=spec.seed,
+                                 pool=task.questions).questions
+        grading = probe_grading(spec.probes)
+        grader = grading.grader if grading is not None else grader
     judges = sum(1 for name, _ in spec.roles if name == "judge" or name.startswith("judge_"))
-    return "  " + estimate(questions, task.grader, judges).describe()
+    return "  " + estimate(questions, grader, judges).describe()
 
 
 def _judged_lines(summary: dict[str, Any]) -> list[str]:

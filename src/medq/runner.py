@@ -200,6 +200,11 @@ def prepare_run(
 
     if task is None:
         task = load_task(spec.task, spec.data, sample=spec.sample)
+    grading = None
+    if spec.probes:
+        from medq.probes.base import probe_grading
+
+        grading = probe_grading(spec.probes)  # a probe that changes how answers are graded
     questions = list(task.questions[: spec.limit] if spec.limit else task.questions)
     seen: set[str] = set()
     for question in questions:
@@ -207,7 +212,7 @@ def prepare_run(
             raise ValueError(f"task {spec.task}: duplicate item ID {question.id!r}")
         seen.add(question.id)
     strategy_spec = normalize(spec.strategy, seed=spec.seed)
-    check_answer_kind(task, strategy_spec)
+    check_answer_kind(task if grading is None else grading.apply(task), strategy_spec)
     identity = {
         "task": spec.task,
         "data": data_hash(task.questions),
@@ -231,6 +236,9 @@ def prepare_run(
         questions, identity["probes"], probe_info = probe_task(task, questions, spec.probes,
                                                                seed=spec.seed)
         probe_info["clean_run"] = run_id  # the same run without the probes
+        if grading is not None:
+            task = grading.apply(task)
+            identity["prompts"].update({name: prompt_hash(name) for name in task.prompts})
         names = "+".join(StrategySpec.parse(p).name for p in identity["probes"]["specs"])
         run_id = f"{spec.task}-{strategy_spec.name}+{names}-{content_hash(identity)[:8]}"
     strategy = build_strategy(strategy_spec, seed=spec.seed, task=task)
@@ -692,6 +700,12 @@ async def rescore_async(run: str, store: Store) -> RunResult:
     old = list(store.samples(run_id, previous))
     scorer = _task_scorer(row["task"])
     grader = _task_attr(row["task"], "grader")
+    if row["spec"].get("probes"):
+        from medq.probes.base import probe_grading
+
+        grading = probe_grading(row["spec"]["probes"])
+        if grading is not None:
+            scorer, grader = grading.scorer, grading.grader
     cached = _cache_only_log(row, store)
     kept: dict[str, int] = {}
     rows: list[dict[str, Any]] = []

@@ -43,8 +43,8 @@ from medq.types import LETTERS, Question
 
 __all__ = [
     "INJECTED", "ProbeSpecError", "ProbedItems", "Skipped", "Transform", "Variant",
-    "apply_probes", "build_probe", "normalize_probe", "probe_label", "probe_parameters",
-    "probe_task", "probes", "relabel",
+    "apply_probes", "build_probe", "normalize_probe", "probe_grading", "probe_label",
+    "probe_parameters", "probe_task", "probes", "relabel",
 ]
 
 INJECTED = frozenset({"seed", "questions"})
@@ -354,6 +354,30 @@ def _apply(questions: Sequence[Question], specs: Sequence[StrategySpec | str], *
         out.append(Question(f"{orig.id}~{variant}", item.stem, item.options, item.gold,
                             item.context, metadata))
     return ProbedItems(out, counts)
+
+
+def probe_grading(specs: Sequence[str]) -> Any | None:
+    """The grading a probe brings with it, or None (probes keep the task's own grading).
+
+    A probe registered with ``grading=G`` changes how answers are read and scored
+    (``open_ended``: the options removed, a judge grades the free-text reply): ``G`` has
+    ``apply(task) -> task`` (answer kind, scorer, grader, prompts) and the ``scorer`` and
+    ``grader`` a rescore needs without the data. It must be the last probe, since the
+    items it makes are no longer multiple choice, and only one probe may bring one.
+
+    Raises:
+        ProbeSpecError: such a probe is not last.
+    """
+    found = [(i, probes.meta(StrategySpec.coerce(s).name).get("grading"))
+             for i, s in enumerate(specs)]
+    brought = [(i, g) for i, g in found if g is not None]
+    if not brought:
+        return None
+    if len(brought) > 1 or brought[0][0] != len(specs) - 1:
+        name = StrategySpec.coerce(specs[brought[0][0]]).name
+        raise ProbeSpecError(f"probe {name!r} changes how answers are graded: it must be the "
+                             f"last probe, and the only one that does")
+    return brought[0][1]
 
 
 def probe_task(
