@@ -394,6 +394,11 @@ def _judged_lines(summary: dict[str, Any]) -> list[str]:
                                for pair, k in agreement["kappa"].items())
             lines.append(f"  agreement: {kappas}; Krippendorff α {_num(agreement['alpha'])}; "
                          f"disagreement {_pct(agreement['disagreement_rate'])}%")
+        meta = judges.get("meta")
+        if meta:
+            lines.append(f"  judge vs physicians (medq judge meta): macro-F1 "
+                         f"{_num(meta['macro_f1'])}, κ {_num(meta['kappa'])} over "
+                         f"{meta['pairs']} pairs")
     return lines
 
 
@@ -1114,6 +1119,99 @@ def glianorex_generate(
                f"{report.path} (dropped: {dropped}; gold letters: {gold}; new model calls: "
                f"{report.new_calls})")
     _echo(f"evaluate with: medq eval --task glianorex --data {report.path} --model M")
+
+
+judge_app = typer.Typer(help="LLM judges: their agreement with physicians.",
+                        no_args_is_help=True, context_settings=HELP)
+app.add_typer(judge_app, name="judge")
+
+
+def _live_judges(judge: list[str], base_url: str | None, api_key_env: str | None) -> list:
+    """(spec, live model) for each --judge."""
+    from medq.models import load_model
+
+    return [(spec, _run_or_explain(lambda spec=spec: load_model(
+        spec, base_url=base_url, api_key_env=api_key_env))) for spec in judge]
+
+
+async def _closing(judges: list, work: Any) -> Any:
+    try:
+        return await work
+    finally:
+        for _, model in judges:
+            await model.aclose()
+
+
+@judge_app.command("meta")
+def judge_meta(
+    data: Annotated[Path, typer.Option(help="Physician labels in HealthBench's meta-eval "
+                                            "format (2025-05-07-06-14-12_oss_meta_eval.jsonl).")],
+    judge: Annotated[list[str], typer.Option(help="Judge model; repeat for a jury.")],
+    judge_base_url: Annotated[str | None, typer.Option(help="The judges' server URL.")] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="The judges' API key variable.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Judge calls in flight at once.")] = 16,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Score a judge against physicians' labels: macro-F1 and Cohen's kappa over (judge,
+    physician) pairs, per category too. Saved, so judged runs show it beside their score."""
+    import asyncio
+    from dataclasses import asdict
+
+    from medq.judge.meta import meta_evaluate, read_meta, save_meta
+    from medq.store import Store
+
+    rows = _run_or_explain(lambda: read_meta(data))[:limit]
+    judges = _live_judges(judge, judge_base_url, judge_api_key_env)
+    with Store() as store:
+        result = _run_or_explain(lambda: asyncio.run(_closing(judges, meta_evaluate(
+            rows, judges, store, concurrency=concurrency, source=str(data)))))
+    path = save_meta(result)
+    if output_format == "json":
+        typer.echo(json.dumps(asdict(result), indent=2))
+        return
+    o = result.overall
+    typer.echo(f"judge {' + '.join(result.judges)} on {result.judged} of {result.rows} rows "
+               f"({result.ungraded} ungraded; {o['pairs']} judge–physician pairs): macro-F1 "
+               f"{_num(o['macro_f1'])}, κ {_num(o['kappa'])}, F1 met {_num(o['f1_pos'])}, "
+               f"F1 not met {_num(o['f1_neg'])}  (new calls: {result.new_calls}; saved {path})")
+    for category, m in result.by_category.items():
+        typer.echo(f"  {category}: macro-F1 {_num(m['macro_f1'])}, κ {_num(m['kappa'])} "
+                   f"({m['pairs']} pairs)")
+
+
+@app.command("audit-extraction")
+def audit_extraction_command(
+    run: Annotated[str, typer.Argument(help="Run ID, unique prefix, or 'last'.")],
+    judge: Annotated[list[str], typer.Option(help="Judge model; repeat for a jury.")],
+    judge_base_url: Annotated[str | None, typer.Option(help="The judges' server URL.")] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="The judges' API key variable.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N items.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Ask a judge which option each response of a multiple-choice run chose; report its
+    agreement with medq's extractor and every disagreement. The run's score is unchanged."""
+    import asyncio
+    from dataclasses import asdict
+
+    from medq.judge.audit import audit_extraction
+    from medq.store import Store
+
+    judges = _live_judges(judge, judge_base_url, judge_api_key_env)
+    with Store() as store:
+        audit = _run_or_explain(lambda: asyncio.run(_closing(judges, audit_extraction(
+            run, store, judges, limit=limit))))
+    if output_format == "json":
+        typer.echo(json.dumps({**asdict(audit), "agreement": audit.agreement}, indent=2))
+        return
+    typer.echo(f"{audit.run_id}: medq's extractor and the judge agree on {audit.agreed} of "
+               f"{audit.judged} responses ({_pct(audit.agreement)}%; κ {_num(audit.kappa)}); "
+               f"{audit.ungraded} ungraded by the judge; new judge calls: {audit.new_calls}")
+    for d in audit.disagreements:
+        typer.echo(f"  {d.item_id} #{d.response}: medq {d.medq}, judge {d.judge} — "
+                   f"…{d.excerpt[-160:]}")
 
 
 corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,

@@ -50,7 +50,7 @@ def eval_args(data: Path, model: FakeOpenAIServer, *judges: FakeOpenAIServer,
     args = ["eval", "--task", "healthbench", "--data", str(data), "--model", "openai/m",
             "--strategy", "respond", "--base-url", model.base_url, "--api-key-env", "HOME",
             "--format", "json", *extra]
-    for i, judge in enumerate(judges):
+    for i in range(len(judges)):
         args += ["--judge", f"openai/j{i}"]
     if judges:
         args += ["--judge-base-url", judges[0].base_url]

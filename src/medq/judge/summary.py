@@ -28,7 +28,9 @@ def gradings(samples: Iterable[Mapping[str, Any]]) -> list[Grading]:
 
 
 def judge_summary(
-    samples: Iterable[Mapping[str, Any]], roles: Mapping[str, Mapping[str, Any]]
+    samples: Iterable[Mapping[str, Any]],
+    roles: Mapping[str, Mapping[str, Any]],
+    prompts: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The ``judges`` entry of a judged run's summary, or None when nothing was judged.
 
@@ -36,8 +38,9 @@ def judge_summary(
     ``ungraded_criteria``, ``per_judge`` (per role: configured ``model``,
     ``reported_models`` its server named, ``verdicts``, ``invalid`` (no valid verdict
     after the re-asks), ``reasks``, ``mean_score`` (the mean item score by that judge's
-    verdicts alone, unclipped, over ``scored_items``)) and, for a jury of two or more,
-    ``agreement`` (`medq.judge.agreement.jury_agreement`).
+    verdicts alone, unclipped, over ``scored_items``)), for a jury of two or more,
+    ``agreement`` (`medq.judge.agreement.jury_agreement`), and ``meta`` when ``medq judge
+    meta`` has measured this jury under this prompt (`prompts`: the run's prompt hashes).
     """
     records = gradings(samples)
     if not records:
@@ -66,7 +69,24 @@ def judge_summary(
     }
     if len(jury) > 1:
         out["agreement"] = jury_agreement(records)
+    meta = _meta(records[0].prompt, [per_judge[j]["model"] for j in jury], prompts or {})
+    if meta is not None:
+        out["meta"] = meta
     return out
+
+
+def _meta(prompt: str, models: list[Any], prompts: Mapping[str, str]) -> dict[str, Any] | None:
+    from medq.judge.meta import saved_meta
+
+    if prompt not in prompts or None in models:
+        return None
+    saved = saved_meta(models, prompts[prompt])
+    if saved is None:
+        return None
+    overall = saved["overall"]
+    return {"macro_f1": overall["macro_f1"], "kappa": overall["kappa"],
+            "pairs": overall["pairs"], "judged": saved["judged"],
+            "ungraded": saved["ungraded"], "source": saved.get("source", "")}
 
 
 def ungraded_failure(summary: Mapping[str, Any], max_ungraded: float) -> str | None:

@@ -122,7 +122,8 @@ def _judged(run: Mapping[str, Any], samples: list[Any], counted: Any) -> dict[st
     }
     if counted.accuracy is None:
         out.update(ci_low=low, ci_high=high)
-    judges = judge_summary(samples, run["info"].get("roles") or {})
+    judges = judge_summary(samples, run["info"].get("roles") or {},
+                           run["info"].get("prompts") or {})
     if judges is not None:
         out["judges"] = judges
     return out
