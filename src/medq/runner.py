@@ -599,7 +599,9 @@ async def _evaluate(
                    max_error_rate=settings.max_error_rate)
     if failure is not None:
         raise RunFailedError(run_id, failure, summary)
-    return RunResult(run_id, summary, log.new_calls, interrupted)
+    # Calls made for other roles (a judge, a patient) are calls the run made too.
+    new_calls = log.new_calls + sum(r.new_calls for r in log.roles.values())
+    return RunResult(run_id, summary, new_calls, interrupted)
 
 
 def evaluate(

@@ -63,6 +63,7 @@ def test_hand_scored_items_and_the_aggregate(data: Path, judges: Judges) -> None
     result = evaluate(spec(data, judge="judgetest/keyword"), model=expert, progress=False)
     s = result.summary
     assert judges.calls("keyword") == CRITERIA
+    assert result.new_calls == 4 + CRITERIA  # the judge's calls are the run's calls too
     # The conversation goes to the model as it is: every turn, no system prompt added.
     sent = [[(m.role, m.content) for m in r.messages] for r in expert.calls]
     assert [("user", "hi"), ("assistant", "hello, how can I help?"),
