@@ -94,10 +94,13 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
         ci = "—" if s["ci_low"] is None else f"{_pct(s['ci_low'])}–{_pct(s['ci_high'])}"
         items = max(s["n"] + s["errors"], 1)
         tokens = f"{s['prompt_tokens'] / items:.0f}/{s['completion_tokens'] / items:.0f}"
+        # A judged run without right/wrong verdicts (rubrics) shows its score instead.
+        shown = _pct(s["accuracy"]) if s["accuracy"] is not None or s.get("score") is None \
+            else f"{_pct(s['score'])} (score)"
         table.add_row(
             *map(cell, (s["task"], *([s["model"], s["strategy"]] if per_run else []))),
             str(s["n"]),
-            _pct(s["accuracy"]), ci, f"{s['invalid']} ({_pct(s['invalid_rate'])}%)",
+            shown, ci, f"{s['invalid']} ({_pct(s['invalid_rate'])}%)",
             f"{s['truncated']} ({_pct(s['truncation_rate'])}%)", str(s["errors"]),
             f"{s['calls'] / items:.1f}", tokens,
         )
@@ -113,7 +116,9 @@ def breakdown_table(field: str, groups: list[Any]) -> Any:
         table.add_column(column, justify="left" if column == field else "right")
     for g in groups:
         ci = "—" if g.ci_low is None else f"{_pct(g.ci_low)}–{_pct(g.ci_high)}"
-        table.add_row(cell(g.group), str(g.n), _pct(g.accuracy), ci, str(g.invalid),
+        shown = _pct(g.accuracy) if g.accuracy is not None or g.score is None else \
+            f"{_pct(min(1.0, max(0.0, g.score)))} (score)"  # clipped, as the headline is
+        table.add_row(cell(g.group), str(g.n), shown, ci, str(g.invalid),
                       str(g.truncated), str(g.errors))
     return table
 

@@ -713,9 +713,17 @@ async def rescore_async(run: str, store: Store) -> RunResult:
     rows: list[dict[str, Any]] = []
     legacy = [s for s in old if s.reading is None and s.status != "error"]
     replayed = await _replay_legacy(row, legacy, store) if legacy else {}
+    stale = _stale_grader_prompts(row, grader)
     for sample in old:
         if sample.status == "error":
             rows.append({**sample.row(), "extractor": EXTRACTOR_VERSION})
+            continue
+        if stale:
+            # The grader would render today's prompt, not the one the run declared: its
+            # grades would not be this run's. Keep them, and say why.
+            kept[stale] = kept.get(stale, 0) + 1
+            details = {**sample.details, "rescore": f"kept from extractor {previous}: {stale}"}
+            rows.append({**sample.row(), "details": details, "extractor": EXTRACTOR_VERSION})
             continue
         try:
             answer = replayed[sample.item_id] if sample.reading is None else read(
@@ -823,6 +831,17 @@ def _why_unreadable(run: dict[str, Any], exc: BaseException) -> str:
         return (f"its strategy {run['strategy']!r} needs a call that is not in the store "
                 f"(the run predates stored readings)")
     return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def _stale_grader_prompts(run: dict[str, Any], grader: Any) -> str | None:
+    """Which of the grader's prompts changed since the run (None: none did)."""
+    declared = run["info"].get("prompts", {})
+    changed = [
+        f"prompt {name!r} changed since the run: hash {declared[name]} -> {prompt_hash(name)}"
+        for name in getattr(grader, "prompts", ())
+        if name in declared and _safe_prompt_hash(name) != declared[name]
+    ]
+    return "; ".join(changed) or None
 
 
 def _safe_prompt_hash(name: str) -> str | None:

@@ -84,6 +84,14 @@ def test_hand_scored_items_and_the_aggregate(data: Path, judges: Judges) -> None
     assert tags["axis:accuracy"]["score_unclipped"] == pytest.approx((0.2 - 1.5 + 1) / 3)
     assert tags["axis:accuracy"]["n"] == 3
     assert tags["axis:completeness"]["score_unclipped"] == pytest.approx(0.5)
+    from medq.scoring.stats import breakdown
+
+    with Store() as store:
+        groups = {g.group: g for g in breakdown(store.samples(result.run_id), "theme")}
+    # Rubric items have no right/wrong verdict: no accuracy (never a 0.0 that looks right).
+    assert groups["t1"].accuracy is None and groups["t1"].ci_low is None
+    assert groups["t1"].score == pytest.approx((0.125 - 1.5) / 2)
+    assert groups["t2"].score == pytest.approx(1.0) and groups["t2"].n == 2
     judged = s["judges"]
     assert judged["jury"] == ["judge"] and judged["criteria"] == CRITERIA
     assert judged["per_judge"]["judge"]["reported_models"] == ["judgetest/keyword"]
@@ -197,7 +205,13 @@ def test_rescore_regrades_from_the_cache_and_a_changed_prompt_is_a_new_run(
     assert len(expert.calls) == 4  # the model's replies came from the cache
     with Store() as store:
         info = store.run(changed.run_id)["info"]
-    assert info["prompts"]["judge_rubric"] != store_hash(first.run_id)
+        assert set(info["prompts"]) == {"judge_rubric", "judge_reask"}
+        assert info["prompts"]["judge_rubric"] != store_hash(first.run_id)
+        # The old run cannot be regraded from the cache under the new prompt: every item
+        # keeps its result, and the reason names the prompt.
+        stale = rescore(first.run_id, store=store).summary["rescore"]["kept"]
+    ((why, kept),) = stale.items()
+    assert "prompt 'judge_rubric' changed since the run" in why and kept == 4
 
 
 def store_hash(run_id: str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from medq.judge.ask import REASK_PROMPT
 from medq.judge.jury import judge_one, jury
 from medq.judge.record import GRADING_KEY, Grading
 from medq.judge.schema import GradeVerdict
@@ -61,7 +62,7 @@ def graded_correct(question: Question, choice: str) -> bool:
 class OpenEndedGrader:
     """The grading stage: the jury grades the reply against the reference answer."""
 
-    prompts = (PROMPT,)
+    prompts = (PROMPT, REASK_PROMPT)
 
     async def __call__(self, question: Question, answer: Answer, model: Any) -> Answer:
         if answer.status is not Status.OK:

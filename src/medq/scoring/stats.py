@@ -73,8 +73,9 @@ def outcomes(samples: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 class GroupStats:
     """Accuracy of one subgroup (e.g. one specialty) with its 95% Wilson interval.
 
-    `n` counts scored items (errors excluded); `accuracy` and the interval are None when
-    n is 0.
+    `n` counts scored items (errors and ungraded items excluded); `accuracy` and the
+    interval are None when n is 0, or when the items have a judge's rubric score and no
+    right/wrong verdict (then `score` is their mean score).
     """
 
     group: str
@@ -86,6 +87,8 @@ class GroupStats:
     invalid: int
     truncated: int
     errors: int
+    score: float | None = None  # mean judged item score, unclipped (judged runs only)
+    ungraded: int = 0
 
 
 def _group_key(value: Any) -> str:
@@ -137,12 +140,14 @@ def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupSta
                 group=key,
                 n=n,
                 correct=correct,
-                accuracy=correct / n if n else None,
-                ci_low=low if n else None,
-                ci_high=high if n else None,
+                accuracy=c.accuracy,
+                ci_low=low if c.accuracy is not None else None,
+                ci_high=high if c.accuracy is not None else None,
                 invalid=invalid,
                 truncated=truncated,
                 errors=errors,
+                score=c.mean_score,
+                ungraded=c.ungraded,
             )
         )
     return groups

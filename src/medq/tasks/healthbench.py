@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from medq.judge.ask import REASK_PROMPT
 from medq.judge.jury import judge_many, jury
 from medq.judge.record import GRADING_KEY, Grading, grading_of
 from medq.judge.schema import RubricVerdict
@@ -121,7 +122,7 @@ def conversation_text(messages: Sequence[Mapping[str, Any]], response: str) -> s
 class RubricGrader:
     """The grading stage: every criterion of the item's rubric, by the run's jury."""
 
-    prompts = (PROMPT,)
+    prompts = (PROMPT, REASK_PROMPT)
 
     async def __call__(self, question: Question, answer: Answer, model: Any) -> Answer:
         if answer.status is not Status.OK:
