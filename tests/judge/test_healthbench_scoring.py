@@ -222,3 +222,54 @@ def store_hash(run_id: str) -> str:
 def test_a_run_without_a_judge_fails_before_any_item(data: Path) -> None:
     with pytest.raises(LookupError, match="no model for role 'judge'"):
         evaluate(spec(data), model=model(), progress=False)
+
+
+def test_an_ungraded_penalty_is_left_out_and_counted(data: Path, judges: Judges) -> None:
+    from medq.judge.summary import ungraded_failure
+
+    judges["no_z"] = rubric_judge(
+        lambda reply, criterion: "?" if criterion.endswith("Z") else keyword(reply, criterion))
+    result = evaluate(spec(data, judge="judgetest/no_z"), model=model(), progress=False)
+    s = result.summary
+    # a: X met (5) of 8, the -4 penalty ungraded and left out; b: nothing met of 2.
+    with Store() as store:
+        scores = {x.item_id: x.score for x in store.samples(result.run_id)}
+    assert scores == pytest.approx({"a": 5 / 8, "b": 0.0, "c": 1.0, "d": 1.0})
+    assert s["ungraded"] == 0 and s["judges"]["ungraded_criteria"] == 2
+    why = ungraded_failure(s, 0.01)
+    assert why is not None and "2 of 7 criteria (28.6%) are ungraded" in why
+    assert ungraded_failure(s, 0.5) is None
+
+
+def test_the_release_file_is_downloaded_once_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from medq.tasks import healthbench
+
+    served = tmp_path / "release"
+    served.mkdir()
+    write_rubric_file(served / healthbench.FILES["healthbench_hard"], ITEMS)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("HF_HUB_OFFLINE")
+        monkeypatch.setattr(healthbench, "RELEASE", f"http://127.0.0.1:{server.server_port}/")
+        from medq.tasks.base import load_task
+
+        task = load_task("healthbench_hard")
+        assert [q.id for q in task.questions] == ["a", "b", "c", "d"]
+        assert task.source.startswith("release:http://127.0.0.1:")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert load_task("healthbench_hard").questions == task.questions  # from the cache
+    monkeypatch.setattr(healthbench, "RELEASE", "http://127.0.0.1:9/")
+    from medq.tasks.base import DatasetUnavailableError
+
+    with pytest.raises(DatasetUnavailableError, match="unreachable"):
+        load_task("healthbench_consensus")

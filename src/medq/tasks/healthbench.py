@@ -249,8 +249,9 @@ def release_file(filename: str, name: str) -> Path:
         return target
     expects = f"the release file {filename} (or a folder holding it)"
     url = RELEASE + filename
-    host = urlsplit(url).hostname or ""
-    why = "HF_HUB_OFFLINE is set" if hub_offline() else _unreachable(host)
+    where = urlsplit(url)
+    port = where.port or (443 if where.scheme == "https" else 80)
+    why = "HF_HUB_OFFLINE is set" if hub_offline() else _unreachable(where.hostname or "", port)
     if why is None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -269,12 +270,12 @@ def release_file(filename: str, name: str) -> Path:
     )
 
 
-def _unreachable(host: str) -> str | None:
+def _unreachable(host: str, port: int) -> str | None:
     try:
-        with socket.create_connection((host, 443), timeout=CONNECT_TIMEOUT_S):
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
             return None
     except OSError as exc:
-        return f"{host}:443 unreachable ({exc.strerror or exc or 'timed out'})"
+        return f"{host}:{port} unreachable ({exc.strerror or exc or 'timed out'})"
 
 
 def _loader(name: str):  # noqa: ANN202 - a Loader
