@@ -142,11 +142,11 @@ def plan_run(spec: Any, model: Any, store: Store, *, max_tokens: int | None = No
     Raises what `evaluate` raises before its first call (unknown task or strategy, bad
     data, a strategy that cannot answer the task).
     """
-    from medq.runner import prepare_run
+    from medq.runner import prepare_run, role_endpoints
     from medq.store import RunNotFoundError
     from medq.strategies.base import prepare_strategy, strategy_info
 
-    run = prepare_run(spec, model.endpoint)
+    run = prepare_run(spec, model.endpoint, role_endpoints(spec))  # the run's own ID
     try:
         done = len(store.done_items(run.run_id))
     except RunNotFoundError:  # a new run: nothing done yet

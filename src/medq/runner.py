@@ -251,10 +251,16 @@ def run_id_for(spec: EvalSpec, model: Model | None = None, task: Task | None = N
     from medq.models import load_model
 
     live = model or load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env)
-    roles = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
-                              api_key_env=ref.api_key_env or spec.api_key_env).endpoint
-             for name, ref in spec.roles}
-    return prepare_run(spec, live.endpoint, roles, task).run_id
+    return prepare_run(spec, live.endpoint, role_endpoints(spec), task).run_id
+
+
+def role_endpoints(spec: EvalSpec) -> dict[str, str]:
+    """The endpoint each of the spec's other roles would use (part of the run identity)."""
+    from medq.models import load_model
+
+    return {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
+                             api_key_env=ref.api_key_env or spec.api_key_env).endpoint
+            for name, ref in spec.roles}
 
 
 async def _prepare(strategy: Strategy, log: CallLog, run_id: str) -> dict[str, int]:

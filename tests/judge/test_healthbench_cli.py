@@ -79,6 +79,8 @@ def test_eval_healthbench_end_to_end_matches_the_hand_score(tmp_path: Path) -> N
         assert s["judges"]["per_judge"]["judge"]["reported_models"] == ["j0"]
     text = runner.invoke(app, ["show", summary["run_id"]]).stdout
     assert "score: 0.0%" in text and "unclipped mean -75.0%" in text
+    assert "HealthBench by theme: context_seeking 0.0% (n=1), emergency_referrals 10.0% " \
+           "(n=1)" in text
 
 
 def test_an_invalid_judge_fails_the_run_over_the_threshold(tmp_path: Path) -> None:

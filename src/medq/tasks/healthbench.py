@@ -339,6 +339,17 @@ def tag_scores(samples: list[Any]) -> dict[str, Any] | None:
     return out
 
 
+def tag_lines(tags: Mapping[str, Any]) -> list[str]:
+    """`medq show` lines for the tag scores: one line per kind of tag (theme, axis …)."""
+    kinds: dict[str, list[str]] = {}
+    for tag, value in tags.items():
+        kind, _, name = tag.partition(":")
+        kinds.setdefault(kind, []).append(
+            f"{name or kind} {100 * value['score']:.1f}% (n={value['n']})")
+    return [f"HealthBench by {kind}: {', '.join(cells)}" for kind, cells in kinds.items()
+            if kind in ("theme", "axis")]
+
+
 for _name, _summary in (
     ("healthbench", "5,000 conversations, physician rubrics (judged)"),
     ("healthbench_hard", "1,000 hardest conversations (judged)"),
@@ -347,6 +358,6 @@ for _name, _summary in (
     register_task(TaskSpec(
         _name, "oss_eval" if _name == "healthbench" else _name.split("_", 1)[1], _summary,
         CITATION, CITE_SHORT, _loader(_name), answer_kind="free_text",
-        metrics=(("healthbench_tags", tag_scores),), grader=RubricGrader(),
+        metrics=(("healthbench_tags", tag_scores, tag_lines),), grader=RubricGrader(),
         prompts=RubricGrader.prompts,
     ))
