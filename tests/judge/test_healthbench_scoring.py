@@ -84,10 +84,13 @@ def test_hand_scored_items_and_the_aggregate(data: Path, judges: Judges) -> None
     assert tags["axis:accuracy"]["score_unclipped"] == pytest.approx((0.2 - 1.5 + 1) / 3)
     assert tags["axis:accuracy"]["n"] == 3
     assert tags["axis:completeness"]["score_unclipped"] == pytest.approx(0.5)
+    from medq.report.items import verdict
     from medq.scoring.stats import breakdown
 
     with Store() as store:
         groups = {g.group: g for g in breakdown(store.samples(result.run_id), "theme")}
+        # The report's item browser says "graded", not "wrong", for a rubric item.
+        assert {verdict(x) for x in store.samples(result.run_id)} == {"graded"}
     # Rubric items have no right/wrong verdict: no accuracy (never a 0.0 that looks right).
     assert groups["t1"].accuracy is None and groups["t1"].ci_low is None
     assert groups["t1"].score == pytest.approx((0.125 - 1.5) / 2)

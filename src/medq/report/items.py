@@ -21,14 +21,16 @@ from medq.report.snippets import SnippetTable, has_retrieval, retrieval_record
 from medq.store import Store
 
 # One letter per verdict keeps 10 runs x 4,183 items small before compression.
-VERDICTS = {"correct": "c", "wrong": "w", "invalid": "i", "error": "e"}
+VERDICTS = {"correct": "c", "wrong": "w", "invalid": "i", "error": "e", "graded": "g",
+            "ungraded": "u"}
 
 
 def verdict(sample: dict[str, Any]) -> str:
-    """correct, wrong, invalid or error: the item's outcome as accuracy counts it."""
+    """correct, wrong, invalid, error, graded (a judge's rubric score) or ungraded: the
+    item's outcome by the one rule (`medq.results.outcome_of`)."""
     from medq.results import outcome_of
 
-    return outcome_of(sample["status"], sample["correct"]).value
+    return outcome_of(sample["status"], sample["correct"], sample.get("score")).value
 
 
 class _Strings:

@@ -4,7 +4,8 @@
 (() => {
   "use strict";
   const PAGE = 50;
-  const VERDICT_NAMES = { c: "correct", w: "wrong", i: "invalid", e: "error" };
+  const VERDICT_NAMES = { c: "correct", w: "wrong", i: "invalid", e: "error", g: "graded",
+    u: "ungraded" };
   const ROLES = { s: "system", u: "user", a: "assistant" };
   const $ = (id) => document.getElementById(id);
   const state = { verdict: "all", run: "any", field: "", value: "", text: "", page: 0 };
