@@ -276,3 +276,17 @@ def test_the_release_file_is_downloaded_once_into_the_cache(
 
     with pytest.raises(DatasetUnavailableError, match="unreachable"):
         load_task("healthbench_consensus")
+
+
+def test_an_empty_reply_is_invalid_a_miss_and_never_judged(data: Path, judges: Judges) -> None:
+    judges["keyword"] = rubric_judge(keyword)
+    replies = {**REPLIES, "question c": "<think>nothing to say</think>  "}
+    expert = ScriptedModel(table(replies), name="scripted/expert")
+    result = evaluate(spec(data, judge="judgetest/keyword"), model=expert, progress=False)
+    s = result.summary
+    assert judges.calls("keyword") == CRITERIA - 1  # c's one criterion was not asked
+    assert s["invalid"] == 1 and s["n"] == 4 and s["graded"] == 3
+    assert s["score_unclipped"] == pytest.approx((0.125 - 1.5 + 0.0 + 1.0) / 4)
+    with Store() as store:
+        c = next(x for x in store.samples(result.run_id) if x.item_id == "c")
+    assert c.status == "invalid" and c.score is None and c.reason == "empty response"

@@ -9,7 +9,7 @@ normalises the text: the judge grades what the model said.
 from __future__ import annotations
 
 from medq.scoring.readings import leaf, read_leaf, register_reader
-from medq.types import Answer, Completion, Reading, Status
+from medq.types import Answer, Completion, Generation, Reading, Status
 
 
 def free_text_answer(completion: Completion, index: int = 0) -> Answer:
@@ -19,11 +19,9 @@ def free_text_answer(completion: Completion, index: int = 0) -> Answer:
 
 
 @register_reader("free_text")
-def _read_free_text(reading: Reading, generation: object) -> Answer:
+def _read_free_text(reading: Reading, generation: Generation) -> Answer:
     from medq.scoring.extract import strip_reasoning
-    from medq.types import Generation
 
-    assert isinstance(generation, Generation)
     body, unusable = strip_reasoning(generation.text)
     text = body.strip()
     if unusable or not text:

@@ -50,7 +50,13 @@ from medq.judge.record import GRADING_KEY, Grading, grading_of
 from medq.judge.schema import RubricVerdict
 from medq.prompts import render
 from medq.tasks._io import data_error, find, iter_jsonl, read_text
-from medq.tasks.base import DatasetUnavailableError, TaskDataError, TaskSpec, register_task
+from medq.tasks.base import (
+    DatasetUnavailableError,
+    Loader,
+    TaskDataError,
+    TaskSpec,
+    register_task,
+)
 from medq.types import Answer, Question, Status
 
 CITATION = (
@@ -255,7 +261,7 @@ def release_file(filename: str, name: str) -> Path:
     if why is None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed URL
+            with urllib.request.urlopen(url, timeout=60) as response:
                 handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
                 with os.fdopen(handle, "wb") as out:
                     while chunk := response.read(1 << 20):
@@ -278,7 +284,7 @@ def _unreachable(host: str, port: int) -> str | None:
         return f"{host}:{port} unreachable ({exc.strerror or exc or 'timed out'})"
 
 
-def _loader(name: str):  # noqa: ANN202 - a Loader
+def _loader(name: str) -> Loader:
     filename = FILES[name]
 
     def load(data: Path | None, sample: bool) -> tuple[tuple[Question, ...], str]:
