@@ -312,8 +312,8 @@ def eval_(
         for one in summaries:
             judged = _judged_lines(one)
             if judged:
-                typer.echo("\n".join([f"{one['run_id']}:", *judged] if len(summaries) > 1
-                                     else judged))
+                _echo("\n".join([f"{one['run_id']}:", *judged] if len(summaries) > 1
+                                 else judged))
         if combined is not None:
             typer.echo(aggregate_line(combined))
         for r in outcome.results:
@@ -1177,13 +1177,13 @@ def judge_meta(
         typer.echo(json.dumps(asdict(result), indent=2))
         return
     o = result.overall
-    typer.echo(f"judge {' + '.join(result.judges)} on {result.judged} of {result.rows} rows "
-               f"({result.ungraded} ungraded; {o['pairs']} judge–physician pairs): macro-F1 "
-               f"{_num(o['macro_f1'])}, κ {_num(o['kappa'])}, F1 met {_num(o['f1_pos'])}, "
-               f"F1 not met {_num(o['f1_neg'])}  (new calls: {result.new_calls}; saved {path})")
+    _echo(f"judge {' + '.join(result.judges)} on {result.judged} of {result.rows} rows "
+          f"({result.ungraded} ungraded; {o['pairs']} judge–physician pairs): macro-F1 "
+          f"{_num(o['macro_f1'])}, κ {_num(o['kappa'])}, F1 met {_num(o['f1_pos'])}, "
+          f"F1 not met {_num(o['f1_neg'])}  (new calls: {result.new_calls}; saved {path})")
     for category, m in result.by_category.items():
-        typer.echo(f"  {category}: macro-F1 {_num(m['macro_f1'])}, κ {_num(m['kappa'])} "
-                   f"({m['pairs']} pairs)")
+        _echo(f"  {category}: macro-F1 {_num(m['macro_f1'])}, κ {_num(m['kappa'])} "
+              f"({m['pairs']} pairs)")
 
 
 @app.command("audit-extraction")
@@ -1211,12 +1211,12 @@ def audit_extraction_command(
     if output_format == "json":
         typer.echo(json.dumps({**asdict(audit), "agreement": audit.agreement}, indent=2))
         return
-    typer.echo(f"{audit.run_id}: medq's extractor and the judge agree on {audit.agreed} of "
-               f"{audit.judged} responses ({_pct(audit.agreement)}%; κ {_num(audit.kappa)}); "
-               f"{audit.ungraded} ungraded by the judge; new judge calls: {audit.new_calls}")
+    _echo(f"{audit.run_id}: medq's extractor and the judge agree on {audit.agreed} of "
+          f"{audit.judged} responses ({_pct(audit.agreement)}%; κ {_num(audit.kappa)}); "
+          f"{audit.ungraded} ungraded by the judge; new judge calls: {audit.new_calls}")
     for d in audit.disagreements:
-        typer.echo(f"  {d.item_id} #{d.response}: medq {d.medq}, judge {d.judge} — "
-                   f"…{d.excerpt[-160:]}")
+        _echo(f"  {d.item_id} #{d.response}: medq {d.medq}, judge {d.judge} — "
+              f"…{d.excerpt[-160:]}")
 
 
 corpus_app = typer.Typer(help="Corpora for retrieval-augmented strategies.", no_args_is_help=True,
