@@ -16,6 +16,7 @@ import typer
 
 from medq._cli_errors import OneLineErrors, error_line
 from medq._terminal import cell, for_terminal, printable
+from medq.sweep.cli import sweep_app
 
 HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -1014,6 +1015,7 @@ index_app = typer.Typer(help="Retrieval indexes over corpora.", no_args_is_help=
                         context_settings=HELP)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(index_app, name="index")
+app.add_typer(sweep_app, name="sweep")
 
 
 @corpus_app.command("add")
