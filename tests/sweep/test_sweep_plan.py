@@ -29,6 +29,16 @@ def test_grid_expands_as_a_product_with_plain_eval_run_ids(tmp_path: Path) -> No
     assert {s.gpus for s in plan.shards} == {0.0}
 
 
+def test_probes_apply_to_every_shard_with_plain_eval_run_ids(tmp_path: Path) -> None:
+    path = tmp_path / "probed.toml"
+    path.write_text(f'models = ["openai/a"]\ntasks = ["medqa"]\nsample = true\n'
+                    f'base_url = "{URL}"\nprobes = ["permute:mode=cyclic"]\n')
+    (shard,) = load_plan(path).shards
+    plain = EvalSpec(task="medqa", model="openai/a", sample=True, base_url=URL,
+                     probes=("permute:mode=cyclic",))
+    assert shard.shard_id == run_id_for(plain) and "+permute-" in shard.shard_id
+
+
 def test_saved_plan_reads_back_the_same(tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path, [URL]))
     plan.save()
@@ -55,6 +65,7 @@ def test_hf_shards_ask_for_a_gpu_without_loading_weights(tmp_path: Path) -> None
     ('models = ["openai/a", "openai/a"]\ntasks = ["medqa"]\nsample = true\n',
      "are the same run"),
     ("models = [\n", "not valid TOML"),
+    ('models = ["openai/a"]\ntasks = ["medqa"]\nprobes = ["nosuch"]\n', "'probes'"),
 ])
 def test_bad_plans_are_one_line(tmp_path: Path, text: str, says: str) -> None:
     path = tmp_path / "bad.toml"

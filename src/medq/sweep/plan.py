@@ -11,6 +11,7 @@ A plan file names lists that expand as a product (``models`` × ``tasks`` × ``s
     base_url = "http://127.0.0.1:8000/v1"
     limit = 200
     concurrency = 32                     # each endpoint's budget, across all shards
+    probes = ["permute:mode=cyclic"]     # optional: one probe list for every shard
 
     [budgets]                            # per-endpoint budgets that differ from it
     "http://127.0.0.1:8000/v1" = 64
@@ -45,7 +46,7 @@ DEFAULT_BUDGET = 32
 _LISTS = {"models": "model", "tasks": "task", "strategies": "strategy", "seeds": "seed"}
 _SCALARS: dict[str, tuple[type, ...]] = {
     "data": (str,), "sample": (bool,), "limit": (int,), "base_url": (str, list),
-    "api_key_env": (str,), "concurrency": (int,), "budgets": (dict,),
+    "api_key_env": (str,), "concurrency": (int,), "budgets": (dict,), "probes": (list,),
 }
 _ITEM_TYPES = {"models": (str,), "tasks": (str,), "strategies": (str, dict), "seeds": (int,)}
 
@@ -142,6 +143,18 @@ def _as_list(path: Path, key: str, value: Any) -> list[Any]:
     return values
 
 
+def _probes(path: Path, raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """``probes``: one list of probe specs applied, in order, to every shard."""
+    from medq.probes.base import normalize_probe
+    from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+
+    try:
+        return tuple(str(normalize_probe(StrategySpec.coerce(p)))
+                     for p in raw.get("probes", ()))
+    except StrategySpecError as exc:
+        raise PlanError(f"plan {path}: 'probes': {exc}") from None
+
+
 def _endpoint(spec: EvalSpec) -> str:
     """The endpoint `spec`'s calls go to, without loading a local model's weights."""
     from medq.models import load_model
@@ -199,7 +212,7 @@ def load_plan(path: Path | str) -> SweepPlan:
     if data is not None:
         data = str((path.parent / data).resolve())
     scalars = {"data": data, "sample": raw.get("sample", False), "limit": raw.get("limit"),
-               "api_key_env": raw.get("api_key_env")}
+               "api_key_env": raw.get("api_key_env"), "probes": _probes(path, raw)}
     specs = [EvalSpec(model=m, task=t, strategy=s, seed=seed, base_url=u, **scalars)
              for m, t, s, seed, u in itertools.product(
                  grid["models"], grid["tasks"], grid["strategies"], grid["seeds"], base_urls)]
