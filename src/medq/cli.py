@@ -1077,6 +1077,8 @@ def index_build(
     ] = "bm25",
     chunk_size: Annotated[
         int, typer.Option(min=1, help="dense: snippets per saved chunk.")] = 4096,
+    memory_gb: Annotated[float, typer.Option(
+        min=0.01, help="bm25: working memory of the build, at any corpus size.")] = 8.0,
 ) -> None:
     """Build (or rebuild) an index; an interrupted dense build resumes where it stopped."""
     import time
@@ -1089,7 +1091,7 @@ def index_build(
     start = time.perf_counter()
     with Progress(len(c), f"{corpus} · {retriever}", unit="snippets") as bar:
         if name == "bm25" and not model:
-            _run_or_explain(lambda: build_bm25(c, progress=bar.update))
+            _run_or_explain(lambda: build_bm25(c, progress=bar.update, memory_gb=memory_gb))
         elif name == "dense":
             from medq.retrieval.dense import DenseIndex, load_encoder
 
