@@ -89,3 +89,14 @@ def test_unknown_executor_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["sweep", "run", str(path), "--executor", "slurm"])
     assert result.exit_code == 2
     assert result.output.strip() == "error: --executor must be local or ray, not 'slurm'"
+
+
+def test_ray_executor_without_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from medq._extras import MissingExtraError
+    from medq.sweep import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'medq\[ray\]'$"):
+        RayExecutor().map(print, [1])

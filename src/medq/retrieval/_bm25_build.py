@@ -75,7 +75,8 @@ class _Run:
         self.base = folder / f"run{number:05d}"
         self.n = len(terms)
         for name, array in (("docs", docs), ("tf", tf)):
-            array.tofile(f"{self.base}.{name}")
+            with open(f"{self.base}.{name}", "wb") as f:
+                f.write(np.ascontiguousarray(array).data)
         starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]]) if self.n else terms
         # Distinct terms and where each starts: enough to find any term range's slice.
         np.save(f"{self.base}.terms.npy", terms[starts].astype(np.int32))
@@ -187,8 +188,8 @@ def build_on_disk(
                 open(tmp / "dense.npy", "wb") as fx:
             _write_header(fi, np.int32, (nnz,))
             _write_header(fd, np.float32, (nnz,))
+            # Every dense row is written below (a dense term has postings in one range).
             dense_at = _write_header(fx, np.float32, (len(dense_terms), n_docs))
-            fx.truncate(dense_at + 4 * len(dense_terms) * n_docs)
             for r in range(len(bounds) - 1):
                 lo, hi = bounds[r], bounds[r + 1]
                 parts_t, parts_d, parts_f = [], [], []
@@ -225,11 +226,11 @@ def build_on_disk(
                         row.fill(0.0)
                         row[d_docs[s:e]] = d_impact[s:e]
                         fx.seek(dense_at + 4 * int(slot[d_terms[s]]) * n_docs)
-                        fx.write(row.tobytes())
+                        fx.write(row.data)
                     keep = ~to_dense
                     docs, impact = docs[keep], impact[keep]
-                fi.write(docs.astype(np.int32).tobytes())
-                fd.write(impact.astype(np.float32).tobytes())
+                fi.write(np.ascontiguousarray(docs, dtype=np.int32).data)
+                fd.write(np.ascontiguousarray(impact, dtype=np.float32).data)
         shutil.rmtree(spill)
         np.save(tmp / "indptr.npy", indptr)
         np.save(tmp / "dense_terms.npy", dense_terms)
