@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,3 +120,14 @@ def test_merge_unions_shards_and_twice_changes_nothing(tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "2 runs, 6 results, 6 calls added" in shown.output
     listed = runner.invoke(app, ["runs"])
     assert all(s.shard_id in listed.output for s in plan.shards)
+    assert "stale" not in listed.output  # the shards' liveness came along, finished
+    shown = runner.invoke(app, ["show", plan.shards[0].shard_id])
+    assert shown.exit_code == 0, shown.output
+    texts = set()  # requests refer to shared texts by hash: every one must come along
+    for shard in plan.shards:
+        db = sqlite3.connect(plan.store_path(shard))
+        texts |= {r[0] for r in db.execute("SELECT hash FROM request_texts")}
+        db.close()
+    db = sqlite3.connect(target)
+    assert {r[0] for r in db.execute("SELECT hash FROM request_texts")} == texts != set()
+    db.close()

@@ -5,9 +5,11 @@ Run identity is kept as is: a shard's store holds exactly the run (ID, spec, inf
 ``medq eval`` would have written. Calls are deduplicated by their content key (the first
 record of a key wins, as in `Store.put_call`); results are copied per extractor version
 (``samples`` is keyed by run, item and extractor); a run already in the target that was
-updated after the shard's copy keeps its own row and results. Tables a later migration
-adds are copied row by row (insert-or-ignore on their keys), so a new table is merged
-without a change here. Merging twice changes nothing the second time.
+updated after the shard's copy keeps its own row and results. Every other table (those
+later migrations add: run liveness, response references, shared request texts) is copied
+by its common columns: a table with a ``run_id`` follows its run's rule, the others
+insert-or-ignore on their keys (content-addressed), so a new table merges without a change
+here. Merging twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -50,6 +52,25 @@ def _attached(db: sqlite3.Connection, path: Path) -> Iterator[None]:
         db.execute("DETACH DATABASE shard")
 
 
+def _merge_table(db: sqlite3.Connection, table: str) -> None:
+    """Any other table, by its columns in common: a table keyed by run (liveness, response
+    references) follows its run's rule; the others (content-addressed request texts)
+    insert or ignore on their keys."""
+    target = set(_columns(db, "main", table))
+    common = [c for c in _columns(db, "shard", table) if c in target]
+    if not common:
+        return
+    listed = ",".join(common)
+    if "run_id" in common:
+        db.execute(f"INSERT OR REPLACE INTO main.{table} ({listed}) SELECT {listed} FROM "
+                   f"shard.{table} WHERE run_id IN (SELECT run_id FROM temp.taken)")
+        db.execute(f"INSERT OR IGNORE INTO main.{table} ({listed}) SELECT {listed} FROM "
+                   f"shard.{table} WHERE run_id NOT IN (SELECT run_id FROM temp.taken)")
+    else:
+        db.execute(f"INSERT OR IGNORE INTO main.{table} ({listed}) SELECT {listed} "
+                   f"FROM shard.{table}")
+
+
 def _merge_one(db: sqlite3.Connection, path: Path, report: MergeReport) -> None:
     with _attached(db, path):
         db.execute("BEGIN IMMEDIATE")
@@ -87,12 +108,7 @@ def _merge_one(db: sqlite3.Connection, path: Path, report: MergeReport) -> None:
             for table in tables:
                 if table in done or table in _SKIP:
                     continue
-                common = [c for c in _columns(db, "shard", table)
-                          if c in set(_columns(db, "main", table))]
-                if common:
-                    listed = ",".join(common)
-                    db.execute(f"INSERT OR IGNORE INTO main.{table} ({listed}) "
-                               f"SELECT {listed} FROM shard.{table}")
+                _merge_table(db, table)
             db.execute("DROP TABLE temp.taken")
             db.execute("COMMIT")
         except BaseException:

@@ -111,12 +111,12 @@ def run_shard(job: ShardJob, limiter: Any) -> ShardResult:
                                    "its data or endpoint changed since `medq sweep plan`")
             errors = [s for s in store.samples(result.run_id) if s.status == "error"]
     except Exception as exc:  # noqa: BLE001 - any failure is the shard's, recorded
-        reason = f"{type(exc).__name__}: {exc}"
-        _write_state(state_path, state="failed", reason=reason)
-        return ShardResult(shard.shard_id, "failed", reason=reason,
+        failure = f"{type(exc).__name__}: {exc}"
+        _write_state(state_path, state="failed", reason=failure)
+        return ShardResult(shard.shard_id, "failed", reason=failure,
                            wall_s=time.perf_counter() - started)
     wall = time.perf_counter() - started
-    reason = None
+    reason: str | None = None
     if result.interrupted:
         reason = "interrupted"
     elif errors:
