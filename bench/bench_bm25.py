@@ -12,6 +12,9 @@ reopened on-disk index.
 
     .venv/bin/python bench/bench_bm25.py --docs 125000
     .venv/bin/python bench/bench_bm25.py --docs 1250000 --engines medq,bm25s,tantivy
+    .venv/bin/python bench/bench_bm25.py --docs 1250000 --engines medq,medq-disk-8,medq-disk-4
+
+``medq-disk-<GB>`` is the out-of-core build (`BM25Index.build_on_disk`) capped at GB.
 
 Needs bm25s (and numba for its fast backend) and tantivy: ``pip install bm25s numba
 tantivy``.
@@ -100,10 +103,15 @@ def run_engine(engine: str, corpus: Path, queries_path: Path, threads: int) -> d
     queries = queries_path.read_text().splitlines()
     result: dict = {"engine": engine}
     t0 = time.perf_counter()
-    if engine == "medq":
+    if engine == "medq" or engine.startswith("medq-disk"):
         from medq.retrieval.bm25 import BM25Index
 
-        BM25Index.build(_lines(corpus)).save(out)
+        if engine == "medq":
+            BM25Index.build(_lines(corpus)).save(out)
+        else:  # medq-disk-<GB>: the out-of-core build under a memory cap
+            gb = float(engine.rsplit("-", 1)[1])
+            stats = BM25Index.build_on_disk(_lines(corpus), out, memory_gb=gb).build_stats
+            result["runs"], result["ranges"] = stats.runs, stats.ranges
         result["build_s"] = time.perf_counter() - t0
         result["build_rss_mb"] = _rss_mb()
         index = BM25Index.load(out)

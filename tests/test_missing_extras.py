@@ -79,4 +79,5 @@ def test_require_extra_and_missing_extra(monkeypatch: pytest.MonkeyPatch) -> Non
         import faiss  # noqa: F401
     assert "medq[rag]" in str(missing_extra(info.value))
     assert missing_extra(ModuleNotFoundError("no", name="left_pad")) is None
-    assert {extra for extra, _, _ in EXTRAS.values()} == {"hf", "rag", "parquet", "serve"}
+    assert {extra for extra, _, _ in EXTRAS.values()} == {"hf", "rag", "parquet", "ray",
+                                                           "serve"}

@@ -24,6 +24,7 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
                               "kNN exemplars (medprompt, selection=knn) and dense retrieval"),
     "faiss": ("rag", "faiss-cpu", "dense retrieval (--retriever dense:...)"),
     "pyarrow": ("parquet", "pyarrow", "parquet files"),
+    "ray": ("ray", "ray", "the ray executor (medq sweep run --executor ray)"),
     "fastapi": ("serve", "fastapi", "medq serve"),
     "uvicorn": ("serve", "uvicorn", "medq serve"),
 }

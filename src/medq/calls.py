@@ -14,9 +14,11 @@ run rather than the item, since every item would fail the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from medq.models.base import FatalModelError, Model, ModelError
 from medq.models.retry import RetryPolicy, with_retries
@@ -91,6 +93,13 @@ def completion_from_json(data: dict[str, Any]) -> Completion:
     )
 
 
+class Limiter(Protocol):
+    """A concurrency budget shared beyond this process (a sweep's shards): `slot(endpoint)`
+    is held around each live call to that endpoint, inside the run's own window."""
+
+    def slot(self, endpoint: str) -> AbstractAsyncContextManager[Any]: ...
+
+
 @dataclass
 class CallLog:
     """Shared by all items of a run: the store, the live model, the concurrency window.
@@ -101,6 +110,7 @@ class CallLog:
         concurrency: at most this many live calls in flight at once.
         retry: the retry policy for transient failures.
         fail_fast_after: halt after this many `FatalModelError`s in a row (0: never).
+        limiter: a budget shared with other processes (`medq.sweep`), or None.
     """
 
     model: Model | None
@@ -114,6 +124,7 @@ class CallLog:
     roles: dict[str, CallLog] = field(default_factory=dict)
     fail_fast_after: int = FAIL_FAST_AFTER
     halted: str | None = None
+    limiter: Limiter | None = None
 
     def __post_init__(self) -> None:
         check_int("concurrency", self.concurrency, 1)
@@ -149,7 +160,9 @@ class CallLog:
             raise CacheMissError(f"no stored response for call {key[:12]} (rescore makes no calls)")
         if self.halted is not None:
             raise RunHaltedError(self.halted)
-        async with self._window:
+        # Only live calls take a slot of a shared budget: cache hits cost the server nothing.
+        shared = self.limiter.slot(self.endpoint) if self.limiter else contextlib.nullcontext()
+        async with self._window, shared:
             # Checked after the wait too: calls queued behind the window must not go out.
             if self.halted is not None:
                 raise RunHaltedError(self.halted)

@@ -16,6 +16,7 @@ import typer
 
 from medq._cli_errors import OneLineErrors, error_line
 from medq._terminal import cell, for_terminal, printable
+from medq.sweep.cli import sweep_app
 
 HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -1225,6 +1226,7 @@ index_app = typer.Typer(help="Retrieval indexes over corpora.", no_args_is_help=
                         context_settings=HELP)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(index_app, name="index")
+app.add_typer(sweep_app, name="sweep")
 
 
 @corpus_app.command("add")
@@ -1286,6 +1288,8 @@ def index_build(
     ] = "bm25",
     chunk_size: Annotated[
         int, typer.Option(min=1, help="dense: snippets per saved chunk.")] = 4096,
+    memory_gb: Annotated[float, typer.Option(
+        min=0.01, help="bm25: working memory of the build, at any corpus size.")] = 8.0,
 ) -> None:
     """Build (or rebuild) an index; an interrupted dense build resumes where it stopped."""
     import time
@@ -1298,7 +1302,7 @@ def index_build(
     start = time.perf_counter()
     with Progress(len(c), f"{corpus} · {retriever}", unit="snippets") as bar:
         if name == "bm25" and not model:
-            _run_or_explain(lambda: build_bm25(c, progress=bar.update))
+            _run_or_explain(lambda: build_bm25(c, progress=bar.update, memory_gb=memory_gb))
         elif name == "dense":
             from medq.retrieval.dense import DenseIndex, load_encoder
 

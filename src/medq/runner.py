@@ -25,7 +25,14 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from medq import __version__
-from medq.calls import CallLog, ItemModel, ItemTally, RunHaltedError, completion_from_json
+from medq.calls import (
+    CallLog,
+    ItemModel,
+    ItemTally,
+    Limiter,
+    RunHaltedError,
+    completion_from_json,
+)
 from medq.liveness import RunLock
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.credentials import strip_credentials
@@ -424,17 +431,19 @@ async def evaluate_async(
     task: Task | None = None,
     settings: RunSettings | None = None,
     info: Mapping[str, Any] | None = None,
+    limiter: Limiter | None = None,
 ) -> RunResult:
     """Evaluate `spec`, resuming its run if one was started before. See `evaluate`.
 
     `task` replaces loading the task from `spec` (see `prepare_run`); `settings` wins over
     `concurrency` when given; `info` is more provenance, stored with the run from its
-    start (an import's file and counts)."""
+    start (an import's file and counts); `limiter` is a concurrency budget per endpoint
+    shared with other processes (a sweep's shards)."""
     settings = settings or RunSettings(concurrency=concurrency)
     lock = RunLock(store)
     try:
         return await _evaluate(spec, store, model, retry, progress, on_start, task, settings,
-                               info or {}, lock)
+                               info or {}, lock, limiter)
     finally:
         lock.release()
 
@@ -450,6 +459,7 @@ async def _evaluate(
     settings: RunSettings,
     extra_info: Mapping[str, Any],
     lock: RunLock,
+    limiter: Limiter | None = None,
 ) -> RunResult:
     from medq.models import load_model
     from medq.scoring.extract import EXTRACTOR_VERSION
@@ -485,10 +495,10 @@ async def _evaluate(
     if on_start is not None:
         on_start(run_id)
     policy = retry or settings.retry_policy()
-    log = CallLog(model, store, concurrency=concurrency, retry=policy)
+    log = CallLog(model, store, concurrency=concurrency, retry=policy, limiter=limiter)
     log.bind(spec.model, model.endpoint, model.capabilities)
     for (name, ref), live in zip(spec.roles, role_models.values(), strict=True):
-        role_log = CallLog(live, store, concurrency=concurrency, retry=policy)
+        role_log = CallLog(live, store, concurrency=concurrency, retry=policy, limiter=limiter)
         role_log.bind(ref.model, live.endpoint, live.capabilities)
         log.roles[name] = role_log
     try:

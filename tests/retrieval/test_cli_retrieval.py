@@ -20,7 +20,7 @@ def test_corpus_index_and_search_commands(tmp_path: Path) -> None:
     assert "corpus notes: 3 snippets" in added.output
     listed = runner.invoke(app, ["corpus", "list"])
     assert "notes" in listed.output and "3" in listed.output
-    built = runner.invoke(app, ["index", "build", "notes"])
+    built = runner.invoke(app, ["index", "build", "notes", "--memory-gb", "0.5"])
     assert built.exit_code == 0 and "bm25 index of notes (3 snippets)" in built.output
     found = runner.invoke(app, ["search", "notes", "heart blood", "-k", "2", "--format", "json"])
     hits = json.loads(found.output)
@@ -38,3 +38,5 @@ def test_commands_explain_errors_in_one_line(tmp_path: Path) -> None:
     runner.invoke(app, ["corpus", "add", "x", str(tmp_path)])
     wrong = runner.invoke(app, ["index", "build", "x", "--retriever", "tfidf"])
     assert wrong.exit_code == 2 and "--retriever must be" in wrong.output
+    tiny = runner.invoke(app, ["index", "build", "x", "--memory-gb", "0"])
+    assert tiny.exit_code == 2 and "--memory-gb" in tiny.output

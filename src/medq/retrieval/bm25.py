@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -129,6 +130,7 @@ class BM25Index:
         self.n_docs = n_docs
         self.avg_doc_len = avg_doc_len
         self.info: dict = {}
+        self.build_stats: Any = None
         self._local = threading.local()
 
     # -- building -------------------------------------------------------------------------
@@ -226,6 +228,24 @@ class BM25Index:
             vocab=vocab, tokenizer=tokenizer, k1=k1, b=b, n_docs=n_docs,
             avg_doc_len=avg,
         )
+
+    @classmethod
+    def build_on_disk(
+        cls, texts: Iterable[str], directory: str | os.PathLike[str], *,
+        memory_gb: float = 8.0, info: dict | None = None, **params: Any,
+    ) -> BM25Index:
+        """Build the index of `texts` straight into `directory` with at most about
+        `memory_gb` of working memory, at any corpus size (sorted runs of postings spilled
+        to disk and merged by term range: `medq.retrieval._bm25_build`), and open it
+        memory-mapped. The arrays are those `build` gives, so are the scores and top k.
+        `params` are `build`'s; ``index.build_stats`` says how many runs were spilled.
+        """
+        from medq.retrieval._bm25_build import build_on_disk
+
+        stats = build_on_disk(texts, directory, memory_gb=memory_gb, info=info, **params)
+        index = cls.load(directory)
+        index.build_stats = stats
+        return index
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -475,12 +495,14 @@ def _top_positive(values: np.ndarray, k: int, mask: np.ndarray | None = None) ->
 
 
 def build_bm25(
-    corpus: Corpus, *, progress: Callable[[int], None] | None = None, **params: float
+    corpus: Corpus, *, progress: Callable[[int], None] | None = None,
+    memory_gb: float = 8.0, **params: float,
 ) -> BM25Index:
-    """Build and save the BM25 index of `corpus` (``indexes/bm25``)."""
-    index = BM25Index.build(corpus.texts(), progress=progress, **params)  # type: ignore[arg-type]
-    index.save(corpus.index_dir("bm25"), info={"corpus_fingerprint": corpus.fingerprint})
-    return index
+    """Build and save the BM25 index of `corpus` (``indexes/bm25``) out of core, with at
+    most about `memory_gb` of working memory (`BM25Index.build_on_disk`)."""
+    return BM25Index.build_on_disk(
+        corpus.texts(), corpus.index_dir("bm25"), memory_gb=memory_gb, progress=progress,
+        info={"corpus_fingerprint": corpus.fingerprint}, **params)
 
 
 class BM25Retriever:

@@ -181,6 +181,8 @@ class FakeOpenAIServer:
         self.requests: list[ReceivedRequest] = []
         self.attempts: Counter[bytes] = Counter()
         self.faults_sent: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat requests it was answering at once
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -294,6 +296,14 @@ class FakeOpenAIServer:
         return web.json_response({"object": "list", "data": data})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
             body = json.loads(raw)
