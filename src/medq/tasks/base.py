@@ -33,7 +33,12 @@ For answers a rule cannot score (free text graded by a judge model, reached as
 Metric = Callable[[list[Any]], Any]
 """A task's own metric over its stored results (e.g. a per-category table); None when the
 results do not carry what it needs."""
-ANSWER_KINDS = ("choice", "calculation", "correction", "free_text")
+ANSWER_KINDS = ("choice", "choice_set", "calculation", "correction", "free_text",
+                "short_answer")
+"""``choice``: one option letter; ``choice_set``: the set of correct option letters
+(multi-answer items, gold "BCD"); ``calculation``; ``correction``; ``free_text`` (graded);
+``short_answer``: a word or phrase (visual QA: yes/no or the closed option, or an open
+answer matched to the reference)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Task:
             ``(name, function, lines)`` tuples (`lines` formats the value for `medq show`).
         grader: the task's asynchronous grading stage (see `Grader`), run after the
             strategy and before the scorer; None for rule-scored tasks.
+        language: the language of the items (ISO 639-1, e.g. "en", "fr"); each item also
+            records it as ``metadata["language"]``.
     """
 
     name: str
@@ -65,6 +72,7 @@ class Task:
     answer_kind: str = "choice"
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
+    language: str = "en"
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -97,6 +105,7 @@ class TaskSpec:
     answer_kind: str = "choice"
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
+    language: str = "en"
 
     def __post_init__(self) -> None:
         if self.answer_kind not in ANSWER_KINDS:
@@ -105,7 +114,7 @@ class TaskSpec:
     def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
         questions, source = self.loader(data, sample)
         return Task(self.name, questions, self.citation, source, self.split, self.scorer,
-                    self.answer_kind, self.metrics, self.grader)
+                    self.answer_kind, self.metrics, self.grader, self.language)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -142,14 +151,18 @@ def task_names() -> list[str]:
     return tasks.names()
 
 
-def describe_tasks() -> list[tuple[str, str, str]]:
-    """(name, split and size, short citation) for every registered task, for `medq tasks`."""
+def describe_tasks() -> list[tuple[str, str, str, str]]:
+    """(name, split and size, short citation, language) for every registered task, for
+    `medq tasks`."""
     rows = []
     for name in task_names():
         factory = tasks.get(name)
+        language = str(getattr(factory, "language", "") or "")
         if isinstance(factory, TaskSpec):
-            rows.append((name, f"{factory.split}: {factory.summary}", factory.cite_short))
+            rows.append((name, f"{factory.split}: {factory.summary}", factory.cite_short,
+                         language))
         else:
             doc = (factory.__doc__ or "").strip().splitlines()
-            rows.append((name, doc[0] if doc else "", getattr(factory, "cite_short", "")))
+            rows.append((name, doc[0] if doc else "", getattr(factory, "cite_short", ""),
+                         language))
     return rows
