@@ -163,8 +163,9 @@ def eval_(
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
     sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
-    strategy: Annotated[str, typer.Option(help="Strategy spec, e.g. cot (see `medq "
-                                               "strategies NAME`).")] = "direct",
+    strategy: Annotated[str | None, typer.Option(
+        help="Strategy spec, e.g. cot (see `medq strategies NAME`); default: the task's own "
+             "(direct for multiple choice).")] = None,
     scoring: Annotated[
         str, typer.Option(help="generative (extract the answer) or logprob.")
     ] = "generative",
@@ -247,15 +248,18 @@ def eval_(
     if output_format not in {"text", "json"}:
         _fail(f"--format must be text or json, not {output_format!r}")
     if scoring == "logprob":
+        strategy = strategy or "direct"
         if strategy not in {"direct", "logprob"} and not strategy.startswith("logprob:"):
             _fail("--scoring logprob scores options directly; it takes no --strategy")
         strategy = strategy if strategy.startswith("logprob") else "logprob"
     names = _run_or_explain(lambda: expand_tasks(task))
     price = _run_or_explain(lambda: price_for(model, price_in, price_out))
+    from medq.tasks.base import default_strategy
+
     specs = _run_or_explain(lambda: [
-        EvalSpec(task=name, model=model, strategy=strategy, data=str(data) if data else None,
-                 sample=sample, limit=limit, seed=seed, base_url=base_url,
-                 api_key_env=api_key_env, probes=probes)
+        EvalSpec(task=name, model=model, strategy=strategy or default_strategy(name),
+                 data=str(data) if data else None, sample=sample, limit=limit, seed=seed,
+                 base_url=base_url, api_key_env=api_key_env, probes=probes)
         for name in names])
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, timeout=timeout, max_retries=max_retries,

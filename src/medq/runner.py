@@ -129,8 +129,9 @@ class RunResult:
 
 
 def question_json(question: Question) -> dict[str, Any]:
-    """A question as plain JSON, options in presentation order (for content hashes)."""
-    return {
+    """A question as plain JSON, options in presentation order (for content hashes); its
+    images by content hash, only when it has some (text items hash as before)."""
+    data = {
         "id": question.id,
         "stem": question.stem,
         "options": [[k, v] for k, v in question.options.items()],
@@ -138,6 +139,20 @@ def question_json(question: Question) -> dict[str, Any]:
         "context": question.context,
         "metadata": dict(question.metadata),
     }
+    if question.images:
+        data["images"] = [image.to_json() for image in question.images]
+    return data
+
+
+def check_inputs(questions: Iterable[Question], model: Model) -> None:
+    """A task with images and a model without vision is an error before any call."""
+    from medq.types import Capability
+
+    shown = sum(len(q.images) for q in questions)
+    if shown and Capability.VISION not in model.capabilities:
+        raise UnsupportedCapabilityError(
+            f"the task shows {shown} image(s), and model {model.name!r} does not take images "
+            f"(no 'vision' capability); use a vision-language model")
 
 
 def data_hash(questions: Iterable[Question]) -> str:
@@ -462,6 +477,11 @@ async def _evaluate(
         run = prepare_run(spec, model.endpoint,
                           {name: live.endpoint for name, live in role_models.items()}, task)
         lock.acquire(run.run_id)  # before the first call: a second process must not pay twice
+    except BaseException:
+        await close_models()
+        raise
+    try:
+        check_inputs(run.questions, model)
     except BaseException:
         await close_models()
         raise

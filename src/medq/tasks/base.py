@@ -93,6 +93,8 @@ class TaskSpec:
     """A registered task: its description plus a loader `(data, sample) -> (questions, source)`.
 
     Calling a spec returns the loaded `Task`, so a spec is a task factory like any other.
+    `language` is the items' language; `default_strategy` the strategy `medq eval` uses
+    when none is named.
     """
 
     name: str
@@ -106,6 +108,7 @@ class TaskSpec:
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
     language: str = "en"
+    default_strategy: str = "direct"
 
     def __post_init__(self) -> None:
         if self.answer_kind not in ANSWER_KINDS:
@@ -144,6 +147,18 @@ def load_task(name: str, data: Path | str | None = None, *, sample: bool = False
     if not task.questions:
         raise TaskDataError(f"{task.source}: task {name!r} has no items to evaluate")
     return task
+
+
+def default_strategy(name: str) -> str:
+    """The strategy a task is evaluated with when none is named: the one its registration
+    declares (``multi_answer`` for multi-answer sets, ``short_answer`` for visual QA),
+    else ``direct``."""
+    from medq.registry import UnknownNameError
+
+    try:
+        return str(getattr(tasks.get(name), "default_strategy", "direct"))
+    except UnknownNameError:
+        return "direct"
 
 
 def task_names() -> list[str]:

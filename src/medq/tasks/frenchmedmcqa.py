@@ -98,9 +98,11 @@ def _loader(name: str, filename: str):
 
 register_task(TaskSpec(
     "frenchmedmcqa", "test", "622 French pharmacy questions, 1-5 correct of 5 options",
-    CITATION, CITE_SHORT, _loader("frenchmedmcqa", "test.json"), answer_kind="choice_set",
+    CITATION, CITE_SHORT, _loader("frenchmedmcqa", "test.json"),
+    answer_kind="choice_set", default_strategy="multi_answer",
     metrics=METRICS, language=LANGUAGE))
 register_task(TaskSpec(
     "frenchmedmcqa_dev", "dev", "312 French pharmacy questions, 1-5 correct of 5 options",
-    CITATION, CITE_SHORT, _loader("frenchmedmcqa_dev", "dev.json"), answer_kind="choice_set",
+    CITATION, CITE_SHORT, _loader("frenchmedmcqa_dev", "dev.json"),
+    answer_kind="choice_set", default_strategy="multi_answer",
     metrics=METRICS, language=LANGUAGE))
