@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
-def by_field(field: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]], Any]]:
-    """The (name, metric) pair ``by_<field>``: accuracy per value of ``metadata[field]``;
-    None when no item has the field."""
+def by_field(field: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]], Any],
+                                  Callable[[Any], list[str]]]:
+    """The metric ``by_<field>`` (name, function, `medq show` lines): accuracy per value of
+    ``metadata[field]``; None when no item has the field."""
 
     def metric(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
         from medq.scoring.stats import NO_GROUP, breakdown
@@ -27,5 +28,14 @@ def by_field(field: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]], A
                           "ci_low": g.ci_low, "ci_high": g.ci_high, "invalid": g.invalid,
                           "errors": g.errors} for g in groups}
 
+    def lines(value: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        return [f"by {field}: " + ", ".join(
+            f"{group} {_pct(row['accuracy'])} (n={row['n']})" for group, row in value.items())]
+
     metric.__name__ = f"by_{field}"
-    return f"by_{field}", metric
+    return f"by_{field}", metric, lines
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+

@@ -68,7 +68,23 @@ def _field(name: str):  # noqa: ANN202 - one key of `pair_metrics` as a task met
     return metric
 
 
-METRICS = tuple((name, _field(name)) for name in (
+def _line(label: str, percent: bool):  # noqa: ANN202 - a `medq show` line for one key
+    def lines(value: Any) -> list[str]:
+        return [f"{label}: {100 * value:.1f}%" if percent else f"{label}: {value}"]
+
+    return lines
+
+
+def _hidden(value: Any) -> list[str]:
+    return []  # the interval bounds: in the JSON, not worth a line each
+
+
+_LINES = {"set_accuracy": _line("set accuracy (both items of a pair right)", True),
+          "confusion": _line("confusion (the same option for both images)", True),
+          "pairs": _line("pairs", False), "pairs_invalid": _line("pairs with an invalid "
+                                                                  "answer", False),
+          "pairs_excluded": _line("pairs left out (a call failed)", False)}
+METRICS = tuple((name, _field(name), _LINES.get(name, _hidden)) for name in (
     "set_accuracy", "set_accuracy_ci_low", "set_accuracy_ci_high", "confusion",
     "confusion_ci_low", "confusion_ci_high", "pairs", "pairs_invalid", "pairs_excluded"))
-"""The metrics a paired task declares."""
+"""The metrics a paired task declares (name, function, `medq show` lines)."""

@@ -259,8 +259,18 @@ def _field(name: str):  # noqa: ANN202 - one key of `vqa_metrics` as a task metr
     return metric
 
 
-METRICS = tuple((name, _field(name)) for name in (
+def _counts(label: str):  # noqa: ANN202 - a `medq show` line for one count
+    return lambda value: [f"{label}: {value}"]
+
+
+def _hidden(value: Any) -> list[str]:
+    return []  # in the summary table's closed / open columns
+
+
+_LINES = {"closed_invalid": _counts("closed questions answered invalidly"),
+          "open_invalid": _counts("open questions answered invalidly")}
+METRICS = tuple((name, _field(name), _LINES.get(name, _hidden)) for name in (
     "closed_accuracy", "closed_accuracy_ci_low", "closed_accuracy_ci_high", "closed_n",
     "closed_invalid", "open_exact_match", "open_recall", "open_f1", "open_n",
     "open_invalid"))
-"""The metrics a VQA task declares: the closed/open split."""
+"""The metrics a VQA task declares: the closed/open split (name, function, show lines)."""
