@@ -262,3 +262,19 @@ def _png(shade: int) -> bytes:
     out = io.BytesIO()
     PILImage.new("RGB", (40, 40), (shade, 0, 0)).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_views_of_an_item_keep_its_images() -> None:
+    # Option shuffles (Medprompt) and probes rebuild the item; its images must go along,
+    # or a visual item would be asked blind.
+    import random
+
+    from medq.probes.base import apply_probes
+    from medq.strategies.medprompt import shuffled
+
+    image = Image.from_bytes(_png(7))
+    question = Question("q", "Which?", {"A": "x", "B": "y", "C": "z"}, "B", images=(image,))
+    view, _ = shuffled(question, random.Random(0))
+    assert view.images == (image,)
+    probed = apply_probes([question], ["permute:mode=cyclic", "mask:stem=0.2"], seed=0)
+    assert probed.questions and all(q.images == (image,) for q in probed.questions)
