@@ -201,6 +201,7 @@ class ItemTally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     keys: list[str] = field(default_factory=list)
+    images: set[str] = field(default_factory=set)  # hashes of the images the calls showed
 
     def add(self, prompt_tokens: int, completion_tokens: int, *, new: bool) -> None:
         self.calls += 1
@@ -247,6 +248,7 @@ class ItemModel:
             raise UnsupportedCapabilityError(
                 f"model {self.name!r} does not take images (no 'vision' capability), and "
                 f"this request shows {sum(len(m.images) for m in request.messages)}")
+        self.tally.images.update(i.sha256 for m in request.messages for i in m.images)
         live = self._log.model
 
         async def call() -> tuple[dict[str, Any], int, int]:

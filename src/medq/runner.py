@@ -177,6 +177,18 @@ def check_answer_kind(task: Task, strategy: StrategySpec) -> None:
         )
 
 
+def check_shown(question: Question, tally: ItemTally) -> None:
+    """A visual item is never answered blind: every image of the item must have gone to
+    the model in one of its calls, else the run stops (every item would fail alike)."""
+    missing = [image for image in question.images if image.sha256 not in tally.images]
+    if missing:
+        raise UnsupportedCapabilityError(
+            f"the strategy answered item {question.id!r} without showing the model "
+            f"{len(missing)} of its {len(question.images)} image(s) (it builds prompts that "
+            f"leave images out); use one that shows them, such as direct, cot or "
+            f"short_answer")
+
+
 @dataclass
 class RunContext:
     """A run, resolved: what it evaluates and its identity. Shared by evaluate and rescore.
@@ -362,6 +374,8 @@ async def answer_items(
                 item_model = ItemModel(log, tally)
                 with recording() as names:
                     answer = await strategy(question, item_model)
+                    if answer.status is not Status.ERROR:
+                        check_shown(question, tally)
                     if grader is not None and answer.status is not Status.ERROR:
                         answer = await grader(question, answer, item_model)
                 rendered.update(names)

@@ -278,3 +278,31 @@ def test_views_of_an_item_keep_its_images() -> None:
     assert view.images == (image,)
     probed = apply_probes([question], ["permute:mode=cyclic", "mask:stem=0.2"], seed=0)
     assert probed.questions and all(q.images == (image,) for q in probed.questions)
+
+
+def test_a_strategy_that_leaves_the_image_out_stops_the_run(tmp_path: Path) -> None:
+    # A strategy that builds its own turns without the images would answer blind.
+    from medq.registry import strategies
+    from medq.strategies.base import answer_from
+    from medq.tasks.base import Task
+
+    def blind_toy(*, seed: int = 0):  # noqa: ANN202
+        async def solve(question: Question, model) -> object:  # noqa: ANN001
+            request = GenerationRequest((Message("user", question.stem),), seed=seed)
+            return answer_from(await model.complete(request), question)
+
+        return solve
+
+    if "blind_toy" not in strategies.names():
+        strategies.register("blind_toy", prompts=(), calls_per_item=1)(blind_toy)
+    image = Image.from_path(jpeg(tmp_path))
+    items = tuple(Question(f"q{i}", "Which?", {"A": "x", "B": "y"}, "A", images=(image,))
+                  for i in range(3))
+    task = Task("visual_toy", items, "toy", "test", "test")
+    model = ScriptedModel(lambda r: "Answer: A", vision=True)
+    with pytest.raises(UnsupportedCapabilityError, match="without showing the model 1 of its"):
+        evaluate(EvalSpec(task="visual_toy", model="scripted/x", strategy="blind_toy"),
+                 model=model, task=task, progress=False)
+    result = evaluate(EvalSpec(task="visual_toy", model="scripted/x", strategy="direct"),
+                      model=model, task=task, progress=False)
+    assert result.summary["accuracy"] == 1.0
