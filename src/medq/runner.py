@@ -131,7 +131,7 @@ class RunResult:
 def question_json(question: Question) -> dict[str, Any]:
     """A question as plain JSON, options in presentation order (for content hashes); its
     images by content hash, only when it has some (text items hash as before)."""
-    data = {
+    data: dict[str, Any] = {
         "id": question.id,
         "stem": question.stem,
         "options": [[k, v] for k, v in question.options.items()],

@@ -189,7 +189,7 @@ def register_exam(
     hub: Sequence[HubFile] = (),
     expects: str,
     keep: Callable[[Mapping[str, Any]], bool] | None = None,
-    metrics: tuple[tuple[str, Any], ...] = (),
+    metrics: tuple[tuple[Any, ...], ...] = (),
 ) -> None:
     """Register an exam task: ``--data`` (a file, or a folder holding one of `files`), or
     the pinned `hub` files when there are any; no sample is shipped."""

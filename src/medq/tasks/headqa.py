@@ -54,22 +54,23 @@ def parse_headqa(path: Path, language: str) -> tuple[Question, ...]:
         answers = row.get("answers")
         if not isinstance(answers, list) or len(answers) < 2:
             raise data_error(path, where, "field 'answers' holds no list of options")
-        by_id = {}
-        for a in sorted(answers, key=lambda a: int(a.get("aid", 0))):
-            if not isinstance(a, dict) or "aid" not in a or "atext" not in a:
-                raise data_error(path, where, "an answer lacks 'aid' or 'atext'")
+        by_id: dict[int, str] = {}
+        for a in answers:
+            if not isinstance(a, dict) or "atext" not in a or not str(a.get("aid", "")).isdigit():
+                raise data_error(path, where, "an answer lacks a numeric 'aid' or its 'atext'")
             by_id[int(a["aid"])] = str(a["atext"])
-        letters = {aid: LETTERS[i] for i, aid in enumerate(by_id)}
+        letters = {aid: LETTERS[i] for i, aid in enumerate(sorted(by_id))}
         ra = row.get("ra")
         try:
-            gold = letters.get(int(ra), f"#{ra}")
+            gold = letters.get(int(str(ra)), f"#{ra}")
         except (TypeError, ValueError):
             raise data_error(path, where, f"field 'ra' is {ra!r}, not an answer ID") from None
         metadata = {"language": language, "source": "HEAD-QA", "exam": row.get("name"),
                     "year": row.get("year"), "category": row.get("category")}
         out.append(make_question(
             path, where, id=f"{row.get('name')}-{row.get('qid')}",
-            stem=str(row.get("qtext") or ""), options={letters[k]: v for k, v in by_id.items()},
+            stem=str(row.get("qtext") or ""),
+            options={letters[k]: by_id[k] for k in sorted(by_id)},
             gold=gold, gold_field="ra", metadata={k: v for k, v in metadata.items() if v}))
     if not out:
         raise TaskDataError(f"{path}: no questions")
