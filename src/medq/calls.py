@@ -56,8 +56,16 @@ class RunHaltedError(Exception):
         self.reason = reason
 
 
-def _messages_json(messages: Any) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
+def _messages_json(messages: Any) -> list[dict[str, Any]]:
+    """Messages as the call key sees them: an image enters by its content hash and type
+    (not its path or bytes), and only when there is one, so text-only keys are unchanged."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        entry: dict[str, Any] = {"role": m.role, "content": m.content}
+        if getattr(m, "images", ()):
+            entry["images"] = [image.to_json() for image in m.images]
+        out.append(entry)
+    return out
 
 
 def completion_to_json(completion: Completion) -> dict[str, Any]:
@@ -206,6 +214,7 @@ class ItemTally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     keys: list[str] = field(default_factory=list)
+    images: set[str] = field(default_factory=set)  # hashes of the images the calls showed
 
     def add(self, prompt_tokens: int, completion_tokens: int, *, new: bool) -> None:
         self.calls += 1
@@ -245,6 +254,14 @@ class ItemModel:
         return ItemModel(log, self.tally)
 
     async def complete(self, request: GenerationRequest) -> Completion:
+        if any(m.images for m in request.messages) and (
+                Capability.VISION not in self.capabilities):
+            from medq.models.base import UnsupportedCapabilityError
+
+            raise UnsupportedCapabilityError(
+                f"model {self.name!r} does not take images (no 'vision' capability), and "
+                f"this request shows {sum(len(m.images) for m in request.messages)}")
+        self.tally.images.update(i.sha256 for m in request.messages for i in m.images)
         live = self._log.model
 
         async def call() -> tuple[dict[str, Any], int, int]:

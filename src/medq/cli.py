@@ -86,8 +86,9 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
         model, strategy = shared.pop()
         title = f"{title + ' · ' if title else ''}{model} · {strategy}"
     table = Table(title=cell(title) if title else None)
+    extra = [c for c, key in _KIND_COLUMNS if any(key in s for s in summaries)]
     columns = ["task", *(["model", "strategy"] if per_run else []), "n", "acc %", "95% CI",
-               "invalid", "trunc.", "errors", "calls/item", "tokens/item"]
+               *extra, "invalid", "trunc.", "errors", "calls/item", "tokens/item"]
     for column in columns:
         table.add_column(column, justify="left" if column in {"task", "model", "strategy"}
                          else "right")
@@ -101,11 +102,39 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
         table.add_row(
             *map(cell, (s["task"], *([s["model"], s["strategy"]] if per_run else []))),
             str(s["n"]),
-            shown, ci, f"{s['invalid']} ({_pct(s['invalid_rate'])}%)",
+            shown, ci,
+            *(_kind_cell(s, column) for column in extra),
+            f"{s['invalid']} ({_pct(s['invalid_rate'])}%)",
             f"{s['truncated']} ({_pct(s['truncation_rate'])}%)", str(s["errors"]),
             f"{s['calls'] / items:.1f}", tokens,
         )
     return table
+
+
+# Columns of answer kinds whose headline is more than one accuracy: multi-answer sets
+# (exact match and Hamming score) and visual QA (closed and open questions apart).
+_KIND_COLUMNS = (("EMR %", "emr"), ("Hamming %", "hamming"), ("closed %", "closed_accuracy"),
+                 ("open EM %", "open_exact_match"), ("open F1 %", "open_f1"))
+
+
+def _kind_cell(s: dict[str, Any], column: str) -> str:
+    """One answer-kind column: the value with its interval or its n."""
+    def interval(key: str) -> str:
+        if s.get(key) is None:
+            return "—"
+        low, high = s.get(f"{key}_ci_low"), s.get(f"{key}_ci_high")
+        ci = f" ({_pct(low)}–{_pct(high)})" if low is not None else ""
+        return f"{_pct(s[key])}{ci}"
+
+    if column == "EMR %":
+        return interval("emr")
+    if column == "Hamming %":
+        return interval("hamming")
+    if column == "closed %":
+        return f"{interval('closed_accuracy')} n={s.get('closed_n', 0)}"
+    if column == "open EM %":
+        return f"{_pct(s.get('open_exact_match'))} n={s.get('open_n', 0)}"
+    return f"{_pct(s.get('open_f1'))} (recall {_pct(s.get('open_recall'))})"
 
 
 def breakdown_table(field: str, groups: list[Any]) -> Any:
@@ -144,8 +173,9 @@ def eval_(
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
     sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
-    strategy: Annotated[str, typer.Option(help="Strategy spec, e.g. cot (see `medq "
-                                               "strategies NAME`).")] = "direct",
+    strategy: Annotated[str | None, typer.Option(
+        help="Strategy spec, e.g. cot (see `medq strategies NAME`); default: the task's own "
+             "(direct for multiple choice).")] = None,
     scoring: Annotated[
         str, typer.Option(help="generative (extract the answer) or logprob.")
     ] = "generative",
@@ -255,15 +285,18 @@ def eval_(
     if output_format not in {"text", "json"}:
         _fail(f"--format must be text or json, not {output_format!r}")
     if scoring == "logprob":
+        strategy = strategy or "direct"
         if strategy not in {"direct", "logprob"} and not strategy.startswith("logprob:"):
             _fail("--scoring logprob scores options directly; it takes no --strategy")
         strategy = strategy if strategy.startswith("logprob") else "logprob"
     names = _run_or_explain(lambda: expand_tasks(task))
     price = _run_or_explain(lambda: price_for(model, price_in, price_out))
+    from medq.tasks.base import default_strategy
+
     specs = _run_or_explain(lambda: [
-        EvalSpec(task=name, model=model, strategy=strategy, data=str(data) if data else None,
-                 sample=sample, limit=limit, seed=seed, base_url=base_url,
-                 api_key_env=api_key_env, probes=probes, roles=roles)
+        EvalSpec(task=name, model=model, strategy=strategy or default_strategy(name),
+                 data=str(data) if data else None, sample=sample, limit=limit, seed=seed,
+                 base_url=base_url, api_key_env=api_key_env, probes=probes, roles=roles)
         for name in names])
     for one in specs:
         if _run_or_explain(lambda one=one: _judged(one)) and "judge" not in dict(one.roles):
@@ -525,7 +558,7 @@ def tasks(
         _print_card(_run_or_explain(lambda: task_card(name)))
         return
     table = Table()
-    for column in ("task", "split", "paper"):
+    for column in ("task", "split", "paper", "language"):
         table.add_column(column)
     for row in describe_tasks():
         table.add_row(*row)

@@ -136,8 +136,9 @@ class RunResult:
 
 
 def question_json(question: Question) -> dict[str, Any]:
-    """A question as plain JSON, options in presentation order (for content hashes)."""
-    return {
+    """A question as plain JSON, options in presentation order (for content hashes); its
+    images by content hash, only when it has some (text items hash as before)."""
+    data: dict[str, Any] = {
         "id": question.id,
         "stem": question.stem,
         "options": [[k, v] for k, v in question.options.items()],
@@ -145,6 +146,20 @@ def question_json(question: Question) -> dict[str, Any]:
         "context": question.context,
         "metadata": dict(question.metadata),
     }
+    if question.images:
+        data["images"] = [image.to_json() for image in question.images]
+    return data
+
+
+def check_inputs(questions: Iterable[Question], model: Model) -> None:
+    """A task with images and a model without vision is an error before any call."""
+    from medq.types import Capability
+
+    shown = sum(len(q.images) for q in questions)
+    if shown and Capability.VISION not in model.capabilities:
+        raise UnsupportedCapabilityError(
+            f"the task shows {shown} image(s), and model {model.name!r} does not take images "
+            f"(no 'vision' capability); use a vision-language model")
 
 
 def data_hash(questions: Iterable[Question]) -> str:
@@ -167,6 +182,18 @@ def check_answer_kind(task: Task, strategy: StrategySpec) -> None:
             f"strategy {strategy.name!r} gives {' or '.join(accepts)} answers; task "
             f"{task.name!r} needs {task.answer_kind} answers (see `medq strategies`)"
         )
+
+
+def check_shown(question: Question, tally: ItemTally) -> None:
+    """A visual item is never answered blind: every image of the item must have gone to
+    the model in one of its calls, else the run stops (every item would fail alike)."""
+    missing = [image for image in question.images if image.sha256 not in tally.images]
+    if missing:
+        raise UnsupportedCapabilityError(
+            f"the strategy answered item {question.id!r} without showing the model "
+            f"{len(missing)} of its {len(question.images)} image(s) (it builds prompts that "
+            f"leave images out); use one that shows them, such as direct, cot or "
+            f"short_answer")
 
 
 @dataclass
@@ -370,6 +397,8 @@ async def answer_items(
                 item_model = ItemModel(log, tally)
                 with recording() as names:
                     answer = await strategy(question, item_model)
+                    if answer.status is not Status.ERROR:
+                        check_shown(question, tally)
                     if grader is not None and answer.status is not Status.ERROR:
                         answer = await grader(question, answer, item_model)
                 rendered.update(names)
@@ -488,6 +517,11 @@ async def _evaluate(
         run = prepare_run(spec, model.endpoint,
                           {name: live.endpoint for name, live in role_models.items()}, task)
         lock.acquire(run.run_id)  # before the first call: a second process must not pay twice
+    except BaseException:
+        await close_models()
+        raise
+    try:
+        check_inputs(run.questions, model)
     except BaseException:
         await close_models()
         raise

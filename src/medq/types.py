@@ -7,7 +7,9 @@ no component can mutate another's data behind its back.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -94,6 +96,100 @@ class JSONObject(Mapping[str, Any]):
 
 TOOL_CHOICES = ("auto", "required", "none")
 
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+)
+
+
+def sniff_mime(data: bytes) -> str | None:
+    """The MIME type of encoded image bytes by their magic number (JPEG, PNG, GIF, WebP,
+    BMP), or None when they are none of these."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _MAGIC if data.startswith(magic)), None)
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image input, identified by its content: equal and hashed by SHA-256 and MIME type.
+
+    The bytes are held (`data`) or read from `path` on demand; either way `read()` checks
+    them against `sha256`, so a file changed after loading is an error, never a silently
+    different input. Build one with `from_path` or `from_bytes`
+    (`medq.images.from_dicom` renders a DICOM file to PNG).
+
+    Attributes:
+        sha256: hex SHA-256 of the encoded bytes (what the call cache keys on).
+        mime: ``image/jpeg``, ``image/png``, ...
+        path: the file the bytes come from, when they are not held.
+        data: the encoded bytes, when held.
+        dicom: the DICOM file this image was rendered from, when it was.
+    """
+
+    sha256: str
+    mime: str
+    path: str | None = field(default=None, compare=False)
+    data: bytes | None = field(default=None, compare=False, repr=False)
+    dicom: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.path is None and self.data is None:
+            raise ValueError("an Image needs its bytes or a path")
+        if not self.mime.startswith("image/"):
+            raise ValueError(f"not an image MIME type: {self.mime!r}")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, mime: str | None = None, *,
+                   dicom: str | None = None) -> Image:
+        """An image held in memory; the MIME type is sniffed when not given.
+
+        Raises:
+            ValueError: the bytes are not a known image format (and no `mime` was given).
+        """
+        kind = mime or sniff_mime(data)
+        if kind is None:
+            raise ValueError(f"not a JPEG, PNG, GIF, WebP or BMP image ({data[:8]!r}...)")
+        return cls(hashlib.sha256(data).hexdigest(), kind, data=bytes(data), dicom=dicom)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], mime: str | None = None) -> Image:
+        """An image file, read once for its hash and type; its bytes are not kept.
+
+        Raises:
+            OSError: the file cannot be read.
+            ValueError: it is not a known image format.
+        """
+        with open(path, "rb") as f:
+            data = f.read()
+        kind = mime or sniff_mime(data)
+        if kind is None:
+            raise ValueError(f"{path}: not a JPEG, PNG, GIF, WebP or BMP image")
+        return cls(hashlib.sha256(data).hexdigest(), kind, path=os.fspath(path))
+
+    def read(self) -> bytes:
+        """The encoded bytes.
+
+        Raises:
+            OSError: the file is gone.
+            ValueError: its content no longer matches `sha256`.
+        """
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        with open(self.path, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ValueError(f"{self.path}: image changed since it was loaded (SHA-256 differs)")
+        return data
+
+    def to_json(self) -> dict[str, Any]:
+        """What identifies the image in a call's key and a data hash: hash and type."""
+        return {"sha256": self.sha256, "mime": self.mime}
+
 
 @dataclass(frozen=True)
 class Question:
@@ -107,6 +203,10 @@ class Question:
         gold: the correct option letter, or the reference answer of an open-answer task.
         context: supporting text shown with the question (PubMedQA abstracts), or None.
         metadata: subject, specialty, exam_step, language, source, topic, difficulty, ...
+        images: the images the question is about (visual QA), in the order shown.
+
+    A multi-answer item's gold is its set of correct letters written in option order
+    ("BCD"); every letter must be an option.
     """
 
     id: str
@@ -115,23 +215,37 @@ class Question:
     gold: str
     context: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    images: tuple[Image, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", _frozen_mapping(self.options))
         object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
-        if self.options and self.gold not in self.options:
+        object.__setattr__(self, "images", tuple(self.images))
+        if self.options and self.gold not in self.options and not _is_letter_set(
+                self.gold, self.options):
             raise ValueError(f"question {self.id}: gold {self.gold!r} is not an option letter")
+        for image in self.images:
+            if not isinstance(image, Image):
+                raise TypeError(f"question {self.id}: images must be Image values")
 
     def __hash__(self) -> int:
-        return hash((self.id, self.stem, tuple(self.options.items()), self.gold))
+        return hash((self.id, self.stem, tuple(self.options.items()), self.gold,
+                     tuple(i.sha256 for i in self.images)))
+
+
+def _is_letter_set(gold: str, options: Mapping[str, str]) -> bool:
+    """Gold is two or more distinct option letters in option order ("BCD")."""
+    order = [letter for letter in options if letter in gold]
+    return len(gold) > 1 and "".join(order) == gold
 
 
 @dataclass(frozen=True)
 class Message:
-    """One chat message."""
+    """One chat message; a user turn may carry images (shown before its text)."""
 
     role: Literal["system", "user", "assistant"]
     content: str
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -293,6 +407,7 @@ class Capability(enum.Enum):
     TOP_LOGPROBS = "top_logprobs"
     LOGLIKELIHOOD = "loglikelihood"
     TOOLS = "tools"  # function (tool) calling: GenerationRequest.tools
+    VISION = "vision"  # image inputs: Message.images
 
 
 class Status(enum.StrEnum):

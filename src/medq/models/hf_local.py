@@ -1,7 +1,10 @@
 """``hf/<id-or-path>``: a local transformers causal LM, on CPU or GPU.
 
 Serves both generation (through the tokenizer's chat template, batched) and option
-log-likelihood scoring (the shared question prefix computed once per question).
+log-likelihood scoring (the shared question prefix computed once per question). A
+checkpoint whose config has a ``vision_config`` is loaded as a vision-language model
+(``AutoModelForImageTextToText`` and its ``AutoProcessor``): it declares
+``Capability.VISION``, takes `Message.images` through the processor, and generates only.
 
     >>> model = hf("hf/./checkpoints/tiny-llama", batch_size=8)  # doctest: +SKIP
     >>> await model.complete(GenerationRequest(messages=(Message("user", "Hi"),)))  # doctest: +SKIP
@@ -127,7 +130,7 @@ class HFLocalModel:
         continuation_delimiter: str | None = None,
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -142,11 +145,25 @@ class HFLocalModel:
         else:
             torch_dtype = getattr(torch, dtype)
 
+        self.processor: Any = None
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                model, revision=revision, dtype=torch_dtype
-            )
+            config = AutoConfig.from_pretrained(model, revision=revision)
+            if getattr(config, "vision_config", None) is not None:
+                # A vision-language model: its processor renders the chat with the image
+                # placeholders and turns images into pixel values.
+                from transformers import AutoModelForImageTextToText, AutoProcessor
+
+                self.processor = AutoProcessor.from_pretrained(model, revision=revision)
+                self.tokenizer = self.processor.tokenizer
+                self.model = AutoModelForImageTextToText.from_pretrained(
+                    model, revision=revision, dtype=torch_dtype
+                )
+                self.capabilities = frozenset({Capability.GENERATE, Capability.VISION})
+            else:
+                self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    model, revision=revision, dtype=torch_dtype
+                )
         except (OSError, ValueError) as exc:
             # transformers reports a missing path or an offline hub as OSError/ValueError
             # with pages of context; one line naming the model is what a user needs.
@@ -185,11 +202,18 @@ class HFLocalModel:
                 f"{self.name} does not return token log-probabilities from generation; "
                 "score options with loglikelihoods() instead"
             )
+        if self.processor is None and any(m.images for m in request.messages):
+            raise UnsupportedCapabilityError(
+                f"{self.name} is a text model and the request shows images")
         result: Completion = await self._submit(request)
         return result
 
     async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
         """Score every continuation after the chat-rendered context (see module docstring)."""
+        if Capability.LOGLIKELIHOOD not in self.capabilities:
+            raise UnsupportedCapabilityError(
+                f"{self.name} is a vision-language model; medq scores options of text "
+                "models only")
         result: list[ContinuationScore] = await self._submit(request)
         return result
 
@@ -308,39 +332,28 @@ class HFLocalModel:
 
     # -- generation (worker thread) -----------------------------------------------------
 
-    def _generate_batch(self, requests: list[GenerationRequest]) -> list[Completion]:
+    def _row(self, i: int, request: GenerationRequest, prompt: list[int], j: int) -> _Row:
+        """Row `j` of request `i`: greedy, or sampled from its own seeded generator."""
         import torch
-        from transformers import (
-            GenerationConfig,
-            LogitsProcessorList,
-            StoppingCriteriaList,
-        )
 
-        prompts = [self.prompt_ids(r.messages) for r in requests]
-        rows: list[_Row] = []
-        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
-            for j in range(self._rows_of(request)):
-                generator = None
-                if request.temperature > 0:
-                    generator = torch.Generator(device=self.device)
-                    if request.seed is None:
-                        generator.seed()
-                    else:
-                        generator.manual_seed(row_seed(request.seed, request.sample_index, j))
-                max_new = request.max_tokens or self.max_tokens_default
-                rows.append(_Row(i, prompt, max_new, request.stop, request.temperature, generator))
+        generator = None
+        if request.temperature > 0:
+            generator = torch.Generator(device=self.device)
+            if request.seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(row_seed(request.seed, request.sample_index, j))
+        max_new = request.max_tokens or self.max_tokens_default
+        return _Row(i, prompt, max_new, request.stop, request.temperature, generator)
 
-        width = max(len(r.prompt) for r in rows)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for k, row in enumerate(rows):
-            input_ids[k, width - len(row.prompt) :] = torch.tensor(row.prompt)
-            attention[k, width - len(row.prompt) :] = 1
-        # Every sampling knob is pinned so a checkpoint's generation_config.json (temperature
-        # 0.6, top_p 0.9, repetition_penalty ...) cannot leak into greedy decoding; sampling
-        # happens per row in _RowSampler.
-        config = GenerationConfig(
-            max_new_tokens=max(r.max_new for r in rows),
+    def _config(self, max_new: int) -> Any:
+        """Every sampling knob pinned, so a checkpoint's generation_config.json (temperature
+        0.6, top_p 0.9, repetition_penalty ...) cannot leak into greedy decoding; sampling
+        happens per row in _RowSampler."""
+        from transformers import GenerationConfig
+
+        return GenerationConfig(
+            max_new_tokens=max_new,
             do_sample=False,
             num_beams=1,
             temperature=1.0,
@@ -352,6 +365,83 @@ class HFLocalModel:
             pad_token_id=self.pad_token_id,
             eos_token_id=self.eos_token_ids or None,
         )
+
+    def _finish(self, row: _Row, tokens: list[int]) -> tuple[Generation, int]:
+        """The generation a row decoded (cut at its stop, EOS or limit) and its length."""
+        if row.finished_at is not None:
+            tokens = tokens[: row.finished_at]
+        tokens = tokens[: row.max_new]
+        reason = "length" if len(tokens) >= row.max_new else "stop"
+        eos = set(self.eos_token_ids)
+        for pos, token in enumerate(tokens):
+            if token in eos:
+                tokens, reason = tokens[:pos], "stop"
+                break
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        cut = min((i for i in (text.find(s) for s in row.stop if s) if i >= 0), default=-1)
+        if cut >= 0:
+            text, reason = text[:cut], "stop"
+        return Generation(text=text, finish_reason=reason), len(tokens)
+
+    def _generate_vision(self, request: GenerationRequest) -> Completion:
+        """One request to a vision-language model: its processor renders the chat (an
+        image placeholder per image, before the turn's text) and the pixel values; rows
+        are decoded one at a time, as images of different sizes do not batch."""
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        from medq.images import to_pil
+
+        images = [to_pil(i) for m in request.messages for i in m.images]
+        conversation = [{"role": m.role, "content": [
+            *({"type": "image"} for _ in m.images), {"type": "text", "text": m.content}]}
+            for m in request.messages]
+        text = self.processor.apply_chat_template(
+            conversation, add_generation_prompt=True, tokenize=False)
+        inputs = self.processor(text=[text], images=images or None, return_tensors="pt")
+        width = int(inputs["input_ids"].shape[1])
+        prompt = inputs["input_ids"][0].tolist()
+        generations, used = [], 0
+        for j in range(self._rows_of(request)):
+            row = self._row(0, request, prompt, j)
+            processors = LogitsProcessorList([_RowSampler([row])] if row.generator else [])
+            output = self.model.generate(
+                **{k: v.to(self.device) if isinstance(v, torch.Tensor) else v
+                   for k, v in inputs.items()},
+                generation_config=self._config(row.max_new),
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([_RowStop([row], width, self.tokenizer)]),
+            )
+            generation, n = self._finish(row, output[0, width:].tolist())
+            generations.append(generation)
+            used += n
+        if request.temperature == 0:
+            generations, used = generations * request.n, used * request.n
+        return Completion(tuple(generations), prompt_tokens=width, completion_tokens=used,
+                          model=self.name)
+
+    def _generate_batch(self, requests: list[GenerationRequest]) -> list[Completion]:
+        import torch
+        from transformers import (
+            LogitsProcessorList,
+            StoppingCriteriaList,
+        )
+
+        if self.processor is not None:
+            return [self._generate_vision(r) for r in requests]
+        prompts = [self.prompt_ids(r.messages) for r in requests]
+        rows: list[_Row] = []
+        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+            for j in range(self._rows_of(request)):
+                rows.append(self._row(i, request, prompt, j))
+
+        width = max(len(r.prompt) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, row in enumerate(rows):
+            input_ids[k, width - len(row.prompt) :] = torch.tensor(row.prompt)
+            attention[k, width - len(row.prompt) :] = 1
+        config = self._config(max(r.max_new for r in rows))
         processors = LogitsProcessorList()
         if any(r.generator is not None for r in rows):
             processors.append(_RowSampler(rows))
@@ -366,22 +456,10 @@ class HFLocalModel:
 
         generations: list[list[Generation]] = [[] for _ in requests]
         used = [0] * len(requests)
-        eos = set(self.eos_token_ids)
         for row, tokens in zip(rows, new_tokens, strict=True):
-            if row.finished_at is not None:
-                tokens = tokens[: row.finished_at]
-            tokens = tokens[: row.max_new]
-            reason = "length" if len(tokens) >= row.max_new else "stop"
-            for pos, token in enumerate(tokens):
-                if token in eos:
-                    tokens, reason = tokens[:pos], "stop"
-                    break
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            cut = min((i for i in (text.find(s) for s in row.stop if s) if i >= 0), default=-1)
-            if cut >= 0:
-                text, reason = text[:cut], "stop"
-            used[row.job] += len(tokens)
-            generations[row.job].append(Generation(text=text, finish_reason=reason))
+            generation, n = self._finish(row, tokens)
+            used[row.job] += n
+            generations[row.job].append(generation)
 
         completions = []
         for i, request in enumerate(requests):

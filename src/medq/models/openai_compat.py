@@ -45,6 +45,7 @@ from medq.types import (
     Generation,
     GenerationRequest,
     LoglikelihoodRequest,
+    Message,
     TokenLogprob,
     ToolCall,
 )
@@ -80,6 +81,8 @@ class OpenAICompatModel:
             that do not (e.g. vLLM started without ``--enable-auto-tool-choice``), so
             requests with tools fail up front and strategies that can fall back
             (``calculator_tool``) use JSON output instead.
+        vision: whether the model takes images (``image_url`` content parts); pass False
+            for a text-only model, so a task with images is refused before any call.
 
     The aiohttp session is created on first use inside the running event loop and lives
     until `aclose()`; after `aclose()` the model may be used again (in another loop).
@@ -95,6 +98,7 @@ class OpenAICompatModel:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         logprobs: bool = True,
         tools: bool = True,
+        vision: bool = True,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
@@ -111,6 +115,8 @@ class OpenAICompatModel:
             capabilities.add(Capability.TOP_LOGPROBS)
         if tools:
             capabilities.add(Capability.TOOLS)
+        if vision:
+            capabilities.add(Capability.VISION)
         self.capabilities = frozenset(capabilities)
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
@@ -181,8 +187,8 @@ class OpenAICompatModel:
         the server echoed them.
 
         Raises:
-            UnsupportedCapabilityError: logprobs or tools asked of a server declared
-                without them (before any request is sent).
+            UnsupportedCapabilityError: logprobs, tools or images asked of a server
+                declared without them (before any request is sent).
             FatalModelError: 401/403, 404/405, connection refused, unknown host, a TLS
                 failure, or an HTML page where the API should be: every call would fail
                 the same way; the message says what to fix.
@@ -210,6 +216,11 @@ class OpenAICompatModel:
             raise UnsupportedCapabilityError(
                 f"model {self.name!r} was declared without tool calling (tools=False), but "
                 f"the request offers {len(request.tools)} tool(s)"
+            )
+        if Capability.VISION not in self.capabilities and any(m.images for m in request.messages):
+            raise UnsupportedCapabilityError(
+                f"model {self.name!r} was declared without vision (vision=False), but the "
+                f"request shows images"
             )
         payload = json.dumps(self._body(request, wants_logprobs)).encode()
         session = self._client()
@@ -306,7 +317,7 @@ class OpenAICompatModel:
     def _body(self, request: GenerationRequest, wants_logprobs: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "temperature": request.temperature,
         }
         # Unset fields are left out: some servers reject fields they do not know, and
@@ -408,6 +419,19 @@ class OpenAICompatModel:
         return tuple(out)
 
 
+def _message(message: Message) -> dict[str, Any]:
+    """A chat message on the wire; one with images is a list of content parts, the images
+    (``image_url`` data URLs) before the text."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    from medq.images import data_url
+
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": data_url(i)}}
+                                   for i in message.images]
+    parts.append({"type": "text", "text": message.content})
+    return {"role": message.role, "content": parts}
+
+
 def _token_logprob(entry: Mapping[str, Any]) -> TokenLogprob:
     top = entry.get("top_logprobs") or ()
     return TokenLogprob(
@@ -494,6 +518,7 @@ def openai(
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     logprobs: bool = True,
     tools: bool = True,
+    vision: bool = True,
 ) -> OpenAICompatModel:
     """``openai/<model>``: any OpenAI-compatible chat server (see `OpenAICompatModel`)."""
     return OpenAICompatModel(
@@ -504,4 +529,5 @@ def openai(
         max_response_bytes=max_response_bytes,
         logprobs=logprobs,
         tools=tools,
+        vision=vision,
     )

@@ -135,7 +135,7 @@ def relabel(
     if new_gold is None:
         raise ValueError(f"item {question.id!r}: its gold option was not presented")
     return Question(question.id, question.stem, options, new_gold, question.context,
-                    question.metadata), back
+                    question.metadata, question.images), back
 
 
 def _probe_error(name: str, message: str) -> ProbeSpecError:
@@ -352,7 +352,7 @@ def _apply(questions: Sequence[Question], specs: Sequence[StrategySpec | str], *
         metadata["probe"] = {"of": orig.id, "gold": orig.gold, "variant": variant,
                              "letters": back, "notes": notes}
         out.append(Question(f"{orig.id}~{variant}", item.stem, item.options, item.gold,
-                            item.context, metadata))
+                            item.context, metadata, item.images))
     return ProbedItems(out, counts)
 
 

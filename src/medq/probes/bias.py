@@ -149,7 +149,7 @@ def bias(kind: Kind, mitigation: Mitigation | None = None, *, seed: int = 0,
         elif mitigation in {"one_shot", "few_shot"}:
             stem = examples(question) + stem
         item = Question(question.id, stem, question.options, question.gold, question.context,
-                        question.metadata)
+                        question.metadata, question.images)
         tag = kind if mitigation is None else f"{kind}+{mitigation}"
         return [Variant(tag, item, {k: k for k in question.options},
                         {"kind": kind, "letter": letter})]

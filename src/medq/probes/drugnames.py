@@ -172,7 +172,7 @@ def drugnames(mapping: str, direction: Direction = "generic_to_brand",
         options = {k: swap(v, done) for k, v in question.options.items()}
         context = None if question.context is None else swap(question.context, done)
         item = Question(question.id, swap(question.stem, done), options, question.gold,
-                        context, question.metadata)
+                        context, question.metadata, question.images)
         if not done and not keep_unswapped:
             raise Skipped("no drug name from the mapping")
         tag = "g2b" if direction == "generic_to_brand" else "b2g"

@@ -61,7 +61,7 @@ def mask(stem: Share = 1.0, token: str = "___", *, seed: int = 0) -> Transform:
             # One placeholder for each run of masked words.
             text = _RUN.sub(_MASKED, "".join(parts)).replace(_MASKED, token)
         item = Question(question.id, text, question.options, question.gold, question.context,
-                        question.metadata)
+                        question.metadata, question.images)
         tag = f"mask{round(stem * 100)}"
         return [Variant(tag, item, {k: k for k in question.options},
                         {"masked": count, "words": n_words})]

@@ -5,6 +5,7 @@ Items are keyed by (task, item ID), so runs on different tasks never merge. Text
 one string table, so a system prompt, or a prompt shared by several runs, is stored once;
 calls are keyed by their cache key, so a call reused by several runs is stored once; the
 snippets retrieval strategies retrieved go into one table (see `medq.report.snippets`).
+An item's images go in as JPEG thumbnails (data URLs, once each in the string table).
 """
 
 from __future__ import annotations
@@ -181,12 +182,24 @@ def _new_item(run: RunReport, sample: dict[str, Any], task: int, n_runs: int,
     }
     if question is not None:
         item["q"] = s(question.stem)
+        if question.images:
+            item["im"] = _images(question, s)
         item["o"] = [[letter, s(text)] for letter, text in question.options.items()]
         if question.context:
             item["x"] = s(question.context)
     else:
         item["fp"] = 1  # question text, if any, comes from the prompt
     return item
+
+
+def _images(question: Any, s: _Strings) -> list[int]:
+    """The item's images as thumbnail data URLs (one per image), or a note why not."""
+    from medq.images import thumbnail_url
+
+    try:
+        return [s(thumbnail_url(image)) for image in question.images]
+    except (ImportError, OSError, ValueError) as exc:
+        return [s(f"(image not shown: {exc})")]
 
 
 def _prompt_text(call: list[Any]) -> int:

@@ -53,7 +53,7 @@ def shuffled(question: Question, rng: random.Random) -> tuple[Question, dict[str
     options = {shown: question.options[original] for shown, original in back.items()}
     gold = next(shown for shown, original in back.items() if original == question.gold)
     view = Question(question.id, question.stem, options, gold, question.context,
-                    question.metadata)
+                    question.metadata, question.images)
     return view, back
 
 

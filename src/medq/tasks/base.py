@@ -33,7 +33,12 @@ For answers a rule cannot score (free text graded by a judge model, reached as
 Metric = Callable[[list[Any]], Any]
 """A task's own metric over its stored results (e.g. a per-category table); None when the
 results do not carry what it needs."""
-ANSWER_KINDS = ("choice", "calculation", "correction", "free_text")
+ANSWER_KINDS = ("choice", "choice_set", "calculation", "correction", "free_text",
+                "short_answer")
+"""``choice``: one option letter; ``choice_set``: the set of correct option letters
+(multi-answer items, gold "BCD"); ``calculation``; ``correction``; ``free_text`` (graded);
+``short_answer``: a word or phrase (visual QA: yes/no or the closed option, or an open
+answer matched to the reference)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class Task:
             strategy and before the scorer; None for rule-scored tasks.
         prompts: the prompt templates the grader renders (a judge's prompt files); their
             hashes enter the run's identity beside the strategy's.
+        language: the language of the items (ISO 639-1, e.g. "en", "fr"); each item also
+            records it as ``metadata["language"]``.
     """
 
     name: str
@@ -68,6 +75,7 @@ class Task:
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
     prompts: tuple[str, ...] = ()
+    language: str = "en"
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -88,6 +96,8 @@ class TaskSpec:
     """A registered task: its description plus a loader `(data, sample) -> (questions, source)`.
 
     Calling a spec returns the loaded `Task`, so a spec is a task factory like any other.
+    `language` is the items' language; `default_strategy` the strategy `medq eval` uses
+    when none is named.
     """
 
     name: str
@@ -101,6 +111,8 @@ class TaskSpec:
     metrics: tuple[tuple[Any, ...], ...] = ()
     grader: Grader | None = None
     prompts: tuple[str, ...] = ()
+    language: str = "en"
+    default_strategy: str = "direct"
 
     def __post_init__(self) -> None:
         if self.answer_kind not in ANSWER_KINDS:
@@ -109,7 +121,8 @@ class TaskSpec:
     def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
         questions, source = self.loader(data, sample)
         return Task(self.name, questions, self.citation, source, self.split, self.scorer,
-                    self.answer_kind, self.metrics, self.grader, self.prompts)
+                    self.answer_kind, self.metrics, self.grader, self.prompts,
+                    self.language)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -141,19 +154,35 @@ def load_task(name: str, data: Path | str | None = None, *, sample: bool = False
     return task
 
 
+def default_strategy(name: str) -> str:
+    """The strategy a task is evaluated with when none is named: the one its registration
+    declares (``multi_answer`` for multi-answer sets, ``short_answer`` for visual QA),
+    else ``direct``."""
+    from medq.registry import UnknownNameError
+
+    try:
+        return str(getattr(tasks.get(name), "default_strategy", "direct"))
+    except UnknownNameError:
+        return "direct"
+
+
 def task_names() -> list[str]:
     """All registered task names, sorted."""
     return tasks.names()
 
 
-def describe_tasks() -> list[tuple[str, str, str]]:
-    """(name, split and size, short citation) for every registered task, for `medq tasks`."""
+def describe_tasks() -> list[tuple[str, str, str, str]]:
+    """(name, split and size, short citation, language) for every registered task, for
+    `medq tasks`."""
     rows = []
     for name in task_names():
         factory = tasks.get(name)
+        language = str(getattr(factory, "language", "") or "")
         if isinstance(factory, TaskSpec):
-            rows.append((name, f"{factory.split}: {factory.summary}", factory.cite_short))
+            rows.append((name, f"{factory.split}: {factory.summary}", factory.cite_short,
+                         language))
         else:
             doc = (factory.__doc__ or "").strip().splitlines()
-            rows.append((name, doc[0] if doc else "", getattr(factory, "cite_short", "")))
+            rows.append((name, doc[0] if doc else "", getattr(factory, "cite_short", ""),
+                         language))
     return rows

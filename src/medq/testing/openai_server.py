@@ -17,6 +17,10 @@ Three ways to run it::
     # (c) as a separate process (prints its base URL on the first line of stdout)
     python -m medq.testing.openai_server --port 0 --latency 0.2 --responder letter
 
+Messages may be lists of content parts (``text`` and ``image_url`` with a URL or a base64
+data URL), as vision models take them; `prompt_text` reads their text parts and
+`image_urls` their images, and a malformed part is a 400, as OpenAI answers it.
+
 A responder may also call tools: it returns ``{"tool_calls": [{"name": ..., "arguments":
 {...}}]}`` (optionally with ``"content"``), and the choice comes back OpenAI-shaped, with
 ``message.tool_calls`` carrying call IDs and the arguments as JSON text, and
@@ -68,8 +72,42 @@ _HTML = (b"<!doctype html><html><head><title>Sign in - Example Proxy</title></he
 
 
 def prompt_text(body: Mapping[str, Any]) -> str:
-    """All message contents of a chat request, joined by newlines."""
-    return "\n".join(str(m.get("content") or "") for m in body.get("messages", ()))
+    """All message contents of a chat request, joined by newlines (the text parts of a
+    message made of content parts)."""
+    return "\n".join(_content_text(m.get("content")) for m in body.get("messages", ()))
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text") or "") for p in content
+                         if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
+def image_urls(body: Mapping[str, Any]) -> list[str]:
+    """The ``image_url`` URLs of a chat request, in order."""
+    return [part["image_url"]["url"] for m in body.get("messages", ())
+            if isinstance(m.get("content"), list) for part in m["content"]
+            if isinstance(part, dict) and part.get("type") == "image_url"]
+
+
+def _content_problem(body: Mapping[str, Any]) -> str | None:
+    """What OpenAI would reject in content-part messages (an unknown part type, an image
+    that is not a URL or a base64 data URL), or None."""
+    for i, message in enumerate(body.get("messages", ())):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            url = (part.get("image_url") or {}).get("url") if kind == "image_url" else None
+            if isinstance(url, str) and (url.startswith(("http://", "https://")) or re.match(
+                    r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/]+=*$", url)):
+                continue
+            return f"messages[{i}].content[{j}]: invalid content part"
+    return None
 
 
 def letter_responder(letters: str = "ABCD") -> Responder:
@@ -331,6 +369,9 @@ class FakeOpenAIServer:
         problem = _tools_problem(body)
         if problem is not None:
             return _error(400, problem, "invalid_tools")
+        problem = _content_problem(body)
+        if problem is not None:
+            return _error(400, problem, "invalid_content")
         return web.json_response(self._completion(body))
 
     def _scheduled_fault(self, raw: bytes) -> str | None:

@@ -80,6 +80,8 @@ class ScriptedModel:
         fail_first: the first N calls raise TransientModelError (to exercise retries).
         tools: declare `Capability.TOOLS` (tool calling); without it a request that offers
             tools raises UnsupportedCapabilityError, as a real backend would.
+        vision: declare `Capability.VISION` (image inputs); without it a request that
+            shows images is refused, as a text-only backend's would be.
 
     Attributes:
         calls: every request, in arrival order.
@@ -98,9 +100,14 @@ class ScriptedModel:
         latency: float = 0.0,
         fail_first: int = 0,
         tools: bool = False,
+        vision: bool = False,
     ) -> None:
+        declared = {Capability.GENERATE}
         if tools:
-            self.capabilities = frozenset({Capability.GENERATE, Capability.TOOLS})
+            declared.add(Capability.TOOLS)
+        if vision:
+            declared.add(Capability.VISION)
+        self.capabilities = frozenset(declared)
         self.respond = respond
         self.name = name
         self.endpoint = "scripted"

@@ -170,6 +170,12 @@
       body.append(el("p", { class: "note", text: "The task's data could not be loaded: the text below is the prompt the model saw." }));
     }
     if (item.x !== undefined) body.append(el("pre", { class: "text", text: str(item.x) }));
+    for (const index of item.im || []) {
+      const source = str(index) || "";
+      // Only the page's own embedded images: the CSP allows data: images and nothing else.
+      if (source.startsWith("data:image/")) body.append(el("img", { class: "item-image", src: source, alt: "the item's image" }));
+      else body.append(el("p", { class: "note", text: source }));
+    }
     body.append(el("pre", { class: "text", text: str(item.q) || "(no question text stored)" }));
     if (item.o) {
       const list = el("ul", { class: "options" });

@@ -22,7 +22,7 @@ def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Messa
     """The messages for a multiple-choice prompt template: system text first, then the item.
 
     The system text comes first and is byte-identical across items, so server-side prefix
-    caching works.
+    caching works. The question's images go with the user turn.
     """
     if not question.options:
         raise StrategySpecError(
@@ -32,7 +32,7 @@ def chat(question: Question, prompt: str, *, system: bool = True) -> tuple[Messa
         )
     used = template_fields(prompt)
     fields = {k: v for k, v in question_fields(question).items() if k in used}
-    user = Message("user", render(prompt, **fields))
+    user = Message("user", render(prompt, **fields), question.images)
     if not system:
         return (user,)
     return (Message("system", template("system").strip()), user)
@@ -67,7 +67,7 @@ def prompt_messages(question: Question, prompt: str, **extra: str) -> tuple[Mess
     """
     text = template(prompt)
     fields = {k: v for k, v in question_fields(question).items() if "{" + k + "}" in text}
-    user = Message("user", render(prompt, **fields, **extra))
+    user = Message("user", render(prompt, **fields, **extra), question.images)
     return (Message("system", template("system").strip()), user)
 
 
