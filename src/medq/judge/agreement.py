@@ -84,7 +84,8 @@ def jury_agreement(gradings: Iterable[Grading]) -> dict[str, Any]:
             units.append([by_judge.get(judge) for judge in judges])
     kappas: dict[str, dict[str, Any]] = {}
     for i, j in combinations(range(len(judges)), 2):
-        pairs = [(u[i], u[j]) for u in units if u[i] is not None and u[j] is not None]
+        pairs = [(str(u[i]), str(u[j])) for u in units
+                 if u[i] is not None and u[j] is not None]
         kappas[f"{judges[i]} vs {judges[j]}"] = {
             "kappa": cohen_kappa([p[0] for p in pairs], [p[1] for p in pairs]),
             "n": len(pairs),

@@ -104,6 +104,8 @@ async def audit_extraction(
     samples = [s for s in store.samples(run_id) if s.status != "error" and s.reading]
     jobs = []
     for sample in samples[:limit] if limit else samples:
+        if sample.reading is None:
+            continue
         for index, leaf in enumerate(choice_leaves(sample.reading)):
             jobs.append((sample.item_id, index, leaf))
     if not jobs:

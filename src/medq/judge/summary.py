@@ -49,8 +49,8 @@ def judge_summary(
     per_judge: dict[str, dict[str, Any]] = {}
     for judge in jury:
         votes = [v for g in records for d in g.decisions for v in d.votes if v.judge == judge]
-        scores = [g.judge_scores[judge] for g in records
-                  if g.judge_scores.get(judge) is not None]
+        scores = [float(score) for g in records
+                  if (score := g.judge_scores.get(judge)) is not None]
         per_judge[judge] = {
             "model": (roles.get(judge) or {}).get("model"),
             "reported_models": sorted({v.model for v in votes if v.model}),
