@@ -7,10 +7,19 @@ context sentence, or the record's own ``initial_info``) and learns the rest only
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from medq.strategies._shared.spec import StrategySpecError
 from medq.types import Question
+
+_LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.)]|[-*\u2022])\s+")
+
+
+def strip_marker(text: str) -> str:
+    """A statement without its list numbering or bullet (``"3. He has a fever."`` ->
+    ``"He has a fever."``)."""
+    return _LIST_MARKER.sub("", text, count=1).strip()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ joined by a space, as the release's patient does), ``gold`` ``answer_idx``. The 
 carries what the interactive setting needs: ``initial_info`` (the record's own, else the
 first context sentence), ``context_sentences``, ``facts`` (the atomic facts without their
 list numbering, only when the record has them) and the patient's demographics; ``specialty``
-is the release's ``gpt_specialty`` where given. Use `medq.interactive.case_of` to read them.
+is the release's ``gpt_specialty`` where given. Use `medq.interactive.case.case_of` to read them.
 
 A context given as one string is split on ". " as the release does. The release scores
 against ``answer_idx``; in four CRAFT-MD records ``answer`` is not the text of that option
@@ -28,10 +28,10 @@ bound. There is no pinned Hub copy; the bundled sample is the first 20 records o
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
+from medq.interactive.case import strip_marker
 from medq.tasks._io import (
     BUNDLED,
     data_error,
@@ -54,15 +54,6 @@ CITATION = (
 CITE_SHORT = "Li et al., NeurIPS 2024 (MediQ)"
 DEV_FILE = "all_dev_good.jsonl"
 CRAFT_FILE = "all_craft_md.jsonl"
-_LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.)]|[-*\u2022])\s+")
-
-
-def strip_marker(text: str) -> str:
-    """A statement without its list numbering or bullet (``"3. He has a fever."`` ->
-    ``"He has a fever."``)."""
-    return _LIST_MARKER.sub("", text, count=1).strip()
-
-
 def _sentences(record: dict[str, Any], path: Path, where: str) -> list[str]:
     context = record.get("context")
     if isinstance(context, list):
