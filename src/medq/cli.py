@@ -185,6 +185,16 @@ def eval_(
         typer.Option("--probe", help="Robustness probe, e.g. permute:mode=cyclic (see `medq "
                      "probes`); repeatable, applied in order. Multiple-choice tasks only."),
     ] = None,
+    patient: Annotated[
+        str | None, typer.Option(help="Interactive strategies: the patient variant "
+                                 "(factselect, instruct, direct, random).")
+    ] = None,
+    patient_model: Annotated[
+        str | None, typer.Option(help="Model playing the patient (default: --model).")
+    ] = None,
+    patient_base_url: Annotated[
+        str | None, typer.Option(help="Its OpenAI-compatible server (default: --base-url).")
+    ] = None,
 ) -> None:
     """Evaluate a model on one or more tasks; prints the plan, the results and the run IDs.
 
@@ -198,16 +208,23 @@ def eval_(
     from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
     from medq.plan import actual_cost, price_for
     from medq.run_settings import RunFailedError, RunSettings
-    from medq.runner import EvalSpec
+    from medq.runner import EvalSpec, ModelRef
     from medq.store import Store
     from medq.tasks.groups import expand_tasks
 
     probes = tuple(probe or ())
     run_settings = None
+    roles: dict[str, Any] = {}
     if config is not None:
         (task, model, data, sample, strategy, base_url, api_key_env, limit, seed, run_settings,
-         file_probes) = _from_runfile(ctx, config)
+         file_probes, roles) = _from_runfile(ctx, config)
         probes = probes or file_probes
+    if patient is not None:
+        strategy = _run_or_explain(lambda: _with_param(strategy, "patient", patient))
+    if patient_model is not None:
+        roles["patient"] = ModelRef(patient_model, base_url=patient_base_url)
+    elif patient_base_url is not None:
+        _fail("--patient-base-url needs --patient-model")
     if task is None or model is None:
         _fail("--task and --model are required (or --config RUNFILE)")
     if sample and data is not None:
@@ -226,7 +243,7 @@ def eval_(
     specs = _run_or_explain(lambda: [
         EvalSpec(task=name, model=model, strategy=strategy, data=str(data) if data else None,
                  sample=sample, limit=limit, seed=seed, base_url=base_url,
-                 api_key_env=api_key_env, probes=probes)
+                 api_key_env=api_key_env, probes=probes, roles=roles)
         for name in names])
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, timeout=timeout, max_retries=max_retries,
@@ -350,7 +367,30 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     run = _run_or_explain(lambda: load_runfile(config, **given))
     spec = run.spec
     return (spec.task, spec.model, spec.data, spec.sample, spec.strategy, spec.base_url,
-            spec.api_key_env, spec.limit, spec.seed, run.settings, spec.probes)
+            spec.api_key_env, spec.limit, spec.seed, run.settings, spec.probes,
+            dict(spec.roles))
+
+def _with_param(strategy: str, name: str, value: Any) -> str:
+    """`strategy` with parameter `name` set to `value` (from a flag such as --patient);
+    StrategySpecError when the strategy has no such parameter or sets another value."""
+    import inspect
+
+    from medq.registry import UnknownNameError
+    from medq.registry import strategies as registry
+    from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+
+    spec = StrategySpec.parse(strategy)
+    try:
+        factory = registry.get(spec.name)
+    except UnknownNameError as exc:
+        raise StrategySpecError(str(exc)) from None
+    if name not in inspect.signature(factory).parameters:
+        raise StrategySpecError(f"--{name} needs a strategy with a {name} parameter "
+                                f"(strategy {spec.name!r} has none)")
+    if spec.params.get(name, value) != value:
+        raise StrategySpecError(f"--{name} {value} contradicts the strategy's "
+                                f"{name}={spec.params[name]}")
+    return str(StrategySpec(spec.name, {**spec.params, name: value}))
 
 
 def _run_or_explain(action: Any) -> Any:

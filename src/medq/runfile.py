@@ -22,6 +22,10 @@ Example (``run.toml``)::
     temperature = 0.7
     base = { name = "cot_few_shot", k = 3 }
 
+    [roles.patient]          # models for other roles (optional)
+    model = "openai/llama-3.1-8b"
+    base_url = "http://localhost:8001/v1"
+
 ``medq eval --config run.toml`` runs it; a flag given on the command line overrides the
 file's value (the stored spec, and so the run ID, always reflect what actually ran).
 YAML files (``.yaml`` / ``.yml``) work when PyYAML is installed; medq does not require it.
@@ -45,6 +49,7 @@ __all__ = ["DEFAULT_CONCURRENCY", "RunFile", "RunFileError", "load_runfile", "re
 
 _SPEC_FIELDS = {f.name: f for f in fields(EvalSpec)}
 _SETTINGS = {f.name for f in fields(RunSettings)}
+_ROLE_KEYS = frozenset({"model", "base_url", "api_key_env"})
 _TYPES: dict[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "data": (str,), "sample": (bool,), "limit": (int,),
     "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int,),
@@ -81,6 +86,9 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
     raw = _parse(path, text)
     values: dict[str, Any] = {}
     for key, value in raw.items():
+        if key == "roles":
+            values[key] = _roles(path, value)
+            continue
         if key == "strategy":
             try:
                 values[key] = str(StrategySpec.coerce(value))
@@ -91,7 +99,7 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
             values[key] = _probes(path, value)
             continue
         if key not in _TYPES:
-            known = ", ".join(sorted([*_TYPES, "probes", "strategy"]))
+            known = ", ".join(sorted([*_TYPES, "probes", "roles", "strategy"]))
             raise RunFileError(f"run file {path}: unknown key {key!r}; known keys: {known}")
         ok = isinstance(value, _TYPES[key]) and not (
             isinstance(value, bool) and bool not in _TYPES[key]
@@ -119,6 +127,23 @@ def _probes(path: Path, value: Any) -> tuple[str, ...]:
         return tuple(str(normalize_probe(StrategySpec.coerce(p))) for p in value)
     except StrategySpecError as exc:
         raise RunFileError(f"run file {path}: probes: {exc}") from None
+
+
+def _roles(path: Path, value: Any) -> dict[str, dict[str, str]]:
+    """``[roles.patient] model = "...", base_url = "..."`` (or ``patient = "openai/x"``)."""
+    if not isinstance(value, Mapping):
+        raise RunFileError(f"run file {path}: 'roles' must be a table of role = model")
+    roles = {}
+    for name, ref in value.items():
+        ref = {"model": ref} if isinstance(ref, str) else ref
+        if not isinstance(ref, Mapping) or not isinstance(ref.get("model"), str):
+            raise RunFileError(f"run file {path}: role {name!r} needs a 'model' string")
+        unknown = set(ref) - _ROLE_KEYS
+        if unknown or not all(isinstance(v, str) for v in ref.values()):
+            raise RunFileError(f"run file {path}: role {name!r} takes string values for "
+                               f"{', '.join(sorted(_ROLE_KEYS))} only")
+        roles[str(name)] = dict(ref)
+    return roles
 
 
 def _parse(path: Path, text: str) -> Mapping[str, Any]:
