@@ -200,7 +200,9 @@ def eval_(
 
     Running the same command again resumes the run: finished items are kept and no call
     already made is repeated. With --config RUNFILE the run comes from the file, and any
-    flag given on the command line overrides the file's value.
+    flag given on the command line overrides the file's value. A strategy with reference
+    conditions (mediq: full, initial, interactive) runs each of them, paired by item, and
+    prints them in one table, unless its spec names one.
 
     Exit status: 0 finished, 1 failed (no or too little evidence: see the one-line
     reason), 2 bad input, 3 the same run is running in another process, 130 interrupted.
@@ -245,6 +247,12 @@ def eval_(
                  sample=sample, limit=limit, seed=seed, base_url=base_url,
                  api_key_env=api_key_env, probes=probes, roles=roles)
         for name in names])
+    from medq.interactive.conditions import expand_conditions, group_conditions
+
+    # A strategy with reference conditions (mediq: full, initial, interactive) runs each,
+    # paired by item, unless its spec names one.
+    expanded = _run_or_explain(lambda: expand_conditions(specs))
+    specs = [one for _, one in expanded]
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, timeout=timeout, max_retries=max_retries,
         max_error_rate=max_error_rate, max_response_mb=max_response_mb))
@@ -273,16 +281,24 @@ def eval_(
                 raise
 
         outcome = _run_or_explain(run_all)
+        conditions = group_conditions(store, expanded, outcome.results, seed=seed,
+                                      interrupted=outcome.interrupted)
         infos = {r.run_id: store.run(r.run_id)["info"] for r in outcome.results}
         where = store.path
     summaries = [r.summary for r in outcome.results]
-    combined = aggregate_of(outcome.results)
+    combined = None if conditions else aggregate_of(outcome.results)
     if output_format == "json":
+        from medq.interactive.conditions import conditions_json
+
         body: Any = summaries[0] if len(summaries) == 1 and combined is None else {
             "runs": summaries, "aggregate": combined}
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps(conditions_json(conditions) if conditions else body, indent=2))
     else:
-        if summaries:
+        if conditions:
+            from medq.interactive.conditions import render_conditions
+
+            _echo("\n".join(render_conditions(group) for group in conditions))
+        elif summaries:
             _print(summary_table(summaries))
         if combined is not None:
             typer.echo(aggregate_line(combined))
@@ -591,6 +607,11 @@ def show(
                   f"version(s) {', '.join(versions) or 'none'}")
         samples = list(store.samples(run_id, extractor))
         owner = store.run_owner(run_id)
+        group = row["info"].get("conditions")  # a run of a group of reference conditions
+        if group:
+            from medq.interactive.conditions import condition_summary
+
+            group = condition_summary(store, group)
     fields = sorted({k for s in samples for k in (s["details"].get("metadata") or {})}
                     | {"extraction"})
     unknown = [f for f in by or () if f not in fields]
@@ -598,6 +619,8 @@ def show(
         _fail(f"--by {unknown[0]!r}: run {run_id} has no such metadata field; its fields: "
               f"{', '.join(fields) or 'none'}")
     summary = summarize(row, samples)
+    if group:
+        summary["conditions"] = group
     summary["extractor_version"] = extractor or summary["extractor_version"]
     summary["extractor_versions"] = versions
     failure = owner.get("failure") if owner is not None else None

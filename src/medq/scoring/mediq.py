@@ -24,7 +24,8 @@ def read_consultation(reading: Reading, generation: Generation) -> Answer:
 
     Details: ``condition``, ``patient``, ``abstain``, ``turns`` (questions asked),
     ``dialogue`` (one entry per question, with the intermediate ``choice`` made before
-    asking it), ``intermediate_choices`` (the choice after 0, 1, … answers, the final one
+    asking it), ``intermediate`` (whether those choices were asked for),
+    ``intermediate_choices`` (the choice after 0, 1, … answers, the final one
     last), ``timeout`` (stopped by ``max_questions``), ``stop``, ``patient_refusals`` and
     ``calls_by_role``.
     """
@@ -46,6 +47,7 @@ def read_consultation(reading: Reading, generation: Generation) -> Answer:
         "abstain": args.get("abstain"),
         "turns": len(dialogue),
         "dialogue": dialogue,
+        "intermediate": bool(args.get("intermediate")),
         "intermediate_choices": [t["choice"] for t in dialogue] + [base.choice],
         "timeout": args["stop"] == "max_questions",
         "stop": args["stop"],

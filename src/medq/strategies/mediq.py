@@ -221,16 +221,17 @@ def mediq(
             })
         return _answer(question, final, "interactive", turns, stop, confidence,
                        {"expert": expert.calls, "patient": patient_calls},
-                       patient=patient, abstain=abstain)
+                       patient=patient, abstain=abstain, intermediate=intermediate)
 
     return solve
 
 
 def _answer(question: Question, final: Completion, condition: str, turns: list[dict[str, Any]],
             stop: str, confidence: float | None, calls: dict[str, int], *,
-            patient: str | None = None, abstain: str | None = None) -> Answer:
+            patient: str | None = None, abstain: str | None = None,
+            intermediate: bool = False) -> Answer:
     """The final answer, read by the ``mediq`` reader with the dialogue as its arguments."""
     reading = leaf("mediq", final, options=[[k, v] for k, v in question.options.items()],
                    condition=condition, patient=patient, abstain=abstain, turns=turns,
-                   stop=stop, confidence=confidence, calls=calls)
+                   stop=stop, confidence=confidence, calls=calls, intermediate=intermediate)
     return read_leaf(reading, final.generations[0])

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from medq.interactive.case import strip_marker
+from medq.interactive.metrics import METRICS
 from medq.tasks._io import (
     BUNDLED,
     data_error,
@@ -134,9 +135,9 @@ def _loader(name: str, filename: str, source: str):
 
 register_task(TaskSpec(
     "imedqa", "dev", "1272 MedQA cases, interactive (first sentence, then ask)", CITATION,
-    CITE_SHORT, _loader("imedqa", DEV_FILE, "iMedQA"),
+    CITE_SHORT, _loader("imedqa", DEV_FILE, "iMedQA"), metrics=METRICS,
 ))
 register_task(TaskSpec(
     "icraftmd", "all", "140 CRAFT-MD cases, interactive", CITATION, CITE_SHORT,
-    _loader("icraftmd", CRAFT_FILE, "iCRAFT-MD"),
+    _loader("icraftmd", CRAFT_FILE, "iCRAFT-MD"), metrics=METRICS,
 ))
