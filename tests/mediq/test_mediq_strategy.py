@@ -174,6 +174,9 @@ def test_bad_parameters_are_one_line_errors(spec: str, message: str) -> None:
         build_strategy(normalize(spec, seed=0), seed=0)
 
 
-def test_other_tasks_are_refused_with_a_clear_error() -> None:
+def test_other_tasks_are_refused_before_any_call() -> None:
+    model = ScriptedModel(scripted_responder(consultation()))
     with pytest.raises(StrategySpecError, match="imedqa and icraftmd"):
-        _run("mediq", consultation(), task="medqa")
+        evaluate(EvalSpec("medqa", "scripted/expert", "mediq", sample=True, limit=2),
+                 model=model, progress=False)
+    assert model.calls == []

@@ -21,7 +21,7 @@ model it is given (the run's ``patient`` role), so it is stored, cached and resu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -78,12 +78,18 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold().rstrip(" .")
 
 
-def select_facts(reply: str, facts: Sequence[str]) -> tuple[list[int], int]:
-    """(indices of the facts `reply` states verbatim, in the reply's order; the number of
-    its other non-empty lines). A refusal line is neither."""
+def fact_index(facts: Sequence[str]) -> dict[str, int]:
+    """Each fact's matching form -> its index (the first, for a fact stated twice)."""
     index: dict[str, int] = {}
     for i, fact in enumerate(facts):
         index.setdefault(_norm(fact), i)
+    return index
+
+
+def select_facts(reply: str, facts: Sequence[str] | Mapping[str, int]) -> tuple[list[int], int]:
+    """(indices of the facts `reply` states verbatim, in the reply's order; the number of
+    its other non-empty lines). A refusal line is neither. `facts` may be a `fact_index`."""
+    index = facts if isinstance(facts, Mapping) else fact_index(facts)
     body, _ = strip_reasoning(reply)
     chosen: list[int] = []
     dropped = 0
@@ -149,6 +155,8 @@ class FactSelectPatient(DirectPatient):
     def __init__(self, case: Case, model: Model, **kwargs: int | None) -> None:
         super().__init__(case, model, **kwargs)
         self.facts = case.facts
+        self._index: dict[str, int] | None = None
+        self._listing = ""
 
     async def answer(self, question: str, turn: int) -> PatientReply:
         extra = 0
@@ -161,10 +169,12 @@ class FactSelectPatient(DirectPatient):
         facts = self.facts
         if not facts:
             return PatientReply(REFUSAL, True, calls=extra)
-        listing = "\n".join(f"{i}. {fact}" for i, fact in enumerate(facts, start=1))
-        reply = await self.ask("mediq_patient_factselect", facts=listing, question=question,
-                               refusal=REFUSAL)
-        chosen, dropped = select_facts(reply, facts)
+        if self._index is None:
+            self._index = fact_index(facts)
+            self._listing = "\n".join(f"{i}. {fact}" for i, fact in enumerate(facts, start=1))
+        reply = await self.ask("mediq_patient_factselect", facts=self._listing,
+                               question=question, refusal=REFUSAL)
+        chosen, dropped = select_facts(reply, self._index)
         if not chosen:
             return PatientReply(REFUSAL, True, calls=1 + extra, dropped=dropped)
         return PatientReply("\n".join(facts[i] for i in chosen), False, calls=1 + extra,

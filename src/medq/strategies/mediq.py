@@ -29,10 +29,9 @@ bound); each is one call, the same request as a dialogue stopped before its firs
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from statistics import fmean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medq.interactive import patient as patients
 from medq.interactive.case import Case, case_of
@@ -41,12 +40,15 @@ from medq.models.base import Model
 from medq.prompts import format_options, render, template, template_fields
 from medq.registry import strategies
 from medq.scoring.readings import leaf, read_leaf
-from medq.strategies._shared.fanout import majority_vote
+from medq.strategies._shared.fanout import gather_or_cancel, majority_vote
 from medq.strategies._shared.messages import generation_request
 from medq.strategies._shared.params import Count, MaxTokens, Probability, Size, Temperature
 from medq.strategies._shared.spec import StrategySpecError
 from medq.strategies.base import Strategy
 from medq.types import Answer, Completion, Message, Question
+
+if TYPE_CHECKING:
+    from medq.tasks.base import Task
 
 ABSTAIN = ("basic", "fixed", "binary", "numerical", "scale")
 CONDITIONS = ("full", "initial", "interactive")
@@ -99,7 +101,7 @@ class _Expert:
             temperature=self.temperature, sample_index=sample_index))
 
     async def samples(self, prompt: str, n: int) -> list[Completion]:
-        return list(await asyncio.gather(*(self.ask(prompt, i) for i in range(n))))
+        return await gather_or_cancel(*(self.ask(prompt, i) for i in range(n)))
 
 
 async def _basic(expert: _Expert, n: int, threshold: float, intermediate: bool) -> _Turn:
@@ -152,6 +154,7 @@ def mediq(
     max_tokens: MaxTokens = 256,
     patient_max_tokens: MaxTokens = 200,
     seed: int = 0,
+    task: Task | None = None,
 ) -> Strategy:
     """Ask the patient until confident (MediQ); the abstention rule decides when.
 
@@ -169,12 +172,16 @@ def mediq(
         max_tokens: completion limit of the expert's calls (the release's 256).
         patient_max_tokens: completion limit of the patient's calls.
         seed: sent with every call; also seeds the random patient.
+        task: the evaluated task (its items must be interactive cases: checked before
+            any call).
     """
     for name, value, allowed in (("abstain", abstain, ABSTAIN), ("patient", patient,
                                  patients.VARIANTS), ("condition", condition, CONDITIONS)):
         if value not in allowed:
             raise StrategySpecError(
                 f"strategy 'mediq': {name} must be one of {', '.join(allowed)}, not {value!r}")
+    if task is not None and task.questions:
+        case_of(task.questions[0])  # a task of other items fails here, before any call
 
     async def solve(question: Question, model: Model) -> Answer:
         case = case_of(question)
