@@ -142,11 +142,16 @@ def plan_run(spec: Any, model: Any, store: Store, *, max_tokens: int | None = No
     Raises what `evaluate` raises before its first call (unknown task or strategy, bad
     data, a strategy that cannot answer the task).
     """
+    from medq.models import load_model
     from medq.runner import prepare_run
     from medq.store import RunNotFoundError
     from medq.strategies.base import prepare_strategy, strategy_info
 
-    run = prepare_run(spec, model.endpoint)
+    # The role models' endpoints are part of the run's identity, as in `evaluate`.
+    roles = {name: load_model(ref.model, base_url=ref.base_url or spec.base_url,
+                              api_key_env=ref.api_key_env or spec.api_key_env).endpoint
+             for name, ref in spec.roles}
+    run = prepare_run(spec, model.endpoint, roles)
     try:
         done = len(store.done_items(run.run_id))
     except RunNotFoundError:  # a new run: nothing done yet

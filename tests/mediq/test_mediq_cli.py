@@ -73,11 +73,17 @@ def test_a_patient_model_of_its_own_and_a_named_condition() -> None:
     reply = consultation(ask=1)
     with FakeOpenAIServer(server_responder(reply)) as expert, \
             FakeOpenAIServer(server_responder(reply)) as patient:
-        medq("eval", "--task", "icraftmd", "--sample", "--limit", "3",
-             "--strategy", "mediq(condition=interactive)", "--model", "openai/m",
-             "--base-url", expert.base_url, "--patient-model", "openai/p",
-             "--patient-base-url", patient.base_url)
+        done = runner.invoke(app, [
+            "eval", "--task", "icraftmd", "--sample", "--limit", "3",
+            "--strategy", "mediq(condition=interactive)", "--model", "openai/m",
+            "--base-url", expert.base_url, "--patient-model", "openai/p",
+            "--patient-base-url", patient.base_url], catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        stderr_of_last = done.stderr  # the plan names the run the patient model is part of
         assert patient.count == 3
+        (planned,) = [line.split()[1].rstrip(":") for line in stderr_of_last.splitlines()
+                      if line.startswith("plan ")]
+        assert planned == json.loads(medq("show", "last", "--format", "json"))["run_id"]
         assert {kind_of(b["messages"][-1]["content"]) for b in patient.bodies} == {"factselect"}
         assert "factselect" not in {kind_of(b["messages"][-1]["content"])
                                     for b in expert.bodies}
