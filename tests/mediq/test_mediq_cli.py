@@ -120,7 +120,7 @@ def _stored(db: Path) -> tuple[int, list[str]]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         samples = con.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-        calls = [row[0] for row in con.execute("SELECT request FROM calls")]
+        calls = [row[0] for row in con.execute("SELECT key FROM calls")]
         return samples, calls
     except sqlite3.OperationalError:  # tables not created yet
         return 0, []
@@ -160,8 +160,11 @@ def test_a_dialogue_killed_midway_resumes_without_repeating_a_finished_turn(
 
     assert samples_after == 2 and len(calls_after) == 2 * 14
     # Every turn finished before the kill was asked of the server once, never again.
-    for request in calls_before:
-        assert served[_key(json.loads(request)["messages"])] == 1
+    from medq.store import Store
+
+    with Store(readonly=True) as store:
+        for key in calls_before:
+            assert served[_key(store.get_call(key).request["messages"])] == 1
     # The resumed run asked only what was missing, plus at most the call in flight.
     assert len(server.bodies) - served_before <= 2 * 14 - len(calls_before) + 1
     assert sum(n - 1 for n in served.values()) <= 1
