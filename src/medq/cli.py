@@ -242,12 +242,24 @@ def eval_(
         typer.Option(help="Fail (exit 1) when more than this fraction of the items or "
                      "criteria is ungraded [default: 0.01]."),
     ] = None,
+    patient: Annotated[
+        str | None, typer.Option(help="Interactive strategies: the patient variant "
+                                 "(factselect, instruct, direct, random).")
+    ] = None,
+    patient_model: Annotated[
+        str | None, typer.Option(help="Model playing the patient (default: --model).")
+    ] = None,
+    patient_base_url: Annotated[
+        str | None, typer.Option(help="Its OpenAI-compatible server (default: --base-url).")
+    ] = None,
 ) -> None:
     """Evaluate a model on one or more tasks; prints the plan, the results and the run IDs.
 
     Running the same command again resumes the run: finished items are kept and no call
     already made is repeated. With --config RUNFILE the run comes from the file, and any
-    flag given on the command line overrides the file's value.
+    flag given on the command line overrides the file's value. A strategy with reference
+    conditions (mediq: full, initial, interactive) runs each of them, paired by item, and
+    prints them in one table, unless its spec names one.
 
     Exit status: 0 finished, 1 failed (no or too little evidence: see the one-line
     reason), 2 bad input, 3 the same run is running in another process, 130 interrupted.
@@ -255,7 +267,7 @@ def eval_(
     from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
     from medq.plan import actual_cost, price_for
     from medq.run_settings import RunFailedError, RunSettings
-    from medq.runner import EvalSpec
+    from medq.runner import EvalSpec, ModelRef
     from medq.store import Store
     from medq.tasks.groups import expand_tasks
 
@@ -270,11 +282,17 @@ def eval_(
         (task, model, data, sample, strategy, base_url, api_key_env, limit, seed, run_settings,
          file_probes, file_roles, file_max_ungraded) = _from_runfile(ctx, config)
         probes = probes or file_probes
-        roles = roles or file_roles
+        roles = {**file_roles, **roles}
         max_ungraded = file_max_ungraded if max_ungraded is None else max_ungraded
     max_ungraded = DEFAULT_MAX_UNGRADED if max_ungraded is None else max_ungraded
     if not 0 <= max_ungraded <= 1:
         _fail(f"--max-ungraded must be a fraction in [0, 1], not {max_ungraded}")
+    if patient is not None:
+        strategy = _run_or_explain(lambda: _with_param(strategy, "patient", patient))
+    if patient_model is not None:
+        roles["patient"] = ModelRef(patient_model, base_url=patient_base_url)
+    elif patient_base_url is not None:
+        _fail("--patient-base-url needs --patient-model")
     if task is None or model is None:
         _fail("--task and --model are required (or --config RUNFILE)")
     if sample and data is not None:
@@ -302,6 +320,12 @@ def eval_(
         if _run_or_explain(lambda one=one: _judged(one)) and "judge" not in dict(one.roles):
             _fail(f"task {one.task!r} is graded by a judge: give --judge MODEL (repeat it "
                   f"for a jury)")
+    from medq.interactive.conditions import expand_conditions, group_conditions
+
+    # A strategy with reference conditions (mediq: full, initial, interactive) runs each,
+    # paired by item, unless its spec names one.
+    expanded = _run_or_explain(lambda: expand_conditions(specs))
+    specs = [one for _, one in expanded]
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, timeout=timeout, max_retries=max_retries,
         max_error_rate=max_error_rate, max_response_mb=max_response_mb))
@@ -332,16 +356,24 @@ def eval_(
                 raise
 
         outcome = _run_or_explain(run_all)
+        conditions = group_conditions(store, expanded, outcome.results, seed=seed,
+                                      interrupted=outcome.interrupted)
         infos = {r.run_id: store.run(r.run_id)["info"] for r in outcome.results}
         where = store.path
     summaries = [r.summary for r in outcome.results]
-    combined = aggregate_of(outcome.results)
+    combined = None if conditions else aggregate_of(outcome.results)
     if output_format == "json":
+        from medq.interactive.conditions import conditions_json
+
         body: Any = summaries[0] if len(summaries) == 1 and combined is None else {
             "runs": summaries, "aggregate": combined}
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps(conditions_json(conditions) if conditions else body, indent=2))
     else:
-        if summaries:
+        if conditions:
+            from medq.interactive.conditions import render_conditions
+
+            _echo("\n".join(render_conditions(group) for group in conditions))
+        elif summaries:
             _print(summary_table(summaries))
         for one in summaries:
             judged = _judged_lines(one)
@@ -502,6 +534,28 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     return (spec.task, spec.model, spec.data, spec.sample, spec.strategy, spec.base_url,
             spec.api_key_env, spec.limit, spec.seed, run.settings, spec.probes,
             dict(spec.roles), run.max_ungraded)
+
+def _with_param(strategy: str, name: str, value: Any) -> str:
+    """`strategy` with parameter `name` set to `value` (from a flag such as --patient);
+    StrategySpecError when the strategy has no such parameter or sets another value."""
+    import inspect
+
+    from medq.registry import UnknownNameError
+    from medq.registry import strategies as registry
+    from medq.strategies._shared.spec import StrategySpec, StrategySpecError
+
+    spec = StrategySpec.parse(strategy)
+    try:
+        factory = registry.get(spec.name)
+    except UnknownNameError as exc:
+        raise StrategySpecError(str(exc)) from None
+    if name not in inspect.signature(factory).parameters:
+        raise StrategySpecError(f"--{name} needs a strategy with a {name} parameter "
+                                f"(strategy {spec.name!r} has none)")
+    if spec.params.get(name, value) != value:
+        raise StrategySpecError(f"--{name} {value} contradicts the strategy's "
+                                f"{name}={spec.params[name]}")
+    return str(StrategySpec(spec.name, {**spec.params, name: value}))
 
 
 def _run_or_explain(action: Any) -> Any:
@@ -702,6 +756,11 @@ def show(
                   f"version(s) {', '.join(versions) or 'none'}")
         samples = list(store.samples(run_id, extractor))
         owner = store.run_owner(run_id)
+        group = row["info"].get("conditions")  # a run of a group of reference conditions
+        if group:
+            from medq.interactive.conditions import condition_summary
+
+            group = condition_summary(store, group)
     fields = sorted({k for s in samples for k in (s["details"].get("metadata") or {})}
                     | {"extraction"})
     unknown = [f for f in by or () if f not in fields]
@@ -709,6 +768,8 @@ def show(
         _fail(f"--by {unknown[0]!r}: run {run_id} has no such metadata field; its fields: "
               f"{', '.join(fields) or 'none'}")
     summary = summarize(row, samples)
+    if group:
+        summary["conditions"] = group
     summary["extractor_version"] = extractor or summary["extractor_version"]
     summary["extractor_versions"] = versions
     failure = owner.get("failure") if owner is not None else None

@@ -29,6 +29,9 @@ A judged task (free text graded by an LLM judge) takes a ``[judge]`` table: ``mo
     [judge]
     models = ["openai/gpt-4.1", "openai/o4-mini"]
     max_ungraded = 0.02
+    [roles.patient]          # models for other roles (optional)
+    model = "openai/llama-3.1-8b"
+    base_url = "http://localhost:8001/v1"
 
 ``medq eval --config run.toml`` runs it; a flag given on the command line overrides the
 file's value (the stored spec, and so the run ID, always reflect what actually ran).
@@ -53,6 +56,7 @@ __all__ = ["DEFAULT_CONCURRENCY", "RunFile", "RunFileError", "load_runfile", "re
 
 _SPEC_FIELDS = {f.name: f for f in fields(EvalSpec)}
 _SETTINGS = {f.name for f in fields(RunSettings)}
+_ROLE_KEYS = frozenset({"model", "base_url", "api_key_env"})
 _TYPES: dict[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "data": (str,), "sample": (bool,), "limit": (int,),
     "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int,),
@@ -100,6 +104,9 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
         if key == "judge":
             values[key] = _judge_table(path, value)
             continue
+        if key == "roles":
+            values[key] = _roles(path, value)
+            continue
         if key == "strategy":
             try:
                 values[key] = str(StrategySpec.coerce(value))
@@ -110,7 +117,7 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
             values[key] = _probes(path, value)
             continue
         if key not in _TYPES:
-            known = ", ".join(sorted([*_TYPES, "judge", "probes", "strategy"]))
+            known = ", ".join(sorted([*_TYPES, "judge", "probes", "roles", "strategy"]))
             raise RunFileError(f"run file {path}: unknown key {key!r}; known keys: {known}")
         ok = isinstance(value, _TYPES[key]) and not (
             isinstance(value, bool) and bool not in _TYPES[key]
@@ -167,6 +174,22 @@ def _judge_table(path: Path, table: Any) -> dict[str, Any]:
         out["max_ungraded"] = rate
     return out
 
+def _roles(path: Path, value: Any) -> dict[str, dict[str, str]]:
+    """``[roles.patient] model = "...", base_url = "..."`` (or ``patient = "openai/x"``)."""
+    if not isinstance(value, Mapping):
+        raise RunFileError(f"run file {path}: 'roles' must be a table of role = model")
+    roles = {}
+    for name, ref in value.items():
+        ref = {"model": ref} if isinstance(ref, str) else ref
+        if not isinstance(ref, Mapping) or not isinstance(ref.get("model"), str):
+            raise RunFileError(f"run file {path}: role {name!r} needs a 'model' string")
+        unknown = set(ref) - _ROLE_KEYS
+        if unknown or not all(isinstance(v, str) for v in ref.values()):
+            raise RunFileError(f"run file {path}: role {name!r} takes string values for "
+                               f"{', '.join(sorted(_ROLE_KEYS))} only")
+        roles[str(name)] = dict(ref)
+    return roles
+
 
 def _parse(path: Path, text: str) -> Mapping[str, Any]:
     if path.suffix in {".yaml", ".yml"}:
@@ -212,11 +235,12 @@ def load_runfile(path: Path | str, **overrides: Any) -> RunFile:
     if "strategy" in values:
         values["strategy"] = str(StrategySpec.coerce(values["strategy"]))
     max_ungraded = None
-    if judge is not None and not values.get("roles"):
+    if judge is not None:
         from medq.judge.jury import judge_roles
 
-        values["roles"] = judge_roles(judge["models"], base_url=judge.get("base_url"),
-                                      api_key_env=judge.get("api_key_env"))
+        values["roles"] = {**(values.get("roles") or {}),
+                           **judge_roles(judge["models"], base_url=judge.get("base_url"),
+                                         api_key_env=judge.get("api_key_env"))}
         max_ungraded = judge.get("max_ungraded")
     try:
         return RunFile(EvalSpec(**values), RunSettings(**settings), max_ungraded)

@@ -136,9 +136,9 @@ def test_samples_are_reproducible(shared_data: Path, tmp_path: Path) -> None:
         p.relative_to(PACKAGE_DATA)
         for p in (PACKAGE_DATA / "samples").rglob("*")
         if p.is_file() and p.name != "README.md"
-        # MedCalc-Bench, MEDEC, FrenchMedMCQA and VQA-RAD samples have their own builders,
-        # checked in their tests.
-        and p.relative_to(PACKAGE_DATA / "samples").parts[0] not in {"medcalc", "medec",
-                                                                       "frenchmedmcqa", "vqa_rad"}
+        # MedCalc-Bench, MEDEC, FrenchMedMCQA, VQA-RAD and MediQ samples have their own
+        # builders, checked in their tests.
+        and p.relative_to(PACKAGE_DATA / "samples").parts[0] not in {
+            "medcalc", "medec", "frenchmedmcqa", "vqa_rad", "mediq"}
     }
     assert shipped == {p for p in built if p.parts[0] == "samples"}

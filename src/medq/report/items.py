@@ -135,6 +135,10 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
             if worked is not None:  # [..., retrieval or 0, the worked calculation]
                 record = item["r"][run_number]
                 record.extend([0] * (9 - len(record)) + [s(worked)])
+            if sample["details"].get("dialogue") is not None:  # [..., 0, -1, the dialogue]
+                record = item["r"][run_number]
+                record.extend([0, -1][len(record) - 8:])  # no retrieval, no calculation
+                record.append(dialogue_record(sample["details"], s))
         items.append(item)
     payload: dict[str, Any] = {
         "tasks": tasks,
@@ -165,6 +169,14 @@ def calculation_text(details: dict[str, Any]) -> str | None:
     if details.get("steps"):
         text.append("steps: " + "; ".join(lines(details["steps"])))
     return "\n".join(text)
+
+
+def dialogue_record(details: dict[str, Any], s: _Strings) -> list[Any]:
+    """An interactive answer's dialogue: [stop, timeout, [[question, reply, refused,
+    confidence, choice], ...]] (texts as string indices)."""
+    turns = [[s(t["question"]), s(t["reply"]), int(bool(t["refused"])), t.get("confidence"),
+              t.get("choice")] for t in details["dialogue"]]
+    return [s(details.get("stop")), int(bool(details.get("timeout"))), turns]
 
 
 def _new_item(run: RunReport, sample: dict[str, Any], task: int, n_runs: int,

@@ -193,7 +193,7 @@
   }
 
   function runResult(r, i) {
-    const [v, choice, truncated, confidence, reason, response, calls, paper, rag, worked] = r;
+    const [v, choice, truncated, confidence, reason, response, calls, paper, rag, worked, talk] = r;
     const run = data.runs[i];
     const box = el("div", { class: "run-result" });
     const facts = [`extracted: ${choice === null ? "—" : choice}`, VERDICT_NAMES[v]];
@@ -210,11 +210,31 @@
       box.append(el("div", { class: "role", text: "worked calculation" }),
         el("pre", { class: "text calculation", text: str(worked) }));
     }
+    if (talk) box.append(dialogueView(talk));
     if (!calls.length && response >= 0) {
       box.append(el("div", { class: "role", text: "response" }), el("pre", { class: "text", text: str(response) }));
     }
     calls.forEach((c, k) => box.append(callView(data.calls[c], k, calls.length)));
     return box;
+  }
+
+  // An interactive consultation: [stop, timeout, [[question, reply, refused, confidence,
+  // choice before asking], ...]].
+  function dialogueView([stop, timeout, turns]) {
+    const view = el("div", { class: "dialogue" });
+    view.append(el("div", { class: "role", text: `dialogue: ${turns.length} question${turns.length === 1 ? "" : "s"}, stopped: ${str(stop)}${timeout ? " (timeout)" : ""}` }));
+    const list = el("ol", { class: "turns" });
+    for (const [question, reply, refused, confidence, choice] of turns) {
+      const facts = [];
+      if (confidence !== null && confidence !== undefined) facts.push(`confidence ${confidence.toFixed(2)}`);
+      if (choice !== null && choice !== undefined) facts.push(`choice so far ${choice}`);
+      list.append(el("li", {},
+        el("div", { text: `Doctor: ${str(question)}` }),
+        el("pre", { class: refused ? "text muted" : "text", text: `Patient: ${str(reply)}` }),
+        facts.length ? el("div", { class: "muted", text: facts.join(" · ") }) : null));
+    }
+    view.append(list);
+    return view;
   }
 
   // Retrieval: snippets as [table row, score, marks]; marks 1 = shown to the model (cited),
