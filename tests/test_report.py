@@ -202,7 +202,9 @@ def test_multi_run_sections(store: Store) -> None:
     assert sections == ["summary", "cost", "comparison", "subgroups", "items"]
     assert html.count("<tr>", html.index('id="comparison"'), html.index('id="subgroups"')) == 4
     assert 'data-subgroup="exam_step"' in html  # medqa items carry exam_step
-    assert html.count("<svg") == 3  # two cost plots, one subgroup chart
+    # Two cost plots and two subgroup charts: exam_step, and how the answers were read.
+    assert 'data-subgroup="extraction"' in html
+    assert html.count("<svg") == 4
 
 
 def test_markdown_and_json(store: Store) -> None:

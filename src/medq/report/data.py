@@ -14,9 +14,11 @@ from medq.scoring.stats import NO_GROUP, GroupStats, breakdown
 from medq.store import Store
 from medq.types import Question
 
-# Metadata fields broken down when items carry them, in display order.
+# Metadata fields broken down when items carry them, in display order; "extraction" groups
+# items by the rule that read each answer and by each invalid reason (medq.scoring.stats).
 SUBGROUP_FIELDS = (
     "subject", "specialty", "exam_step", "language", "source", "topic", "difficulty",
+    "extraction",
 )
 
 
