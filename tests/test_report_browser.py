@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from tests.browser import chromium_driver
 
 from medq.report import build_report
 from medq.report.render import pct
@@ -32,45 +31,11 @@ from medq.types import GenerationRequest
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 HOSTILE = ("<script>document.title='pwned'</script>"
            "<img src=x onerror=\"document.title='pwned'\"> Answer: C")
-CHROME_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1400,1800",
-)
-
-
-def _binary(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or (name if Path(name).is_file() else None)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture
 def driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = _binary("chromium", "/usr/bin/chromium", "chromium-browser")
-    chromedriver = _binary("chromedriver", "/usr/bin/chromedriver")
-    if chromium is None or chromedriver is None:
-        reason = "chromium and chromium-driver are not installed (apt-get install chromium " \
-                 "chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the browser test")
-        pytest.skip(reason)
-    monkeypatch.setenv("SE_AVOID_STATS", "true")  # Selenium Manager must not phone home
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chrome-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    service = webdriver.ChromeService(executable_path=chromedriver)
-    browser = webdriver.Chrome(options=options, service=service)
-    try:
-        yield browser
-    finally:
-        browser.quit()
+    yield from chromium_driver(tmp_path, monkeypatch, "1400,1800")
 
 
 def scripted(salt: str) -> ScriptedModel:

@@ -48,3 +48,11 @@ def test_tuning_never_sends_a_test_item_and_freezes_the_best(
     assert "format" in result.output and "min" in result.output
     run = load_runfile(out)
     assert run.spec.strategy.startswith("formatted:") and run.spec.task == "medqa_dev"
+
+
+def test_bad_counts_are_one_line_errors() -> None:
+    for flag in ("--formats", "--limit"):
+        out = CliRunner().invoke(app, ["tune-prompt", "--task", "medqa_dev", "--model",
+                                       "scripted/first", "--sample", flag, "0"])
+        assert out.exit_code == 2 and "Traceback" not in out.output
+        assert len(out.stderr.strip().splitlines()) == 1

@@ -12,55 +12,20 @@ without them the test skips locally and fails under CI, as the report's browser 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 from serve_helpers import LiveServer
+from tests.browser import chromium_driver
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROME_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,1600",
-)
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\"> <b>bold</b>"
-
-
-def _binary(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or (name if Path(name).is_file() else None)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture
 def driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = _binary("chromium", "/usr/bin/chromium", "chromium-browser")
-    chromedriver = _binary("chromedriver", "/usr/bin/chromedriver")
-    if chromium is None or chromedriver is None:
-        reason = "chromium and chromium-driver are not installed (apt-get install chromium " \
-                 "chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the browser test")
-        pytest.skip(reason)
-    monkeypatch.setenv("SE_AVOID_STATS", "true")  # Selenium Manager must not phone home
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chrome-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    service = webdriver.ChromeService(executable_path=chromedriver)
-    browser = webdriver.Chrome(options=options, service=service)
-    try:
-        yield browser
-    finally:
-        browser.quit()
+    yield from chromium_driver(tmp_path, monkeypatch, "1280,1600")
 
 
 def test_the_page_in_chromium(driver, live: LiveServer) -> None:
