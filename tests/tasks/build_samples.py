@@ -29,8 +29,8 @@ MMLU_SUBJECTS = (
     "medical_genetics",
     "professional_medicine",
 )
+# afrimedqa is left out: its questions are AfriMed-QA's (CC BY-NC-SA 4.0), never shipped.
 MEDAGENTS_SOURCES = (
-    "afrimedqa",
     "medbullets",
     "medmcqa",
     "medqa",

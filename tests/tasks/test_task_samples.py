@@ -31,7 +31,6 @@ MEDAGENTS = [
     for name in (
         f"medagentsbench_{s}{h}"
         for s in (
-            "afrimedqa",
             "medbullets",
             "medmcqa",
             "medqa",
@@ -44,14 +43,18 @@ MEDAGENTS = [
     )
     if name != "medagentsbench_medqa_5options_hard"
 ]
+NO_SAMPLE = [
+    "bioasq_yn",
+    "medagentsbench_medqa_5options_hard",
+    "medagentsbench_afrimedqa",
+    "medagentsbench_afrimedqa_hard",
+]
 REPLAY = PACKAGE_DATA / "replay" / "mirage_gpt-4-32k_cot.jsonl"
 
 
 def test_registered_names() -> None:
     names = set(task_names())
-    builtin = (
-        set(SAMPLE_TASKS) | set(MEDAGENTS) | {"bioasq_yn", "medagentsbench_medqa_5options_hard"}
-    )
+    builtin = set(SAMPLE_TASKS) | set(MEDAGENTS) | set(NO_SAMPLE)
     assert len(builtin) == 29 and builtin <= names  # other tests may register toy tasks
     rows = {row[0]: row for row in describe_tasks()}
     assert rows["medqa"][1] == "test: 1273 USMLE questions, 4 options"
@@ -80,10 +83,23 @@ def test_sample_ids_keep_release_positions() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["bioasq_yn", "medagentsbench_medqa_5options_hard"])
+@pytest.mark.parametrize("name", NO_SAMPLE)
 def test_no_sample_is_a_clear_error(name: str) -> None:
     with pytest.raises(DatasetUnavailableError, match="no bundled sample"):
         load_task(name, sample=True)
+
+
+def test_no_afrimedqa_question_ships(shared_data: Path) -> None:
+    """AfriMed-QA is CC BY-NC-SA 4.0: none of its questions may be in the package, under any
+    task's sample."""
+    source = shared_data / "medagentsbench" / "data" / "afrimedqa" / "test.jsonl"
+    if not source.exists():
+        pytest.skip(f"{source} not present")
+    stems = {json.loads(line)["question"].strip() for line in source.read_text().splitlines()
+             if line.strip()}
+    shipped = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                        for p in PACKAGE_DATA.rglob("*.jsonl"))
+    assert stems and not [s for s in stems if s in shipped]
 
 
 def test_replay_items_exist_in_samples() -> None:

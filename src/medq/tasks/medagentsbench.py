@@ -11,7 +11,8 @@ medmcqa, medqa, medqa_5options, mmlu, mmlu_pro (folder ``mmlu-pro``) and pubmedq
 ``{realidx, question, options, answer_idx, ...}``; IDs are ``realidx``. The medqa_5options
 files carry no ``realidx``: there the ID is the question's line index in that folder's
 ``test.jsonl`` (which is MedQA's own US/test.jsonl), so full and hard sets share IDs.
-Options are kept exactly as released (afrimedqa's fifth option is often "n/a").
+Options are kept exactly as released (afrimedqa's fifth option is often "n/a"). The afrimedqa
+source derives from AfriMed-QA (CC BY-NC-SA 4.0): medq ships no sample of it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ SOURCES: dict[str, tuple[str, int, int]] = {
 }
 # Sources whose bundled sample has no hard subset: their hard IDs need the full test.jsonl.
 _NO_HARD_SAMPLE = frozenset({"medqa_5options"})
+# Sources medq never ships a sample of, and why. MedAgentsBench's afrimedqa questions are
+# taken from AfriMed-QA, whose licence (CC BY-NC-SA 4.0) is not the benchmark's Apache-2.0.
+_NO_SAMPLE = {"afrimedqa": "its questions come from AfriMed-QA, CC BY-NC-SA 4.0: never shipped"}
 _METADATA_FIELDS = {
     "meta_info": "exam_step",
     "subject": "subject",
@@ -121,6 +125,8 @@ def _loader(name: str, source: str, hard: bool) -> Loader:
 
     def load(data: Path | None, sample: bool) -> tuple[tuple[Question, ...], str]:
         if sample:
+            if source in _NO_SAMPLE:
+                raise no_sample(name, _NO_SAMPLE[source])
             if hard and source in _NO_HARD_SAMPLE:
                 raise no_sample(name, "its IDs come from the full test.jsonl")
             path = sample_path(f"medagentsbench/{folder}/{filename}")
