@@ -39,6 +39,28 @@ def ask_the_patient(*, seed: int = 0) -> Strategy:
     return solve
 
 
+
+def test_one_call_budget_bounds_the_patient_and_the_model_together(medq_home: Path) -> None:
+    import asyncio
+
+    from medq.models.views import Budget
+    from medq.runner import evaluate_async
+
+    with FakeOpenAIServer(fixed_responder("Answer: B")) as expert, \
+            FakeOpenAIServer(fixed_responder("It hurts.")) as patient:
+        spec = EvalSpec("medqa", "openai/expert", "ask_the_patient", sample=True, limit=3,
+                        base_url=expert.base_url, api_key_env="HOME",
+                        roles={"patient": ModelRef("openai/patient", base_url=patient.base_url)})
+        budget = Budget(3)
+        with Store() as store:
+            stopped = asyncio.run(evaluate_async(spec, store=store, progress=False,
+                                                 concurrency=1, budget=budget))
+        assert stopped.interrupted and budget.exhausted
+        assert expert.count + patient.count == budget.made == 3  # not 3 each
+        done = evaluate(spec, progress=False)
+        assert done.run_id == stopped.run_id and (expert.count, patient.count) == (3, 3)
+
+
 def test_a_role_model_is_called_stored_and_part_of_the_identity(medq_home: Path) -> None:
     with FakeOpenAIServer(fixed_responder("Answer: B")) as expert, \
             FakeOpenAIServer(fixed_responder("It hurts.")) as patient:

@@ -1,9 +1,10 @@
 """One `medq eval` command over several tasks: plans first, then each run, then one table.
 
 `evaluate_tasks` runs one `EvalSpec` per task with the same model, strategy and settings,
-applying the command's call views (`medq.models.views`: generation defaults, a call
-budget shared by all the runs), writes each run's files when asked (`medq.outputs`) and
-returns the results with the micro / macro aggregates of `medq.scoring.stats.aggregate`.
+applying the command's call views (`medq.models.views`: generation defaults, and a call
+budget shared by all the runs and, within a run, by its model and every role's model),
+writes each run's files when asked (`medq.outputs`) and returns the results with the
+micro / macro aggregates of `medq.scoring.stats.aggregate`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class CallSettings:
     Attributes:
         temperature, max_tokens: defaults for every call a strategy leaves open
             (`GenerationDefaults`); None: the strategy's own.
-        max_calls: stop cleanly after this many new model calls across all runs.
+        max_calls: stop cleanly after this many new model calls across all runs, the
+            evaluated model's and every role's (judges, patients) together.
         concurrency: model calls in flight at once.
         run: timeouts, retries and the error bound of each run (`RunSettings`); its
             concurrency is `concurrency`.
@@ -65,16 +67,14 @@ class Outcome:
         return self.budget_reached or any(r.interrupted for r in self.results)
 
 
-def live_model(spec: EvalSpec, settings: CallSettings, budget_left: int | None) -> Any:
-    """The spec's backend wrapped in the command's views (budget innermost: behind the
-    call cache only new calls reach it)."""
+def live_model(spec: EvalSpec, settings: CallSettings) -> Any:
+    """The spec's backend wrapped in the command's generation defaults (the call budget
+    is the runner's: it wraps every model of the run, see `evaluate_async`)."""
     from medq.models import load_model
-    from medq.models.views import CallBudget, GenerationDefaults
+    from medq.models.views import GenerationDefaults
 
     model: Any = load_model(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
                             **settings.run.model_options())
-    if budget_left is not None:
-        model = CallBudget(model, budget_left)
     if settings.generation:
         model = GenerationDefaults(model, **settings.generation)
     return model
@@ -87,7 +87,7 @@ def _close(model: Any) -> None:
 
 
 def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, settings: RunSettings,
-                        on_start: Callable[[str], None] | None) -> RunResult:
+                        on_start: Callable[[str], None] | None, budget: Any) -> RunResult:
     """`evaluate` with `model`, closed in the same event loop (its connections live there)."""
     import asyncio
 
@@ -96,7 +96,7 @@ def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, settings: RunS
     async def run() -> RunResult:
         try:
             return await evaluate_async(spec, store=store, model=model, settings=settings,
-                                        on_start=on_start)
+                                        on_start=on_start, budget=budget)
         finally:
             await model.aclose()
 
@@ -109,7 +109,7 @@ def plan_tasks(specs: Sequence[EvalSpec], settings: CallSettings, store: Store) 
 
     plans = []
     for spec in specs:
-        model = live_model(spec, settings, None)
+        model = live_model(spec, settings)
         try:
             plans.append(plan_run(spec, model, store, max_tokens=settings.max_tokens))
         finally:
@@ -126,7 +126,7 @@ def evaluate_tasks(
     on_start: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run every spec in turn with the command's settings; see the module docstring."""
-    from medq.models.views import CallBudget
+    from medq.models.views import Budget
 
     outcome = Outcome()
     for number, spec in enumerate(specs):
@@ -135,14 +135,15 @@ def evaluate_tasks(
             outcome.budget_reached = True
             outcome.not_started = [s.task for s in specs[number:]]
             break
-        model = live_model(spec, settings, left)
-        budget = model if isinstance(model, CallBudget) else getattr(model, "inner", None)
+        model = live_model(spec, settings)
+        budget = None if left is None else Budget(left)
         try:
-            result = _evaluate_and_close(spec, model, store, settings.run_settings(), on_start)
+            result = _evaluate_and_close(spec, model, store, settings.run_settings(), on_start,
+                                         budget)
         except BaseException as exc:
             # The budget can run out during a strategy's one-off preparation, before the
             # run has items: that stops the command like a budget stop inside a run.
-            if isinstance(budget, CallBudget) and budget.exhausted:
+            if budget is not None and budget.exhausted:
                 outcome.new_calls += budget.made
                 outcome.budget_reached = True
                 outcome.not_started = [s.task for s in specs[number:]]
@@ -156,7 +157,7 @@ def evaluate_tasks(
             from medq.outputs import write_run_files
 
             outcome.files.extend(write_run_files(store, result.run_id, output))
-        if isinstance(budget, CallBudget) and budget.exhausted:
+        if budget is not None and budget.exhausted:
             outcome.budget_reached = True
             outcome.not_started = [s.task for s in specs[number + 1:]]
             break

@@ -37,6 +37,7 @@ from medq.liveness import RunLock
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.credentials import strip_credentials
 from medq.models.retry import RetryPolicy
+from medq.models.views import Budget, CallBudget
 from medq.progress import Progress as _Progress
 from medq.prompts import prompt_hash, recording
 from medq.run_settings import RunFailedError, RunSettings, SettingError, check_int
@@ -461,18 +462,21 @@ async def evaluate_async(
     settings: RunSettings | None = None,
     info: Mapping[str, Any] | None = None,
     limiter: Limiter | None = None,
+    budget: Budget | None = None,
 ) -> RunResult:
     """Evaluate `spec`, resuming its run if one was started before. See `evaluate`.
 
     `task` replaces loading the task from `spec` (see `prepare_run`); `settings` wins over
     `concurrency` when given; `info` is more provenance, stored with the run from its
     start (an import's file and counts); `limiter` is a concurrency budget per endpoint
-    shared with other processes (a sweep's shards)."""
+    shared with other processes (a sweep's shards); `budget` (``--max-calls``) bounds the
+    new calls of the evaluated model and of every role's model together, and stops the
+    run as Ctrl-C does when spent (`medq.models.views.CallBudget`)."""
     settings = settings or RunSettings(concurrency=concurrency)
     lock = RunLock(store)
     try:
         return await _evaluate(spec, store, model, retry, progress, on_start, task, settings,
-                               info or {}, lock, limiter)
+                               info or {}, lock, limiter, budget)
     finally:
         lock.release()
 
@@ -489,6 +493,7 @@ async def _evaluate(
     extra_info: Mapping[str, Any],
     lock: RunLock,
     limiter: Limiter | None = None,
+    budget: Budget | None = None,
 ) -> RunResult:
     from medq.models import load_model
     from medq.scoring.extract import EXTRACTOR_VERSION
@@ -506,6 +511,11 @@ async def _evaluate(
     if getattr(model, "unbounded_window", False):
         # A batch backend answers a whole round at once: keep every item in flight.
         concurrency = max(concurrency, 1_000_000)
+    if budget is not None:
+        # Behind each call cache (the logs below), so only new calls count; one budget
+        # for all the models, so a judge's calls are bounded as the model's are.
+        model = CallBudget(model, budget)
+        role_models = {name: CallBudget(live, budget) for name, live in role_models.items()}
 
     async def close_models() -> None:
         for live in role_models.values():

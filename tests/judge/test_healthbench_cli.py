@@ -181,3 +181,26 @@ def test_the_released_sample_loads_and_scores(shared_data: Path) -> None:
         assert judge.count == 352 and model.count == 30
     summary = json.loads(result.stdout)
     assert summary["score_unclipped"] == pytest.approx(sum(expected) / 30)
+
+
+def test_max_calls_bounds_the_judge_calls_too_and_the_same_command_resumes(
+        tmp_path: Path) -> None:
+    """One budget over the run's model and its judges: at most K calls reach the loopback
+    servers, the run stops as Ctrl-C does, and the same command finishes it without
+    asking any call twice."""
+    data = write_rubric_file(tmp_path / FILE, ITEMS)
+    with FakeOpenAIServer(table_responder(REPLIES)) as model, \
+            FakeOpenAIServer(keyword_judge) as judge:
+        first = runner.invoke(app, eval_args(data, model, judge, extra=("--max-calls", "4")))
+        assert first.exit_code == 0, first.output
+        made = model.count + judge.count
+        assert made <= 4 and judge.count >= 1
+        assert f"stopped at --max-calls 4 after {made} new calls" in first.stderr
+        stopped = json.loads(first.stdout)
+        assert stopped["status"] == "interrupted"
+        again = runner.invoke(app, eval_args(data, model, judge))
+        assert again.exit_code == 0, again.output
+        assert (model.count, judge.count) == (2, 5)  # no call was made twice
+    summary = json.loads(again.stdout)
+    assert summary["run_id"] == stopped["run_id"] and summary["status"] == "finished"
+    assert summary["score_unclipped"] == pytest.approx(sum(HAND) / 2)

@@ -5,10 +5,12 @@
   temperature above 0, or for a completion limit, keeps it). The values enter the view's
   `endpoint`, so a run with other defaults is another run (its identity and cache keys
   differ) and the run's recorded endpoint says which values were in force.
-- `CallBudget`: ``--max-calls N``. The view sits behind the call cache, so it sees only new
-  calls; after N it holds further calls until those in flight have finished (and been
-  stored), then cancels them, which stops the run as Ctrl-C does: finished items are kept
-  and the same command resumes.
+- `CallBudget`: ``--max-calls N``. One `Budget` is shared by every model of a run, the
+  evaluated one and each role's (a judge, a patient), so N bounds all their calls together.
+  Each view sits behind the call cache, so it sees only new calls; after N it holds further
+  calls until those in flight on any of the models have finished (and been stored), then
+  cancels them, which stops the run as Ctrl-C does: finished items are kept and the same
+  command resumes.
 """
 
 from __future__ import annotations
@@ -71,61 +73,85 @@ class GenerationDefaults:
         await self.inner.aclose()
 
 
-class CallBudget:
-    """`model`, stopping the run cleanly after `max_calls` calls reach it.
+class Budget:
+    """A number of new calls shared by several models (`CallBudget` views of each).
 
     Attributes:
-        made: calls that reached the model.
+        max_calls: the calls allowed.
+        made: calls admitted so far, over all the models.
         exhausted: whether a call was held back by the budget.
     """
 
-    def __init__(self, model: Model, max_calls: int) -> None:
+    def __init__(self, max_calls: int) -> None:
         if max_calls < 0:
             raise ValueError(f"--max-calls must be 0 or more, not {max_calls}")
-        self.inner = model
         self.max_calls = max_calls
-        self.name = model.name
-        self.endpoint = model.endpoint
-        self.capabilities: frozenset[Capability] = model.capabilities
         self.made = 0
         self.exhausted = False
         self._in_flight = 0
         self._drained: asyncio.Event | None = None
 
-    async def _over_budget(self) -> None:
-        self.exhausted = True
-        if self._drained is None:
-            self._drained = asyncio.Event()
-        if self._in_flight == 0:
-            self._drained.set()
-        await self._drained.wait()
-        # Like Ctrl-C: the run stops, finished items are stored, the rest resume later.
-        raise asyncio.CancelledError("--max-calls budget reached")
-
-    async def _admit(self) -> None:
+    async def admit(self) -> None:
+        """Count one call, or, over budget, wait for the calls in flight and cancel."""
         if self.made >= self.max_calls:
-            await self._over_budget()
+            self.exhausted = True
+            if self._drained is None:
+                self._drained = asyncio.Event()
+            if self._in_flight == 0:
+                self._drained.set()
+            await self._drained.wait()
+            # Like Ctrl-C: the run stops, finished items are stored, the rest resume later.
+            raise asyncio.CancelledError("--max-calls budget reached")
         self.made += 1
         self._in_flight += 1
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """A call admitted by `admit` has finished (answered or failed)."""
         self._in_flight -= 1
         if self.exhausted and self._in_flight == 0 and self._drained is not None:
             self._drained.set()
 
+
+class CallBudget:
+    """`model`, counting its calls against `budget` and stopping the run cleanly when the
+    budget is spent.
+
+    Args:
+        model: the backend.
+        budget: a `Budget` shared with the run's other models, or a number of calls for
+            this model alone.
+    """
+
+    def __init__(self, model: Model, budget: Budget | int) -> None:
+        self.inner = model
+        self.budget = budget if isinstance(budget, Budget) else Budget(budget)
+        self.name = model.name
+        self.endpoint = model.endpoint
+        self.capabilities: frozenset[Capability] = model.capabilities
+
+    @property
+    def made(self) -> int:
+        """Calls admitted by the budget (over every model sharing it)."""
+        return self.budget.made
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the budget held a call back."""
+        return self.budget.exhausted
+
     async def complete(self, request: GenerationRequest) -> Completion:
-        await self._admit()
+        await self.budget.admit()
         try:
             return await self.inner.complete(request)
         finally:
-            self._release()
+            self.budget.release()
 
     async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
-        await self._admit()
+        await self.budget.admit()
         try:
             return await self.inner.loglikelihoods(request)
         finally:
-            self._release()
+            self.budget.release()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
