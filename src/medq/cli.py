@@ -172,6 +172,9 @@ def eval_(
         str | None, typer.Option(help="Model spec, e.g. openai/gpt-4o-mini or hf/PATH.")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Files of the original release.")] = None,
+    data_sha256: Annotated[str | None, typer.Option(
+        help="Require this sha256 of the data file: --data FILE, or the file a task "
+             "downloads from its release location (HealthBench).")] = None,
     sample: Annotated[bool, typer.Option(help="Use the bundled sample of the task.")] = False,
     strategy: Annotated[str | None, typer.Option(
         help="Strategy spec, e.g. cot (see `medq strategies NAME`); default: the task's own "
@@ -326,6 +329,8 @@ def eval_(
     # paired by item, unless its spec names one.
     expanded = _run_or_explain(lambda: expand_conditions(specs))
     specs = [one for _, one in expanded]
+    if data_sha256 is not None:
+        _check_data_sha256(specs, data_sha256)
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, timeout=timeout, max_retries=max_retries,
         max_error_rate=max_error_rate, max_response_mb=max_response_mb))
@@ -410,6 +415,18 @@ def eval_(
 
 
 DEFAULT_MAX_UNGRADED = 0.01
+
+
+def _check_data_sha256(specs: list[Any], sha256: str) -> None:
+    """Load each spec's data once with `sha256` required (a download is verified before it
+    is cached; later loads read the verified cache)."""
+    from medq.tasks._release import sha256_arg
+    from medq.tasks.base import load_task
+
+    digest = _run_or_explain(lambda: sha256_arg(sha256))
+    for task, data, sample in dict.fromkeys((s.task, s.data, s.sample) for s in specs):
+        _run_or_explain(lambda t=task, d=data, x=sample: load_task(t, d, sample=x,
+                                                                   sha256=digest))
 
 
 def _judged(spec: Any) -> bool:
@@ -718,7 +735,7 @@ def data_identity(info: dict[str, Any]) -> str:
     if source.startswith("hub:"):
         source = source.split("@")[0]
     elif source and source != "bundled sample":
-        source = Path(source).name
+        source = Path(source.split("@sha256:")[0]).name  # a release file: its name
     return " ".join(part for part in (digest, source) if part) or "—"
 
 

@@ -22,6 +22,9 @@ from medq.registry import tasks
 from medq.types import Question
 
 Loader = Callable[[Path | None, bool], tuple[tuple[Question, ...], str]]
+Download = Callable[[str | None], tuple[tuple[Question, ...], str]]
+"""How a task without ``--data`` loads from its release location: (the sha256 the user
+requires, or None) -> (questions, source); the file is verified before it is cached."""
 Scorer = Callable[[Question, str], bool]
 """A task's official scoring rule: (question, extracted answer) -> correct."""
 Grader = Callable[[Question, Any, Any], Awaitable[Any]]
@@ -97,7 +100,8 @@ class TaskSpec:
 
     Calling a spec returns the loaded `Task`, so a spec is a task factory like any other.
     `language` is the items' language; `default_strategy` the strategy `medq eval` uses
-    when none is named.
+    when none is named; `download`, for a task fetched from a release location rather
+    than the Hub, loads it without ``--data`` and can check the file's sha256.
     """
 
     name: str
@@ -113,13 +117,25 @@ class TaskSpec:
     prompts: tuple[str, ...] = ()
     language: str = "en"
     default_strategy: str = "direct"
+    download: Download | None = None
 
     def __post_init__(self) -> None:
         if self.answer_kind not in ANSWER_KINDS:
             raise ValueError(f"task {self.name}: answer_kind must be one of {ANSWER_KINDS}")
 
-    def __call__(self, data: Path | None = None, sample: bool = False) -> Task:
-        questions, source = self.loader(data, sample)
+    def __call__(self, data: Path | None = None, sample: bool = False,
+                 sha256: str | None = None) -> Task:
+        if sha256 is not None and data is not None:
+            _check_data_sha256(data, sha256)  # before reading it: the bytes as they are
+        if data is None and not sample and self.download is not None:
+            questions, source = self.download(sha256)
+        elif sha256 is None or data is not None:
+            questions, source = self.loader(data, sample)
+        else:
+            raise TaskDataError(
+                f"--data-sha256 checks one file: task {self.name!r} "
+                f"{'has a bundled sample' if sample else 'downloads a pinned Hub revision'}"
+                f"; give --data FILE to check a local copy")
         return Task(self.name, questions, self.citation, source, self.split, self.scorer,
                     self.answer_kind, self.metrics, self.grader, self.prompts,
                     self.language)
@@ -131,7 +147,17 @@ def register_task(spec: TaskSpec) -> TaskSpec:
     return spec
 
 
-def load_task(name: str, data: Path | str | None = None, *, sample: bool = False) -> Task:
+def _check_data_sha256(data: Path, sha256: str) -> None:
+    from medq.tasks._release import check_sha256, file_sha256
+
+    if not data.is_file():
+        raise TaskDataError(f"--data-sha256 checks one file: --data {data} is not a file; "
+                            f"name the file itself")
+    check_sha256(str(data), file_sha256(data), sha256, "--data-sha256")
+
+
+def load_task(name: str, data: Path | str | None = None, *, sample: bool = False,
+              sha256: str | None = None) -> Task:
     """Load the task registered as `name`.
 
     Args:
@@ -139,14 +165,22 @@ def load_task(name: str, data: Path | str | None = None, *, sample: bool = False
         data: a local copy of the original release (a file or a folder); None loads the
             pinned Hub revision through the cache under ``$MEDQ_HOME/cache``.
         sample: load the small sample bundled with medq instead (offline, ≤ 50 items).
+        sha256: the sha256 the data file must have (``--data-sha256``): the `data` file,
+            or the file a release-location task downloads; None checks nothing more.
 
     Raises:
         UnknownNameError: no task has that name.
-        TaskDataError: a data file is malformed.
+        TaskDataError: a data file is malformed, or its sha256 is not `sha256`.
         DatasetUnavailableError: the data could not be downloaded (e.g. offline).
     """
     factory = tasks.get(name)
-    task = factory(Path(data) if data is not None else None, sample)
+    path = Path(data) if data is not None else None
+    if sha256 is None:
+        task = factory(path, sample)
+    elif isinstance(factory, TaskSpec):
+        task = factory(path, sample, sha256)
+    else:
+        raise TaskDataError(f"--data-sha256: task {name!r} cannot check its data's sha256")
     if not isinstance(task, Task):
         raise TypeError(f"task factory {name!r} returned {type(task).__name__}, not Task")
     if not task.questions:

@@ -29,20 +29,17 @@ counted in the run's ``ungraded_criteria``.
 
 ``--data`` takes a release file or a folder holding it; without it the release file is
 downloaded from the release location into ``$MEDQ_HOME/cache/healthbench`` (one attempt,
-failing at once when offline).
+failing at once when offline), verified before it is cached (`medq.tasks._release`: whole,
+parsed, its sha256 equal to ``--data-sha256`` when given), and its sha256 is recorded in
+the run's ``task_source``.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import tempfile
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 from medq.judge.ask import REASK_PROMPT
 from medq.judge.jury import judge_many, jury
@@ -52,12 +49,16 @@ from medq.prompts import render
 from medq.tasks._io import data_error, find, iter_jsonl, read_text
 from medq.tasks.base import (
     DatasetUnavailableError,
+    Download,
     Loader,
     TaskDataError,
     TaskSpec,
     register_task,
 )
 from medq.types import Answer, Question, Status
+
+if TYPE_CHECKING:
+    from medq.tasks._release import Fetched
 
 CITATION = (
     "Arora, R. K., Wei, J., Soskin Hicks, R., Bowman, P., Quiñonero-Candela, J., "
@@ -73,8 +74,12 @@ FILES = {
     "healthbench_hard": "hard_2025-05-08-21-00-10.jsonl",
     "healthbench_consensus": "consensus_2025-05-09-20-00-46.jsonl",
 }
+PINNED_SHA256: dict[str, str] = {}
+"""sha256 of the released files, where medq has verified them. None is pinned: the release
+publishes no checksums and no whole copy was at hand to hash. Each download's sha256 is
+recorded in the run's provenance (``task_source``) and can be required with
+``--data-sha256``."""
 META_EVAL_FILE = "2025-05-07-06-14-12_oss_meta_eval.jsonl"
-CONNECT_TIMEOUT_S = 3.0
 _ROLES = ("system", "user", "assistant")
 
 
@@ -242,46 +247,30 @@ def _question(path: Path, where: str, record: Mapping[str, Any]) -> Question:
     )
 
 
-def release_file(filename: str, name: str) -> Path:
-    """The release file from the cache, or downloaded into it; fails at once offline.
+def release_file(name: str, sha256: str | None = None) -> Fetched[tuple[Question, ...]]:
+    """The task's release file, parsed: from the cache, or downloaded into it and verified
+    (`medq.tasks._release.fetch_release`: whole, its sha256 equal to the pinned one and to
+    `sha256` when given, and parsed, before it is cached); fails at once offline.
 
     Raises:
-        DatasetUnavailableError: offline, unreachable, or the download failed.
+        DatasetUnavailableError: offline, unreachable, or the download failed or was cut
+            short (nothing is cached).
+        TaskDataError: a sha256 differs, or the file does not parse.
     """
     from medq.hub import cache_dir, hub_offline
+    from medq.tasks._release import fetch_release
 
-    target = cache_dir() / "healthbench" / filename
-    if target.is_file():
-        return target
-    expects = f"the release file {filename} (or a folder holding it)"
+    filename = FILES[name]
     url = RELEASE + filename
-    where = urlsplit(url)
-    port = where.port or (443 if where.scheme == "https" else 80)
-    why = "HF_HUB_OFFLINE is set" if hub_offline() else _unreachable(where.hostname or "", port)
-    if why is None:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(url, timeout=60) as response:
-                handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
-                with os.fdopen(handle, "wb") as out:
-                    while chunk := response.read(1 << 20):
-                        out.write(chunk)
-            os.replace(partial, target)  # never a half-written file taken for whole
-            return target
-        except OSError as exc:
-            why = str(exc)
-    raise DatasetUnavailableError(
-        f"Task {name!r} could not download {url} ({why}); pass --data PATH pointing at "
-        f"{expects}."
-    )
-
-
-def _unreachable(host: str, port: int) -> str | None:
     try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            return None
-    except OSError as exc:
-        return f"{host}:{port} unreachable ({exc.strerror or exc or 'timed out'})"
+        return fetch_release(url, cache_dir() / "healthbench" / filename,
+                             read=lambda path: parse_jsonl(path, read_text(path)),
+                             offline=hub_offline(), pinned=PINNED_SHA256.get(filename),
+                             expected=sha256)
+    except DatasetUnavailableError as exc:
+        raise DatasetUnavailableError(
+            f"Task {name!r} could not download {url} ({exc}); pass --data PATH pointing at "
+            f"the release file {filename} (or a folder holding it).") from None
 
 
 def _loader(name: str) -> Loader:
@@ -293,12 +282,20 @@ def _loader(name: str) -> Loader:
                 f"Task {name!r} has no bundled sample (the release's licence and size); "
                 f"pass --data PATH pointing at the release file {filename}.")
         if data is None:
-            path = release_file(filename, name)
-            return parse_jsonl(path), f"release:{RELEASE}{filename}"
+            return _download(name)(None)  # TaskSpec calls `download` itself
         path = find(data, (filename,), name, f"the release file {filename}")
         return parse_jsonl(path, read_text(path)), str(path)
 
     return load
+
+
+def _download(name: str) -> Download:
+    def download(sha256: str | None) -> tuple[tuple[Question, ...], str]:
+        fetched = release_file(name, sha256)
+        # The file's own hash in the provenance, as a Hub file's revision is.
+        return fetched.value, f"release:{RELEASE}{FILES[name]}@sha256:{fetched.sha256}"
+
+    return download
 
 
 # --- metrics -----------------------------------------------------------------------------
@@ -363,7 +360,7 @@ for _name, _summary in (
 ):
     register_task(TaskSpec(
         _name, "oss_eval" if _name == "healthbench" else _name.split("_", 1)[1], _summary,
-        CITATION, CITE_SHORT, _loader(_name), answer_kind="free_text",
+        CITATION, CITE_SHORT, _loader(_name), answer_kind="free_text", download=_download(_name),
         metrics=(("healthbench_tags", tag_scores, tag_lines),), grader=RubricGrader(),
         prompts=RubricGrader.prompts,
     ))
