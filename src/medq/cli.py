@@ -94,7 +94,7 @@ def summary_table(summaries: list[dict[str, Any]], title: str | None = None) -> 
                          else "right")
     for s in summaries:
         ci = "—" if s["ci_low"] is None else f"{_pct(s['ci_low'])}–{_pct(s['ci_high'])}"
-        items = max(s["n"] + s["errors"], 1)
+        items = max(s["n"] + s["errors"] + (s.get("ungraded") or 0), 1)
         tokens = f"{s['prompt_tokens'] / items:.0f}/{s['completion_tokens'] / items:.0f}"
         # A judged run without right/wrong verdicts (rubrics) shows its score instead.
         shown = _pct(s["accuracy"]) if s["accuracy"] is not None or s.get("score") is None \
@@ -459,14 +459,16 @@ def _judge_plan(spec: Any) -> str:
 
 
 def _judged_lines(summary: dict[str, Any]) -> list[str]:
-    """The score, its interval and the ungraded count of a judged run; its judges."""
+    """The score, its interval and the ungraded count of a judged run; its judges, each
+    with its meta-evaluation against physicians or the absence of one."""
     if "score_unclipped" not in summary:
         return []
     if summary["score"] is None:
         head = "score: — (no item was graded)"
     else:
         head = (f"score: {_pct(summary['score'])}% (95% CI {_pct(summary['score_ci_low'])}–"
-                f"{_pct(summary['score_ci_high'])}; unclipped mean "
+                f"{_pct(summary['score_ci_high'])}, item bootstrap, seed "
+                f"{summary.get('score_ci_seed', 0)}; unclipped mean "
                 f"{_pct(summary['score_unclipped'])}%)")
     lines = [f"{head}; graded {summary['graded']}, ungraded {summary['ungraded']} "
              f"({_pct(summary['ungraded_rate'])}%)"]
@@ -474,20 +476,28 @@ def _judged_lines(summary: dict[str, Any]) -> list[str]:
     if judges:
         for name, j in judges["per_judge"].items():
             mean = "—" if j["mean_score"] is None else f"{_pct(j['mean_score'])}%"
-            lines.append(f"  {name} {j['model'] or ''}: {j['verdicts']} verdicts, "
-                         f"{j['invalid']} invalid, {j['reasks']} re-asks, own mean {mean}")
+            line = (f"  {name} {j['model'] or ''}: {j['verdicts']} verdicts, {j['invalid']} "
+                    f"invalid, {j['reasks']} re-asks, own mean {mean}")
+            if "meta" in j:
+                line += f"; {_meta_text(j['meta'], 'judge')}"
+            lines.append(line)
         agreement = judges.get("agreement")
         if agreement:
             kappas = ", ".join(f"{pair} κ {_num(k['kappa'])}"
                                for pair, k in agreement["kappa"].items())
             lines.append(f"  agreement: {kappas}; Krippendorff α {_num(agreement['alpha'])}; "
                          f"disagreement {_pct(agreement['disagreement_rate'])}%")
-        meta = judges.get("meta")
-        if meta:
-            lines.append(f"  judge vs physicians (medq judge meta): macro-F1 "
-                         f"{_num(meta['macro_f1'])}, κ {_num(meta['kappa'])} over "
-                         f"{meta['pairs']} pairs")
+        if len(judges["jury"]) > 1 and "meta" in judges:
+            lines.append(f"  jury: {_meta_text(judges['meta'], 'jury')}")
     return lines
+
+
+def _meta_text(meta: dict[str, Any] | None, who: str) -> str:
+    """A judge's (or jury's) `medq judge meta` result in a few words, or its absence."""
+    if meta is None:
+        return f"no meta-evaluation for this {who}"
+    return (f"meta-eval macro-F1 {_num(meta['macro_f1'])}, κ {_num(meta['kappa'])}, n "
+            f"{meta['judged']} ({meta['pairs']} physician pairs)")
 
 
 def _error_line(summary: dict[str, Any]) -> str:
@@ -758,6 +768,7 @@ def show(
     """Show a run's accuracy (95% Wilson CI), n, invalid, truncated, errors, calls, tokens."""
     from dataclasses import asdict
 
+    from medq.judge.summary import attach_meta
     from medq.scoring.metrics import summarize
     from medq.scoring.stats import breakdown
     from medq.store import Store
@@ -772,6 +783,7 @@ def show(
             _fail(f"--extractor {extractor!r}: run {run_id} has results for extractor "
                   f"version(s) {', '.join(versions) or 'none'}")
         samples = list(store.samples(run_id, extractor))
+        summary = attach_meta(summarize(row, samples), store)
         owner = store.run_owner(run_id)
         group = row["info"].get("conditions")  # a run of a group of reference conditions
         if group:
@@ -784,7 +796,6 @@ def show(
     if unknown:
         _fail(f"--by {unknown[0]!r}: run {run_id} has no such metadata field; its fields: "
               f"{', '.join(fields) or 'none'}")
-    summary = summarize(row, samples)
     if group:
         summary["conditions"] = group
     summary["extractor_version"] = extractor or summary["extractor_version"]
@@ -1284,7 +1295,8 @@ def judge_meta(
     with Store() as store:
         result = _run_or_explain(lambda: asyncio.run(_closing(judges, meta_evaluate(
             rows, judges, store, concurrency=concurrency, source=str(data)))))
-    path = save_meta(result)
+        save_meta(result, store)
+        where = store.path
     if output_format == "json":
         typer.echo(json.dumps(asdict(result), indent=2))
         return
@@ -1292,7 +1304,8 @@ def judge_meta(
     _echo(f"judge {' + '.join(result.judges)} on {result.judged} of {result.rows} rows "
           f"({result.ungraded} ungraded; {o['pairs']} judge–physician pairs): macro-F1 "
           f"{_num(o['macro_f1'])}, κ {_num(o['kappa'])}, F1 met {_num(o['f1_pos'])}, "
-          f"F1 not met {_num(o['f1_neg'])}  (new calls: {result.new_calls}; saved {path})")
+          f"F1 not met {_num(o['f1_neg'])}  (new calls: {result.new_calls}; kept in {where}, "
+          f"shown beside every score these judges give under this prompt)")
     for category, m in result.by_category.items():
         _echo(f"  {category}: macro-F1 {_num(m['macro_f1'])}, κ {_num(m['kappa'])} "
               f"({m['pairs']} pairs)")

@@ -57,15 +57,20 @@ STATUS_MEANING = {
 }
 
 
+def stored_items(summary: Mapping[str, Any]) -> int:
+    """The items a run has stored a result for: those in n, the errors, and the items a
+    judge could not grade (ungraded: stored, counted apart from n)."""
+    return int(summary["n"] + summary["errors"] + (summary.get("ungraded") or 0))
+
+
 def is_complete(summary: Mapping[str, Any]) -> bool:
     """Whether a run's numbers cover all its items: finished, every item stored."""
-    stored = summary["n"] + summary["errors"]
-    return summary["status"] == "finished" and stored >= summary["n_items"]
+    return summary["status"] == "finished" and stored_items(summary) >= summary["n_items"]
 
 
 def status_text(summary: Mapping[str, Any]) -> str:
     """``finished, 50 of 50 items``; for an incomplete run also what its status means."""
-    stored = summary["n"] + summary["errors"]
+    stored = stored_items(summary)
     text = f"{summary['status']}, {stored} of {summary['n_items']} items"
     meaning = STATUS_MEANING.get(summary["status"])
     if meaning:

@@ -46,11 +46,13 @@ def provenance(run: dict[str, Any]) -> dict[str, Any]:
 
 def results_json(store: Store, run_id: str, extractor: str | None = None) -> dict[str, Any]:
     """The run's results as ``medq show --format json`` prints them (without breakdowns)."""
+    from medq.judge.summary import attach_meta
     from medq.scoring.metrics import summarize
 
     row = store.run(run_id)
     versions = store.extractor_versions(run_id)
     summary = summarize(row, list(store.samples(run_id, extractor)))
+    attach_meta(summary, store)
     summary["extractor_version"] = extractor or summary["extractor_version"]
     summary["extractor_versions"] = versions
     summary["provenance"] = provenance(row)

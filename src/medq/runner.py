@@ -495,6 +495,7 @@ async def _evaluate(
     limiter: Limiter | None = None,
     budget: Budget | None = None,
 ) -> RunResult:
+    from medq.judge.summary import attach_meta
     from medq.models import load_model
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
@@ -654,6 +655,7 @@ async def _evaluate(
             store.record_failure(run_id, failure)
         await close_models()
     summary = summarize(store.run(run_id), list(store.samples(run_id)))
+    attach_meta(summary, store)  # the judges' meta-evaluations, where kept
     _, errors, _ = store.error_counts(run_id)
     summary.update(error_rate=errors / len(run.questions) if run.questions else None,
                    max_error_rate=settings.max_error_rate)
@@ -753,6 +755,7 @@ async def rescore_async(run: str, store: Store) -> RunResult:
     ``rescore`` entry. Runs stored before readings existed are replayed through their
     strategy against the call cache, with the same keep-on-failure rule.
     """
+    from medq.judge.summary import attach_meta
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
 
@@ -823,6 +826,7 @@ async def rescore_async(run: str, store: Store) -> RunResult:
         store.set_run_info(run_id, extractor_version=EXTRACTOR_VERSION)
     report = RescoreReport(len(rows) - sum(kept.values()), kept, previous, EXTRACTOR_VERSION)
     summary = summarize(store.run(run_id), list(store.samples(run_id)))
+    attach_meta(summary, store)  # the judges' meta-evaluations, where kept
     summary["rescore"] = asdict(report)
     return RunResult(run_id, summary, 0, False)
 

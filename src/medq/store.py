@@ -170,6 +170,21 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE samples ADD COLUMN score REAL
         """,
     ),
+    (
+        # A judge's (or jury's) meta-evaluation against physicians' labels (`medq judge
+        # meta`), keyed by the judges' models and the judge prompt's hash, so every run
+        # judged by them under that prompt shows it. Its own table: applies in any order.
+        "m006_judge_meta",
+        """
+        CREATE TABLE judge_meta (
+            judges TEXT NOT NULL,
+            prompt_hash TEXT NOT NULL,
+            result TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (judges, prompt_hash)
+        );
+        """,
+    ),
 )
 
 _TEXT_REF = re.compile(r'"\$text":"([0-9a-f]{64})"')
@@ -764,6 +779,20 @@ class Store:
             (run_id, version),
         ).fetchone()
         return int(stored), int(errors), None if common is None else common[0]
+
+    def save_judge_meta(self, judges: Sequence[str], prompt_hash: str,
+                        result: Mapping[str, Any]) -> None:
+        """Keep a meta-evaluation of the jury `judges` (their models, in order) under the
+        judge prompt `prompt_hash`; a later one replaces it."""
+        self._db.execute("INSERT OR REPLACE INTO judge_meta VALUES (?, ?, ?, ?)",
+                         (canonical_json(list(judges)), prompt_hash, canonical_json(result),
+                          time.time()))
+
+    def judge_meta(self, judges: Sequence[str], prompt_hash: str) -> dict[str, Any] | None:
+        """The meta-evaluation kept for these judges under that prompt, or None."""
+        row = self._db.execute("SELECT result FROM judge_meta WHERE judges=? AND prompt_hash=?",
+                               (canonical_json(list(judges)), prompt_hash)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def samples(self, run_id: str, extractor: str | None = None) -> Iterator[SampleResult]:
         """The run's per-item results in task order, as read by `extractor` (default: the

@@ -119,8 +119,9 @@ def test_a_saved_meta_eval_appears_beside_the_judged_score(tmp_path: Path, judge
     from medq.prompts import prompt_hash
     from medq.runner import ModelRef
 
-    save_meta(MetaEvaluation(("judgetest/kw",), prompt_hash("judge_rubric"), 10, 9, 1,
-                             {"macro_f1": 0.7, "kappa": 0.4, "pairs": 20}))
+    with Store() as store:
+        save_meta(MetaEvaluation(("judgetest/kw",), prompt_hash("judge_rubric"), 10, 9, 1,
+                                 {"macro_f1": 0.7, "kappa": 0.4, "pairs": 20}), store)
     data = write_rubric_file(tmp_path / "2025-05-07-06-14-12_oss_eval.jsonl", [
         {"id": "x", "messages": [{"role": "user", "content": "q"}],
          "rubric": [(1, "mentions A")]}])
@@ -130,3 +131,4 @@ def test_a_saved_meta_eval_appears_beside_the_judged_score(tmp_path: Path, judge
                       model=ScriptedModel(lambda r: "A"), progress=False)
     meta = result.summary["judges"]["meta"]
     assert (meta["macro_f1"], meta["kappa"], meta["judged"]) == (0.7, 0.4, 9)
+    assert result.summary["judges"]["per_judge"]["judge"]["meta"] == meta

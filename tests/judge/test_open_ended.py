@@ -95,6 +95,15 @@ def test_open_ended_run_is_judged_and_pairs_with_the_mcq_run() -> None:
         assert "judge_open_ended" in run["info"]["prompts"]
         again = rescore(s["run_id"], store=store)
     assert again.summary["score"] == pytest.approx(0.5) and again.summary["rescore"]["kept"] == {}
+    from medq.report import build_report
+
+    with Store(readonly=True) as store:
+        md = build_report(store, [s["run_id"]], "markdown", progress=False)
+    # Both numbers, each under its own name: accuracy (correct only) and the judged score
+    # (partial credit); the judge has no meta-evaluation, and the report says so.
+    row = next(x for x in md.splitlines() if x.startswith("| 1 |"))
+    assert "| 33.3 |" in row and "| 50.0 (" in row and "| 0 of 3 (0.0%) |" in row
+    assert "| judge | openai/j | 50.0 | 3 | 3 | 0 | 0 | no meta-evaluation for this judge |" in md
 
 
 def test_a_multiple_choice_strategy_cannot_answer_the_open_variant() -> None:

@@ -10,14 +10,14 @@ compared with every physician label of the row, as the reference meta-eval does
 (``compute_metrics_for_rater_by_class`` in simple-evals): precision, recall and F1 of the
 positive and the negative class over those (judge, physician) pairs, their mean (macro
 F1, the paper's "balanced F1"), and Cohen's kappa over the same pairs. A row the judge
-gives no valid verdict on is ungraded: left out and counted. Results are saved under
-``$MEDQ_HOME/judge_meta``, so a judged run's summary shows its judge's meta-eval.
+gives no valid verdict on is ungraded: left out and counted. Results are kept in the
+store (table ``judge_meta``, keyed by the judges' models and the prompt's hash), so every
+run judged by them under that prompt shows the meta-eval beside its score
+(`medq.judge.summary.attach_meta`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -170,27 +170,12 @@ async def meta_evaluate(
     )
 
 
-def meta_path(judges: Sequence[str], prompt_hash: str) -> Path:
-    """Where the meta-eval of a jury (its model names) under a prompt is saved."""
-    from medq.store import medq_home
-
-    key = hashlib.sha256(json.dumps([list(judges), prompt_hash]).encode()).hexdigest()[:16]
-    return medq_home() / "judge_meta" / f"{key}.json"
+def save_meta(result: MetaEvaluation, store: Any) -> None:
+    """Keep `result` in `store` (`Store.save_judge_meta`), where `saved_meta` finds it."""
+    store.save_judge_meta(result.judges, result.prompt_hash, asdict(result))
 
 
-def save_meta(result: MetaEvaluation) -> Path:
-    """Save `result` where `saved_meta` finds it; returns the path."""
-    path = meta_path(result.judges, result.prompt_hash)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    partial.write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
-    partial.replace(path)
-    return path
-
-
-def saved_meta(judges: Sequence[str], prompt_hash: str) -> dict[str, Any] | None:
-    """The saved meta-eval of this jury under this prompt, or None."""
-    path = meta_path(judges, prompt_hash)
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+def saved_meta(judges: Sequence[str], prompt_hash: str, store: Any) -> dict[str, Any] | None:
+    """The meta-eval kept for this jury (its models, in order) under this prompt, or None."""
+    result: dict[str, Any] | None = store.judge_meta(judges, prompt_hash)
+    return result

@@ -1,7 +1,8 @@
 """A judged run's judges: per-judge verdict counts and means, and the jury's agreement.
 
 Read from the grading records stored with each result (`medq.judge.record`); used by
-`medq.scoring.metrics.summarize` for every judged run, whatever the task.
+`medq.scoring.metrics.summarize` for every judged run, whatever the task. The judges'
+meta-evaluations live in the store, so readers that hold one add them (`attach_meta`).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ def judge_summary(
 ) -> dict[str, Any] | None:
     """The ``judges`` entry of a judged run's summary, or None when nothing was judged.
 
-    Keys: ``jury`` (roles in order), ``rule``, ``criteria`` (decisions made or not),
-    ``ungraded_criteria``, ``per_judge`` (per role: configured ``model``,
+    Keys: ``jury`` (roles in order), ``rule``, ``prompt`` (the judge prompt's name) and
+    ``prompt_hash`` (its hash in the run, from `prompts`), ``criteria`` (decisions made or
+    not), ``ungraded_criteria``, ``per_judge`` (per role: configured ``model``,
     ``reported_models`` its server named, ``verdicts``, ``invalid`` (no valid verdict
     after the re-asks), ``reasks``, ``mean_score`` (the mean item score by that judge's
-    verdicts alone, unclipped, over ``scored_items``)), for a jury of two or more,
-    ``agreement`` (`medq.judge.agreement.jury_agreement`), and ``meta`` when ``medq judge
-    meta`` has measured this jury under this prompt (`prompts`: the run's prompt hashes).
+    verdicts alone, unclipped, over ``scored_items``)) and, for a jury of two or more,
+    ``agreement`` (`medq.judge.agreement.jury_agreement`). `attach_meta` adds the
+    judges' meta-evaluations from the store.
     """
     records = gradings(samples)
     if not records:
@@ -63,26 +65,46 @@ def judge_summary(
     out: dict[str, Any] = {
         "jury": list(jury),
         "rule": RULE,
+        "prompt": records[0].prompt,
+        "prompt_hash": (prompts or {}).get(records[0].prompt),
         "criteria": sum(len(g.decisions) for g in records),
         "ungraded_criteria": sum(g.ungraded for g in records),
         "per_judge": per_judge,
     }
     if len(jury) > 1:
         out["agreement"] = jury_agreement(records)
-    meta = _meta(records[0].prompt, [per_judge[j]["model"] for j in jury], prompts or {})
-    if meta is not None:
-        out["meta"] = meta
     return out
 
 
-def _meta(prompt: str, models: list[Any], prompts: Mapping[str, str]) -> dict[str, Any] | None:
+def attach_meta(summary: dict[str, Any], store: Any) -> dict[str, Any]:
+    """`summary` with each judge's ``medq judge meta`` result from `store` beside its
+    numbers: ``judges.per_judge[role].meta`` for that judge's model alone, and
+    ``judges.meta`` for the jury as a whole (the one judge's, for a single judge); each
+    None where no meta-evaluation was kept for those models under the run's judge prompt.
+
+    A meta-eval holds for one prompt: a run whose prompt hash is unknown gets None.
+    """
     from medq.judge.meta import saved_meta
 
-    if prompt not in prompts or None in models:
-        return None
-    saved = saved_meta(models, prompts[prompt])
-    if saved is None:
-        return None
+    judges = summary.get("judges")
+    if not judges:
+        return summary
+    digest = judges.get("prompt_hash")
+
+    def lookup(models: list[Any]) -> dict[str, Any] | None:
+        if digest is None or None in models:
+            return None
+        saved = saved_meta(models, digest, store)
+        return None if saved is None else _meta_entry(saved)
+
+    for entry in judges["per_judge"].values():
+        entry["meta"] = lookup([entry["model"]])
+    models = [judges["per_judge"][j]["model"] for j in judges["jury"]]
+    judges["meta"] = lookup(models)
+    return summary
+
+
+def _meta_entry(saved: Mapping[str, Any]) -> dict[str, Any]:
     overall = saved["overall"]
     return {"macro_f1": overall["macro_f1"], "kappa": overall["kappa"],
             "pairs": overall["pairs"], "judged": saved["judged"],

@@ -62,6 +62,10 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
     if not resolved:
         raise ValueError("a report needs at least one run")
     runs = gather_runs(store, resolved, progress=progress)
+    from medq.judge.summary import attach_meta
+
+    for run in runs:
+        attach_meta(run.summary, store)  # each judge's meta-evaluation, where kept
     comparisons = _comparisons(store, resolved, runs, seed)
     title = title or "medq report: " + ", ".join(resolved[:3]) + (
         f" and {len(resolved) - 3} more" if len(resolved) > 3 else "")

@@ -22,9 +22,10 @@ from typing import Any
 from markupsafe import Markup
 
 from medq import __version__
-from medq.liveness import is_complete, status_text
+from medq.liveness import is_complete, status_text, stored_items
 from medq.report import plots
 from medq.report.data import RunReport
+from medq.report.judged import NO_JURY_META, NO_META, judged_sections
 from medq.scoring.stats import NO_GROUP, GroupStats
 
 MAX_GROUPS = 30  # bars per chart; the rest are counted, and listed in --format json
@@ -48,6 +49,7 @@ def _environment(html: bool = True) -> Any:
     env.filters["pp"] = pp
     env.filters["cell"] = cell
     env.filters["code"] = code
+    env.filters["num"] = num
     env.globals["ci"] = ci
     env.globals["diff_ci"] = diff_ci
     return env
@@ -61,6 +63,11 @@ def _static(name: str) -> str:
 def pct(value: float | None, digits: int = 1) -> str:
     """0.5234 -> '52.3'; None -> '—'."""
     return "—" if value is None else f"{100 * value:.{digits}f}"
+
+
+def num(value: float | None) -> str:
+    """A statistic such as kappa to 2 decimals: 0.3 -> '0.30'; None (undefined) -> '—'."""
+    return "—" if value is None else f"{value:.2f}"
 
 
 def ci(low: float | None, high: float | None) -> str:
@@ -126,7 +133,7 @@ def run_rows(runs: Sequence[RunReport]) -> list[dict[str, Any]]:
     rows = []
     for number, run in enumerate(runs, start=1):
         s = run.summary
-        items = max(s["n"] + s["errors"], 1)
+        items = max(stored_items(s), 1)
         rows.append({
             "number": number,
             "colour": plots.colour(number - 1),
@@ -137,7 +144,7 @@ def run_rows(runs: Sequence[RunReport]) -> list[dict[str, Any]]:
             "calls_per_item": s["calls"] / items,
             "task_note": run.task_note,
             "calibration": run.calibration,
-            "stored": s["n"] + s["errors"],
+            "stored": stored_items(s),
             # Said beside the table, so partial numbers never pass for a whole run's.
             "incomplete": None if is_complete(s) else status_text(s),
             "failure": s.get("failure"),
@@ -244,6 +251,10 @@ def render_html(runs: Sequence[RunReport], comparisons: Sequence[Any], item_blob
         rows=run_rows(runs),
         has_paper=any("paper_accuracy" in r.summary for r in runs),
         has_norm=any("acc_norm" in r.summary for r in runs),
+        has_judged=any("score_unclipped" in r.summary for r in runs),
+        judged=judged_sections(runs),
+        no_meta=NO_META,
+        no_jury_meta=NO_JURY_META,
         subgroups=subgroup_sections(runs),
         calibrations=calibration_sections(runs),
         cost_charts=cost_charts(runs),
@@ -262,6 +273,10 @@ def render_markdown(runs: Sequence[RunReport], comparisons: Sequence[Any], title
         version=__version__,
         rows=run_rows(runs),
         has_paper=any("paper_accuracy" in r.summary for r in runs),
+        has_judged=any("score_unclipped" in r.summary for r in runs),
+        judged=judged_sections(runs),
+        no_meta=NO_META,
+        no_jury_meta=NO_JURY_META,
         subgroups=subgroup_sections(runs),
         calibrations=calibration_sections(runs),
         comparisons=comparisons,

@@ -36,7 +36,8 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
     A judged run (some item has a judge's score, or was left ungraded) also has: score (the
     mean item score clipped to [0, 1]: rubric items may score below 0, and only the
     aggregate is clipped), score_unclipped (the plain mean), score_ci_low and
-    score_ci_high (a seeded item-bootstrap interval of the clipped mean, `score_interval`),
+    score_ci_high (a seeded item-bootstrap interval of the clipped mean, `score_interval`,
+    seeded by the run's seed: score_ci_seed),
     graded, ungraded and ungraded_rate (`medq.results.Counts`), and judges (per-judge
     counts and means, and the jury's agreement: `medq.judge.summary.judge_summary`). Where
     the items have a score but no right/wrong verdict (rubrics), accuracy is None and
@@ -66,7 +67,7 @@ def summarize(run: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> d
             norm_n += 1
             norm_correct += int(norm_choice == s["gold"])
     low, high = wilson_interval(correct, n)
-    total = n + errors
+    total = n + errors + counted.ungraded  # every item stored, ungraded ones too
     summary: dict[str, Any] = {
         "run_id": run["run_id"],
         "task": run["task"],
@@ -110,12 +111,14 @@ def _judged(run: Mapping[str, Any], samples: list[Any], counted: Any) -> dict[st
 
     values = [v for v in (item_score(s) for s in samples) if v is not None]
     mean = counted.mean_score
-    low, high = score_interval(values, seed=int(run["spec"].get("seed") or 0))
+    seed = int(run["spec"].get("seed") or 0)
+    low, high = score_interval(values, seed=seed)
     out: dict[str, Any] = {
         "score": None if mean is None else min(1.0, max(0.0, mean)),
         "score_unclipped": mean,
         "score_ci_low": low,
         "score_ci_high": high,
+        "score_ci_seed": seed,
         "graded": counted.graded,
         "ungraded": counted.ungraded,
         "ungraded_rate": counted.ungraded_rate,
