@@ -206,3 +206,34 @@ def test_python_api_raises_store_error(tmp_path: Path) -> None:
         Store(tmp_path / "medq.sqlite")
     with pytest.raises(StoreError, match="not a folder"):
         Store(tmp_path / "medq.sqlite" / "medq.sqlite")
+
+
+
+CHECK = ("import pathlib, sqlite3, sys; p = pathlib.Path(sys.argv[1]); print(sys.argv[2], "
+         "sqlite3.connect(f'file:{p}?immutable=1', uri=True).execute("
+         "'PRAGMA integrity_check').fetchone()[0] if p.exists() else 'no store')")
+
+
+def test_a_disk_that_fills_while_the_store_is_created_never_leaves_a_damaged_one(
+        tmp_path: Path) -> None:
+    """The disk fills at some point of creating the schema (each size a different one):
+    the command says so in one line, and a store is either whole or not there."""
+    sizes = [f"{k}k" for k in range(48, 272, 16)]
+    lines = []
+    for size in sizes:
+        disk = tmp_path / size
+        disk.mkdir()
+        store = disk / "home" / "medq.sqlite"
+        lines += [f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(disk))}",
+                  f"MEDQ_HOME={shlex.quote(str(disk / 'home'))} "
+                  + shlex.join([*MEDQ[:1], "-c", "from medq.store import Store; Store().close()"])
+                  + " 2>&1 | tail -1",
+                  shlex.join([*MEDQ[:1], "-c", CHECK, str(store), f"{size}:"])]
+    result = subprocess.run(in_mount_namespace(" ; ".join(lines)), env=medq_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    out = result.stdout
+    assert "corrupt" not in out and "malformed" not in out, out
+    found = [x.split(": ", 1)[1] for x in out.splitlines() if x.split(":")[0] in sizes]
+    assert len(found) == len(sizes) and set(found) <= {"ok", "no store"}, out
+    assert found[0] == "no store" and found[-1] == "ok", out  # both ends were reached
+    assert "the disk is full" in out

@@ -157,10 +157,14 @@ def _create(path: Path) -> None:
         try:
             from medq.store import Store  # the one migration path, run on the new file
 
-            db.execute("PRAGMA journal_mode=WAL")
             staging = object.__new__(Store)
             staging._db = db
+            # The schema is written with a rollback journal, straight into the file, and
+            # only then is the file put in WAL mode: a write-ahead log would hold the whole
+            # schema until a checkpoint at close, which ignores a full disk, so the log
+            # removed below would take the schema with it and leave a damaged store.
             staging._migrate()
+            db.execute("PRAGMA journal_mode=WAL")
         finally:
             db.close()
         try:
