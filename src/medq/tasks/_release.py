@@ -93,9 +93,9 @@ def fetch_release(
             download does not parse, or the cached file changed since its download.
     """
     record = target.with_name(target.name + ".sha256")
-    if target.is_file() and record.is_file():
+    recorded = _recorded(record) if target.is_file() else None
+    if recorded is not None:
         digest = file_sha256(target)
-        recorded = record.read_text(encoding="utf-8").split()[0]
         if digest != recorded:
             raise TaskDataError(f"{target}: the cached file changed since it was downloaded "
                                 f"(sha256 {digest}, recorded {recorded}); delete it to "
@@ -140,12 +140,21 @@ def _download(url: str, path: Path) -> str:
                 out.write(chunk)
     except (OSError, http.client.HTTPException) as exc:
         # http.client's IncompleteRead (a connection cut mid-body) is not an OSError.
-        raise DatasetUnavailableError(f"{url}: download failed ({exc!r}); nothing was "
+        raise DatasetUnavailableError(f"the transfer failed ({exc!r}); nothing was "
                                       f"cached") from None
     if announced is not None and announced.isdigit() and size != int(announced):
-        raise DatasetUnavailableError(f"{url}: the download was cut short ({size:,} of "
+        raise DatasetUnavailableError(f"the download was cut short ({size:,} of "
                                       f"{int(announced):,} bytes); nothing was cached")
     return digest.hexdigest()
+
+
+def _recorded(record: Path) -> str | None:
+    """The sha256 recorded at download, or None (no record, or not a sha256)."""
+    try:
+        words = record.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return words[0] if words and _SHA256.fullmatch(words[0]) else None
 
 
 def _reachable(host: str, port: int) -> None:
