@@ -223,8 +223,8 @@ def test_url_credentials_are_sent_but_never_stored(medq_home: Path) -> None:
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--concurrency", "0", "--concurrency must be an integer >= 1, not 0"),
-    ("--concurrency", "-1", "--concurrency must be an integer >= 1, not -1"),
+    ("--concurrency", "0", "--concurrency must be an integer >= 1 or auto, not 0"),
+    ("--concurrency", "-1", "--concurrency must be an integer >= 1 or auto, not -1"),
     ("--limit", "0", "--limit must be an integer >= 1, not 0"),
     ("--limit", "-5", "--limit must be an integer >= 1, not -5"),
     ("--max-retries", "-1", "--max-retries must be an integer >= 0, not -1"),
@@ -241,7 +241,7 @@ def test_bad_settings_are_one_line_before_any_call(flag: str, value: str, messag
 def test_bad_settings_in_the_api_and_run_files(tmp_path: Path) -> None:
     with pytest.raises(SettingError, match="limit must be an integer >= 1, not 0"):
         EvalSpec(task="medqa", model="openai/x", limit=0)
-    with pytest.raises(ValueError, match="concurrency must be an integer >= 1, not -1"):
+    with pytest.raises(ValueError, match="concurrency must be an integer >= 1 or auto, not -1"):
         evaluate(EvalSpec(task="medqa", model="openai/x", sample=True), concurrency=-1)
     with pytest.raises(SettingError, match="max_error_rate"):
         RunSettings(max_error_rate=-0.1)

@@ -13,13 +13,13 @@ run rather than the item, since every item would fail the same way.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
+from medq.concurrency import FixedWindow, Window, WindowStats
 from medq.models.base import FatalModelError, Model, ModelError
 from medq.models.retry import RetryPolicy, with_retries
 from medq.run_settings import check_int
@@ -115,10 +115,12 @@ class CallLog:
     Args:
         model: the live backend, or None for cache-only replays (`rescore`).
         store: where calls are cached and recorded.
-        concurrency: at most this many live calls in flight at once.
+        concurrency: at most this many live calls in flight at once (when no `window`).
         retry: the retry policy for transient failures.
         fail_fast_after: halt after this many `FatalModelError`s in a row (0: never).
         limiter: a budget shared with other processes (`medq.sweep`), or None.
+        window: the concurrency window (`medq.concurrency`: fixed or adaptive); default a
+            fixed window of `concurrency`.
     """
 
     model: Model | None
@@ -133,11 +135,16 @@ class CallLog:
     fail_fast_after: int = FAIL_FAST_AFTER
     halted: str | None = None
     limiter: Limiter | None = None
+    window: Window | None = None
 
     def __post_init__(self) -> None:
         check_int("concurrency", self.concurrency, 1)
-        self._window = asyncio.Semaphore(self.concurrency)
+        self._window: Window = self.window or FixedWindow(self.concurrency)
         self._fatal_streak = 0
+
+    def window_stats(self) -> WindowStats:
+        """What the concurrency window did so far: its size, peak and the 429s it saw."""
+        return self._window.stats()
 
     def halt(self, reason: str) -> None:
         """Send no further calls; every later `fetch` raises `RunHaltedError(reason)`."""
@@ -170,13 +177,14 @@ class CallLog:
             raise RunHaltedError(self.halted)
         # Only live calls take a slot of a shared budget: cache hits cost the server nothing.
         shared = self.limiter.slot(self.endpoint) if self.limiter else contextlib.nullcontext()
-        async with self._window, shared:
+        async with self._window.slot() as attempt, shared:
             # Checked after the wait too: calls queued behind the window must not go out.
             if self.halted is not None:
                 raise RunHaltedError(self.halted)
             started = time.perf_counter()
             try:
-                response, prompt_tokens, completion_tokens = await with_retries(call, self.retry)
+                response, prompt_tokens, completion_tokens = await with_retries(
+                    lambda: attempt(call), self.retry)
             except ModelError as exc:
                 self.store.put_call_error(key, str(exc), tally.run_id, tally.item_id)
                 if isinstance(exc, FatalModelError):

@@ -162,6 +162,11 @@ def _print(renderable: Any, width: int = 160) -> None:
     Console(width=None if sys.stdout.isatty() else width).print(renderable)
 
 
+CONCURRENCY_HELP = ("Model calls in flight at once: N, or auto (start at 8, grow while "
+                    "responses are clean, halve on a 429 or a spent x-ratelimit budget).")
+MAX_CONCURRENCY_HELP = "The most calls --concurrency auto may keep in flight."
+
+
 @app.command("eval")
 def eval_(
     ctx: typer.Context,
@@ -187,7 +192,8 @@ def eval_(
         str | None, typer.Option(help="Environment variable with the API key.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N items.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 32,
+    concurrency: Annotated[str, typer.Option(help=CONCURRENCY_HELP)] = "32",
+    max_concurrency: Annotated[int, typer.Option(help=MAX_CONCURRENCY_HELP)] = 64,
     seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
     timeout: Annotated[
         float | None, typer.Option(help="Seconds allowed for one request [default: 120].")
@@ -332,8 +338,9 @@ def eval_(
     if data_sha256 is not None:
         _check_data_sha256(specs, data_sha256)
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
-        concurrency=concurrency, timeout=timeout, max_retries=max_retries,
-        max_error_rate=max_error_rate, max_response_mb=max_response_mb))
+        concurrency=concurrency, max_concurrency=max_concurrency, timeout=timeout,
+        max_retries=max_retries, max_error_rate=max_error_rate,
+        max_response_mb=max_response_mb))
     settings = _run_or_explain(lambda: CallSettings(
         temperature, max_tokens, max_calls, run_settings.concurrency, run=run_settings))
     if max_calls is not None and max_calls < 1:
@@ -391,6 +398,11 @@ def eval_(
             _echo(f"run_id: {r.run_id}  (new model calls: {r.new_calls})")
             if r.summary["errors"]:
                 _echo(_error_line(r.summary))
+            window = infos[r.run_id].get("window")
+            if window and (window["mode"] == "auto" or window.get("rate_limited")):
+                from medq.concurrency import WindowStats
+
+                _echo(WindowStats.from_json(window).describe(), err=True)
     if price is not None:
         for r in outcome.results:
             typer.echo(f"cost of {r.run_id}: ${actual_cost(r.summary, infos[r.run_id], price):.4f}"
@@ -546,7 +558,8 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
     from medq.runfile import load_runfile
 
     names = ("task", "model", "data", "sample", "strategy", "base_url", "api_key_env",
-             "limit", "concurrency", "seed", "timeout", "max_retries", "max_error_rate",
+             "limit", "concurrency", "max_concurrency", "seed", "timeout", "max_retries",
+             "max_error_rate",
              "max_response_mb")
     # Compared by name: typer may carry its own copy of click's ParameterSource enum.
     given = {
@@ -1168,7 +1181,8 @@ def probe(
     api_key_env: Annotated[
         str | None, typer.Option(help="Environment variable with the API key.")
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 32,
+    concurrency: Annotated[str, typer.Option(help=CONCURRENCY_HELP)] = "32",
+    max_concurrency: Annotated[int, typer.Option(help=MAX_CONCURRENCY_HELP)] = 64,
     clean: Annotated[
         str | None, typer.Option(help="Compare stored runs instead: the clean run ...")
     ] = None,
@@ -1205,6 +1219,7 @@ def probe(
                         seed=seed, base_url=base_url, api_key_env=api_key_env)
         clean_result, probed = _run_or_explain(lambda: probe_suite(
             spec, split_probes(probes or []), store=store, concurrency=concurrency,
+            max_concurrency=max_concurrency,
             on_start=lambda run_id: _echo(f"run {run_id}", err=True)))
         if (probed[-1] if probed else clean_result).interrupted:
             _echo("interrupted: run the same command again to resume.", err=True)

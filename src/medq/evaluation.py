@@ -28,7 +28,7 @@ class CallSettings:
             (`GenerationDefaults`); None: the strategy's own.
         max_calls: stop cleanly after this many new model calls across all runs, the
             evaluated model's and every role's (judges, patients) together.
-        concurrency: model calls in flight at once.
+        concurrency: model calls in flight at once, or ``"auto"`` (`medq.concurrency`).
         run: timeouts, retries and the error bound of each run (`RunSettings`); its
             concurrency is `concurrency`.
     """
@@ -36,7 +36,7 @@ class CallSettings:
     temperature: float | None = None
     max_tokens: int | None = None
     max_calls: int | None = None
-    concurrency: int = 32
+    concurrency: int | str = 32
     run: RunSettings = field(default_factory=RunSettings)
 
     def run_settings(self) -> RunSettings:

@@ -76,6 +76,11 @@ class Progress:
         if self._bar is not None:
             self._bar.advance(self._task, n)
 
+    def describe(self, description: str) -> None:
+        """Replace the description (shown as text, never markup)."""
+        if self._bar is not None:
+            self._bar.update(self._task, description=cell(description).markup)
+
     def update(self, completed: int, total: int | None = None) -> None:
         """Set the units done (and the total, when it becomes known)."""
         if self._bar is not None:

@@ -1,6 +1,9 @@
 """How a run is carried out, as opposed to what it measures: concurrency, patience, and
 when a run counts as failed (`RunFailedError`). None of these is part of the run ID.
 
+``concurrency`` is a number of calls in flight, or ``"auto"``: a window that adapts to the
+server's rate limits between 1 and ``max_concurrency`` (`medq.concurrency`).
+
 Every value is checked here, once, before the first call, so the CLI, run files and the
 Python API refuse the same bad values with the same one-line message (the CLI names the
 flag, a run file the key). Example::
@@ -13,9 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
 from medq.models.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from medq.concurrency import Window
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_RETRIES = 4
@@ -61,6 +68,18 @@ def check_int(setting: str, value: Any, minimum: int) -> int:
     return value
 
 
+def check_concurrency(value: Any, setting: str = "concurrency") -> int | str:
+    """`value` if it is ``"auto"`` or an int >= 1; a string of digits (a flag's text) as
+    its int; else SettingError."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingError(setting, f"an integer >= 1 or {AUTO}", value)
+    return value
+
+
 def check_number(setting: str, value: Any, *, low: float, high: float = math.inf,
                  low_open: bool = False) -> float:
     """`value` as a float if it is a finite number in the range, else SettingError."""
@@ -79,7 +98,10 @@ class RunSettings:
     """How to run an evaluation (checked on construction).
 
     Attributes:
-        concurrency: model calls in flight at once (>= 1).
+        concurrency: model calls in flight at once (>= 1), or ``"auto"``: start at 8,
+            grow while responses are clean, halve on a 429 or a spent rate-limit budget.
+        max_concurrency: the most calls ``auto`` may keep in flight (>= 1; default 64).
+            A fixed `concurrency` is its own ceiling.
         timeout: seconds allowed for one HTTP attempt; None: the backend's default (120 s
             for ``openai/...``).
         max_retries: retries of a transient failure after the first attempt (>= 0).
@@ -89,20 +111,33 @@ class RunSettings:
             backend's default (8 MB for ``openai/...``).
     """
 
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | str = DEFAULT_CONCURRENCY
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     timeout: float | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     max_response_mb: float | None = None
 
     def __post_init__(self) -> None:
-        check_int("concurrency", self.concurrency, 1)
+        object.__setattr__(self, "concurrency", check_concurrency(self.concurrency))
+        check_int("max_concurrency", self.max_concurrency, 1)
         check_int("max_retries", self.max_retries, 0)
         check_number("max_error_rate", self.max_error_rate, low=0.0, high=1.0)
         if self.timeout is not None:
             check_number("timeout", self.timeout, low=0.0, low_open=True)
         if self.max_response_mb is not None:
             check_number("max_response_mb", self.max_response_mb, low=0.0, low_open=True)
+
+    @property
+    def ceiling(self) -> int:
+        """The most calls in flight these settings ever allow."""
+        return self.max_concurrency if self.concurrency == AUTO else int(self.concurrency)
+
+    def window(self) -> Window:
+        """A fresh concurrency window as these settings ask (one per model of a run)."""
+        from medq.concurrency import window_for
+
+        return window_for(self.concurrency, self.max_concurrency)
 
     def retry_policy(self) -> RetryPolicy:
         """The retry policy these settings ask for."""

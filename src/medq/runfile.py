@@ -1,7 +1,8 @@
 """Run files: one TOML (or YAML) file that fixes task, model, strategy and seed of a run.
 
 A run file holds the fields of `EvalSpec` plus the settings of `RunSettings`
-(``concurrency``, ``timeout``, ``max_retries``, ``max_error_rate``, ``max_response_mb``),
+(``concurrency``: a number or ``"auto"``, ``max_concurrency``, ``timeout``, ``max_retries``,
+``max_error_rate``, ``max_response_mb``),
 which change how the run goes but not its result or its ID; the strategy is either a
 spec string or a table whose ``name`` is the strategy and whose other keys are its
 parameters (a nested table is a nested strategy). Relative ``data`` paths are relative to
@@ -59,7 +60,8 @@ _SETTINGS = {f.name for f in fields(RunSettings)}
 _ROLE_KEYS = frozenset({"model", "base_url", "api_key_env"})
 _TYPES: dict[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "data": (str,), "sample": (bool,), "limit": (int,),
-    "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int,),
+    "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int, str),
+    "max_concurrency": (int,),
     "timeout": (float, int), "max_retries": (int,), "max_error_rate": (float, int),
     "max_response_mb": (float, int),
 }
@@ -85,8 +87,8 @@ class RunFile:
     max_ungraded: float | None = None
 
     @property
-    def concurrency(self) -> int:
-        """Model calls in flight at once."""
+    def concurrency(self) -> int | str:
+        """Model calls in flight at once, or ``"auto"``."""
         return self.settings.concurrency
 
 
@@ -123,7 +125,8 @@ def read_runfile(path: Path | str) -> dict[str, Any]:
             isinstance(value, bool) and bool not in _TYPES[key]
         )
         if not ok:
-            kind = "number" if float in _TYPES[key] else _TYPES[key][0].__name__
+            kind = ('an int or "auto"' if key == "concurrency" else
+                    "number" if float in _TYPES[key] else _TYPES[key][0].__name__)
             raise RunFileError(
                 f"run file {path}: {key!r} must be {kind}, not {type(value).__name__}"
             )

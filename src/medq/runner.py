@@ -1,6 +1,7 @@
 """The one async engine: task -> strategy -> model calls -> extracted answers -> store.
 
-A sliding window keeps up to `concurrency` model calls in flight (never lock-step batches);
+A sliding window keeps up to `concurrency` model calls in flight (never lock-step batches;
+``auto`` adapts it to the server's rate limits, `medq.concurrency`);
 each finished item is committed at once, so a run killed at any moment resumes with the
 same command and redoes only what was not finished. Ctrl-C (or SIGTERM) stops cleanly and
 keeps everything finished.
@@ -21,7 +22,7 @@ import hashlib
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from medq import __version__
@@ -33,6 +34,7 @@ from medq.calls import (
     RunHaltedError,
     completion_from_json,
 )
+from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
 from medq.liveness import RunLock
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.credentials import strip_credentials
@@ -425,6 +427,22 @@ async def answer_items(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _window_progress(bar: _Progress, log: CallLog, label: str) -> Callable[[], None]:
+    """`bar.advance` that also shows an adaptive window's size and the 429s it saw."""
+    shown: list[tuple[int, int]] = []
+
+    def advance() -> None:
+        bar.advance()
+        stats = log.window_stats()
+        now = (stats.final, stats.rate_limited)
+        if shown[-1:] != [now]:
+            shown[:] = [now]
+            bar.describe(f"{label} · window {stats.final}/{stats.ceiling}, "
+                         f"{stats.rate_limited} × 429")
+
+    return advance
+
+
 def _too_many_errors(reasons: list[str], n_items: int, max_errors: int) -> str:
     """Why a run stopped on its error budget, with the most common error."""
     common = max(set(reasons), key=lambda r: (reasons.count(r), -reasons.index(r)))
@@ -454,7 +472,7 @@ async def evaluate_async(
     *,
     store: Store,
     model: Model | None = None,
-    concurrency: int = 32,
+    concurrency: int | str = 32,
     retry: RetryPolicy | None = None,
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
@@ -467,11 +485,12 @@ async def evaluate_async(
     """Evaluate `spec`, resuming its run if one was started before. See `evaluate`.
 
     `task` replaces loading the task from `spec` (see `prepare_run`); `settings` wins over
-    `concurrency` when given; `info` is more provenance, stored with the run from its
-    start (an import's file and counts); `limiter` is a concurrency budget per endpoint
-    shared with other processes (a sweep's shards); `budget` (``--max-calls``) bounds the
-    new calls of the evaluated model and of every role's model together, and stops the
-    run as Ctrl-C does when spent (`medq.models.views.CallBudget`)."""
+    `concurrency` (an int or ``"auto"``) when given; `info` is more provenance, stored
+    with the run from its start (an import's file and counts); `limiter` is a concurrency
+    budget per endpoint shared with other processes (a sweep's shards); `budget`
+    (``--max-calls``) bounds the new calls of the evaluated model and of every role's
+    model together, and stops the run as Ctrl-C does when spent
+    (`medq.models.views.CallBudget`)."""
     settings = settings or RunSettings(concurrency=concurrency)
     lock = RunLock(store)
     try:
@@ -500,7 +519,6 @@ async def _evaluate(
     from medq.scoring.extract import EXTRACTOR_VERSION
     from medq.scoring.metrics import summarize
 
-    concurrency = settings.concurrency
     options = settings.model_options()
     own_model = model is None
     if model is None:
@@ -511,7 +529,7 @@ async def _evaluate(
                    for name, ref in spec.roles}
     if getattr(model, "unbounded_window", False):
         # A batch backend answers a whole round at once: keep every item in flight.
-        concurrency = max(concurrency, 1_000_000)
+        settings = replace(settings, concurrency=max(settings.ceiling, 1_000_000))
     if budget is not None:
         # Behind each call cache (the logs below), so only new calls count; one budget
         # for all the models, so a judge's calls are bounded as the model's are.
@@ -540,10 +558,13 @@ async def _evaluate(
     if on_start is not None:
         on_start(run_id)
     policy = retry or settings.retry_policy()
-    log = CallLog(model, store, concurrency=concurrency, retry=policy, limiter=limiter)
+    # Each model gets its own window: a judge's rate limit is not the evaluated model's.
+    log = CallLog(model, store, concurrency=settings.ceiling, retry=policy, limiter=limiter,
+                  window=settings.window())
     log.bind(spec.model, model.endpoint, model.capabilities)
     for (name, ref), live in zip(spec.roles, role_models.values(), strict=True):
-        role_log = CallLog(live, store, concurrency=concurrency, retry=policy, limiter=limiter)
+        role_log = CallLog(live, store, concurrency=settings.ceiling, retry=policy,
+                           limiter=limiter, window=settings.window())
         role_log.bind(ref.model, live.endpoint, live.capabilities)
         log.roles[name] = role_log
     try:
@@ -566,7 +587,9 @@ async def _evaluate(
         "extractor_version": EXTRACTOR_VERSION,
         "prompts": run.identity["prompts"],
         "medq_version": __version__,
-        "concurrency": concurrency,
+        "concurrency": settings.concurrency,
+        **({"max_concurrency": settings.max_concurrency} if settings.concurrency == AUTO
+           else {}),
         "capabilities": sorted(c.value for c in model.capabilities),
         "preparation": preparation,
         "roles": {name: {"model": ref.model, "endpoint": log.roles[name].endpoint,
@@ -597,6 +620,8 @@ async def _evaluate(
     done = store.done_items(run_id)
     todo = [(i, q) for i, q in enumerate(run.questions) if q.id not in done]
     bar = _Progress(len(todo), f"{spec.task} · {spec.strategy}", progress)
+    advance = _window_progress(bar, log, f"{spec.task} · {spec.strategy}") if (
+        settings.concurrency == AUTO and bar.shown) else bar.advance
     started = time.perf_counter()
     interrupted = False
     rendered: set[str] = set()
@@ -607,8 +632,8 @@ async def _evaluate(
             log,
             store,
             run_id,
-            workers=concurrency,
-            on_done=bar.advance,
+            workers=settings.ceiling,
+            on_done=advance,
             scorer=run.task.scorer,
             rendered=rendered,
             grader=run.task.grader,
@@ -649,6 +674,11 @@ async def _evaluate(
             # A prompt outside the run's identity: record its hash so provenance stays
             # whole (the strategy should declare it at registration).
             store.set_run_info(run_id, prompts_undeclared={n: prompt_hash(n) for n in undeclared})
+        windows = {"window": log.window_stats().to_json()}
+        if log.roles:
+            windows["role_windows"] = {name: r.window_stats().to_json()
+                                       for name, r in log.roles.items()}
+        store.set_run_info(run_id, **windows)
         # Only time spent answering counts: a resume with nothing left to do adds none.
         store.finish_run(run_id, status, time.perf_counter() - started if todo else 0.0)
         if failure is not None:
@@ -671,11 +701,12 @@ def evaluate(
     *,
     store: Store | None = None,
     model: Model | None = None,
-    concurrency: int = 32,
+    concurrency: int | str = 32,
     retry: RetryPolicy | None = None,
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
     task: Task | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     timeout: float | None = None,
     max_retries: int = 4,
     max_error_rate: float = 0.05,
@@ -691,11 +722,14 @@ def evaluate(
         spec: what to evaluate.
         store: where to keep it (default ``$MEDQ_HOME/medq.sqlite``).
         model: a live backend to use instead of loading ``spec.model``.
-        concurrency: model calls in flight at once (>= 1).
+        concurrency: model calls in flight at once (>= 1), or ``"auto"``: a window that
+            starts at 8, grows while responses are clean and halves on a 429 or a spent
+            ``x-ratelimit-remaining-*`` budget (`medq.concurrency`). Not part of the run ID.
         retry: a retry policy; overrides `max_retries`.
         progress: show a progress bar on a terminal.
         on_start: called with the run ID once it is known, before the first call.
         task: a task to use instead of loading ``spec.task``.
+        max_concurrency: the most calls ``auto`` may keep in flight (default 64).
         timeout, max_retries, max_error_rate, max_response_mb: see `RunSettings`
             (per-request seconds, default 120 for ``openai/...``; 4 retries; the run
             fails above 5% of items in error; 8 MB per response body). `timeout` and
@@ -712,7 +746,8 @@ def evaluate(
     Example:
         >>> evaluate(EvalSpec(task="medqa", model="openai/gpt-4o-mini", sample=True))
     """
-    settings = RunSettings(concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+    settings = RunSettings(concurrency=concurrency, max_concurrency=max_concurrency,
+                           timeout=timeout, max_retries=max_retries,
                            max_error_rate=max_error_rate, max_response_mb=max_response_mb)
     own_store = store is None
     store = store or Store()

@@ -105,7 +105,7 @@ def evaluate_conditions(
     spec: EvalSpec,
     *,
     store: Store | None = None,
-    concurrency: int = 32,
+    concurrency: int | str = 32,
     progress: bool = True,
     on_start: Callable[[str], None] | None = None,
     seed: int = 0,

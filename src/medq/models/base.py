@@ -32,6 +32,11 @@ class TransientModelError(ModelError):
         self.retry_after = retry_after
 
 
+class RateLimitedError(TransientModelError):
+    """A 429: the server's rate limit. Retried like any transient failure (after its
+    Retry-After), and a signal to an adaptive window (`medq.concurrency`) to halve."""
+
+
 class FatalModelError(ModelError):
     """A failure that retrying cannot fix and that every other call will meet too: the key
     was refused (401/403), the URL or model does not exist (404), nothing listens at the

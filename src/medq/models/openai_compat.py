@@ -1,9 +1,11 @@
 """A backend for any OpenAI-compatible chat server: vLLM, SGLang, llama.cpp, Ollama, hosted APIs.
 
 One `complete` is one HTTP attempt. Failures worth retrying raise `TransientModelError`
-(carrying the server's Retry-After); the runner wraps calls in `medq.models.retry`, the one
-retry policy. aiohttp rather than httpx: on the same calls httpx's async client spent about
-9x the CPU, and a 1,273-question eval should cost the client a couple of CPU-seconds.
+(carrying the server's Retry-After; a 429 is a `RateLimitedError`); the runner wraps calls
+in `medq.models.retry`, the one retry policy. Every response's ``x-ratelimit-*`` headers
+are reported to the run's concurrency window (`medq.concurrency.report`). aiohttp rather
+than httpx: on the same calls httpx's async client spent about 9x the CPU, and a
+1,273-question eval should cost the client a couple of CPU-seconds.
 
 Example::
 
@@ -28,9 +30,11 @@ from typing import Any
 
 import aiohttp
 
+from medq.concurrency import RateLimits, report
 from medq.models.base import (
     FatalModelError,
     ModelError,
+    RateLimitedError,
     TransientModelError,
     UnsupportedCapabilityError,
 )
@@ -227,6 +231,9 @@ class OpenAICompatModel:
         try:
             async with session.post(self._url, data=payload) as response:
                 status = response.status
+                limits = _rate_limits(response.headers)
+                if limits is not None:
+                    report(limits)
                 raw = await self._read(response)
                 if status != 200:
                     raise self._status_error(status, raw, response.headers)
@@ -287,6 +294,8 @@ class OpenAICompatModel:
 
     def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ModelError:
         message = f"HTTP {status}: {_server_message(raw)}"
+        if status == 429:
+            return RateLimitedError(message, retry_after=_retry_after(headers))
         if status in _TRANSIENT_STATUS or 500 <= status <= 599:
             return TransientModelError(message, retry_after=_retry_after(headers))
         if status in (401, 403):
@@ -501,6 +510,23 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         except (TypeError, ValueError):
             return None
     return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+_RATE_HEADERS = ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests",
+                 "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens")
+
+
+def _rate_limits(headers: Mapping[str, str]) -> RateLimits | None:
+    """The response's ``x-ratelimit-{remaining,limit}-{requests,tokens}`` headers (OpenAI's
+    names), or None without any. A value that is not a whole number is ignored, not
+    guessed."""
+    values: list[int | None] = []
+    for name in _RATE_HEADERS:
+        text = headers.get(name)
+        values.append(int(text) if text is not None and text.strip().isdigit() else None)
+    if all(v is None for v in values):
+        return None
+    return RateLimits(*values)
 
 
 def _snippet(raw: bytes, limit: int = 300) -> str:

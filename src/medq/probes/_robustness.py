@@ -387,13 +387,15 @@ def probe_suite(
     probe_specs: Sequence[str],
     *,
     store: Store,
-    concurrency: int = 32,
+    concurrency: int | str = 32,
+    max_concurrency: int = 64,
     model: Any = None,
     progress: bool = True,
     on_start: Any = None,
 ) -> tuple[Any, list[Any]]:
     """Run (or resume, or reuse) the clean run of `spec` and one run per probe spec.
 
+    `concurrency` is N or ``"auto"`` (up to `max_concurrency`; see `medq.concurrency`).
     Returns the clean `RunResult` and the probed ones, in the order given. A finished run
     makes no calls; an interrupted one stops the suite (run the command again).
     """
@@ -408,7 +410,8 @@ def probe_suite(
     results = []
     for probes in [(), *((p,) for p in specs)]:
         result = evaluate(replace(spec, probes=probes), store=store, model=model,
-                          concurrency=concurrency, progress=progress, on_start=on_start)
+                          concurrency=concurrency, max_concurrency=max_concurrency,
+                          progress=progress, on_start=on_start)
         results.append(result)
         if result.interrupted:
             break

@@ -46,7 +46,8 @@ def plan(path: PlanArg) -> None:
         s = shard.spec
         _line(f"{shard.shard_id}  {s.model}  {s.task}  {s.strategy}  seed {s.seed}")
     budgets = ", ".join(f"{e}: {n}" for e, n in swept.budgets.items())
-    _line(f"{len(swept.shards)} shards; budgets in flight per endpoint: {budgets}")
+    adaptive = " (each shard's window adapts below it: auto)" if swept.adaptive else ""
+    _line(f"{len(swept.shards)} shards; budgets in flight per endpoint: {budgets}{adaptive}")
     _line(f"saved {saved}")
 
 

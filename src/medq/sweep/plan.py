@@ -16,6 +16,11 @@ A plan file names lists that expand as a product (``models`` × ``tasks`` × ``s
     [budgets]                            # per-endpoint budgets that differ from it
     "http://127.0.0.1:8000/v1" = 64
 
+``concurrency = "auto"`` gives every shard an adaptive window (`medq.concurrency`: it
+halves on 429s and spent rate-limit budgets) whose ceiling is its endpoint's budget, then
+``max_concurrency`` (default 64) or the endpoint's entry in ``[budgets]``; the budget stays
+a hard ceiling across all shards.
+
 Each shard is exactly the spec a plain ``medq eval`` with those settings would run, so
 its ID is that run's ID (`medq.runner.run_id_for`) and ``medq runs`` lists the same runs.
 A sweep keeps its files in a folder beside the plan (``grid.toml`` -> ``grid.sweep/``):
@@ -35,6 +40,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from medq._atomic import atomic_write_text
+from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
 
 if TYPE_CHECKING:
     from medq.runner import EvalSpec
@@ -46,7 +52,8 @@ DEFAULT_BUDGET = 32
 _LISTS = {"models": "model", "tasks": "task", "strategies": "strategy", "seeds": "seed"}
 _SCALARS: dict[str, tuple[type, ...]] = {
     "data": (str,), "sample": (bool,), "limit": (int,), "base_url": (str, list),
-    "api_key_env": (str,), "concurrency": (int,), "budgets": (dict,), "probes": (list,),
+    "api_key_env": (str,), "concurrency": (int, str), "max_concurrency": (int,),
+    "budgets": (dict,), "probes": (list,),
 }
 _ITEM_TYPES = {"models": (str,), "tasks": (str,), "strategies": (str, dict), "seeds": (int,)}
 
@@ -92,6 +99,7 @@ class SweepPlan:
     source: Path
     shards: tuple[Shard, ...]
     budgets: Mapping[str, int]
+    adaptive: bool = False  # each shard's window adapts below its endpoint's budget
 
     @property
     def folder(self) -> Path:
@@ -105,7 +113,8 @@ class SweepPlan:
 
     def to_json(self) -> dict[str, Any]:
         return {"format": "medq-sweep", "version": 1, "source": str(self.source),
-                "budgets": dict(self.budgets), "shards": [s.to_json() for s in self.shards]}
+                "budgets": dict(self.budgets), "adaptive": self.adaptive,
+                "shards": [s.to_json() for s in self.shards]}
 
     def save(self) -> Path:
         """Write ``plan.json`` into the sweep's folder (atomically)."""
@@ -203,8 +212,18 @@ def load_plan(path: Path | str) -> SweepPlan:
     if any(not isinstance(u, str) for u in base_urls if u is not None):
         raise PlanError(f"plan {path}: 'base_url' must be a URL or a list of URLs")
     default = raw.get("concurrency", DEFAULT_BUDGET)
+    adaptive = default == AUTO
+    if isinstance(default, str) and not adaptive:
+        raise PlanError(f'plan {path}: \'concurrency\' must be a positive integer or "auto", '
+                        f"not {default!r}")
+    if "max_concurrency" in raw and not adaptive:
+        raise PlanError(f"plan {path}: 'max_concurrency' is the ceiling of concurrency = "
+                        f'"auto"; with a fixed concurrency, that number is the budget')
+    if adaptive:
+        default = raw.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
     given = {str(k).rstrip("/"): v for k, v in (raw.get("budgets") or {}).items()}
-    for endpoint, budget in [("concurrency", default), *given.items()]:
+    first = "max_concurrency" if adaptive else "concurrency"
+    for endpoint, budget in [(first, default), *given.items()]:
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise PlanError(f"plan {path}: the budget of {endpoint!r} must be a positive "
                             f"integer, not {budget!r}")
@@ -216,12 +235,13 @@ def load_plan(path: Path | str) -> SweepPlan:
     specs = [EvalSpec(model=m, task=t, strategy=s, seed=seed, base_url=u, **scalars)
              for m, t, s, seed, u in itertools.product(
                  grid["models"], grid["tasks"], grid["strategies"], grid["seeds"], base_urls)]
-    return plan_sweep(path, specs, given, default)
+    return plan_sweep(path, specs, given, default, adaptive=adaptive)
 
 
 def plan_sweep(source: Path, specs: Sequence[EvalSpec], budgets: Mapping[str, int],
-               default_budget: int = DEFAULT_BUDGET) -> SweepPlan:
-    """The plan of `specs`: each one's run ID and endpoint, and every endpoint's budget."""
+               default_budget: int = DEFAULT_BUDGET, *, adaptive: bool = False) -> SweepPlan:
+    """The plan of `specs`: each one's run ID and endpoint, and every endpoint's budget
+    (with `adaptive`, each shard's window adapts below its endpoint's budget)."""
     from medq.runner import run_id_for
     from medq.tasks.base import load_task
 
@@ -246,7 +266,7 @@ def plan_sweep(source: Path, specs: Sequence[EvalSpec], budgets: Mapping[str, in
         raise PlanError(f"plan {source}: budgets name {unknown[0]!r}, which no shard calls "
                         f"(endpoints: {', '.join(sorted(endpoints))})")
     resolved = {e: int(budgets.get(e, default_budget)) for e in sorted(endpoints)}
-    return SweepPlan(Path(source), tuple(shards), resolved)
+    return SweepPlan(Path(source), tuple(shards), resolved, adaptive)
 
 
 def read_plan(path: Path | str) -> SweepPlan:
@@ -263,7 +283,7 @@ def read_plan(path: Path | str) -> SweepPlan:
         if data.get("format") != "medq-sweep":
             raise ValueError("not a medq sweep plan")
         return SweepPlan(Path(data["source"]), tuple(Shard.from_json(s) for s in data["shards"]),
-                         dict(data["budgets"]))
+                         dict(data["budgets"]), bool(data.get("adaptive", False)))
     except FileNotFoundError:
         raise PlanError(f"plan {path}: not planned yet (run `medq sweep plan {path}`)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -30,12 +30,14 @@ STATES = ("done", "running", "failed", "pending")
 
 @dataclass(frozen=True)
 class ShardJob:
-    """A shard with the files it writes and its endpoint's budget (its own window)."""
+    """A shard with the files it writes and its endpoint's budget: its own window's size,
+    or, when `adaptive`, its adaptive window's ceiling."""
 
     shard: Shard
     store: str
     state: str
     budget: int
+    adaptive: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def run_shard(job: ShardJob, limiter: Any) -> ShardResult:
 
     Never raises for a failure of the run: the result (and the state file) say why.
     """
+    from medq.concurrency import AUTO
+    from medq.run_settings import RunSettings
     from medq.runner import evaluate_async
     from medq.store import Store
 
@@ -104,7 +108,9 @@ def run_shard(job: ShardJob, limiter: Any) -> ShardResult:
     try:
         store_path.parent.mkdir(parents=True, exist_ok=True)
         with Store(store_path) as store:
-            result = asyncio.run(evaluate_async(shard.spec, store=store, concurrency=job.budget,
+            settings = RunSettings(concurrency=AUTO if job.adaptive else job.budget,
+                                   max_concurrency=job.budget)
+            result = asyncio.run(evaluate_async(shard.spec, store=store, settings=settings,
                                                 progress=False, limiter=limiter))
             if result.run_id != shard.shard_id:
                 raise RuntimeError(f"the shard ran as {result.run_id}, not {shard.shard_id}: "
@@ -131,7 +137,7 @@ def run_shard(job: ShardJob, limiter: Any) -> ShardResult:
 def jobs(plan: SweepPlan) -> list[ShardJob]:
     """The plan's shards as executor jobs."""
     return [ShardJob(s, str(plan.store_path(s)), str(plan.state_path(s)),
-                     plan.budgets.get(s.endpoint, 32)) for s in plan.shards]
+                     plan.budgets.get(s.endpoint, 32), plan.adaptive) for s in plan.shards]
 
 
 def run_sweep(plan: SweepPlan, executor: Executor | None = None) -> list[ShardResult]:

@@ -34,6 +34,14 @@ Fault kinds: an HTTP status code as a string (``"400"``, ``"429"``, ``"500"``, .
 page, as a login proxy or a web UI sends) and ``"drop"`` (the connection is closed without
 a response). ``always="500"`` applies one kind to every request. A request with a wrong
 key gets a 401 that echoes the key it was sent, as careless servers do.
+
+A rate limit: ``max_concurrent=T`` admits at most T chat requests at once, counted here on
+the server; one arriving while T are being answered gets an immediate 429 with
+``Retry-After`` (`retry_after`) and ``x-ratelimit-remaining-requests: 0``. Admitted ones
+carry ``x-ratelimit-limit-requests: T`` and ``x-ratelimit-remaining-requests`` (T minus the
+requests being answered, this one included, when it was admitted), as OpenAI reports its
+budget. `rate_limited` counts the 429s, `max_in_flight` the most requests it held at once
+(refused ones included), `max_admitted` the most it answered at once.
 """
 
 from __future__ import annotations
@@ -191,6 +199,8 @@ class FakeOpenAIServer:
         logprobs: when False the server ignores logprob requests (like some proxies do).
         models: model IDs served; others get a 404. None serves any model name.
         api_key: when set, requests without ``Authorization: Bearer <api_key>`` get a 401.
+        max_concurrent: answer at most this many chat requests at once; the rest get a 429
+            (see the module docstring). None: no limit.
         port: port to bind; 0 picks a free one.
     """
 
@@ -205,8 +215,11 @@ class FakeOpenAIServer:
         logprobs: bool = True,
         models: Sequence[str] | None = None,
         api_key: str | None = None,
+        max_concurrent: int | None = None,
         port: int = 0,
     ) -> None:
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1, not {max_concurrent}")
         self.responder = responder or letter_responder()
         self.latency = latency
         self.faults = tuple((kind, count) for kind, count in (faults or {}).items() if count)
@@ -219,8 +232,12 @@ class FakeOpenAIServer:
         self.requests: list[ReceivedRequest] = []
         self.attempts: Counter[bytes] = Counter()
         self.faults_sent: Counter[str] = Counter()
+        self.max_concurrent = max_concurrent
         self.in_flight = 0
         self.max_in_flight = 0  # the most chat requests it was answering at once
+        self.admitted = 0  # under max_concurrent: the requests being answered, not refused
+        self.max_admitted = 0
+        self.rate_limited = 0  # 429s sent because more than max_concurrent were in flight
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -337,9 +354,34 @@ class FakeOpenAIServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if self.max_concurrent is not None:
+                return await self._limited(request, self.max_concurrent)
             return await self._answer(request)
         finally:
             self.in_flight -= 1
+
+    async def _limited(self, request: web.Request, limit: int) -> web.StreamResponse:
+        """`_answer` under a limit of `limit` requests at once, reported in headers."""
+        if self.admitted >= limit:
+            await request.read()
+            self.requests.append(ReceivedRequest(request.path, {}, _headers(request)))
+            self.rate_limited += 1
+            refused = _error(429, f"Rate limit reached: {limit} requests in flight.",
+                             "rate_limit_exceeded")
+            refused.headers.update({"Retry-After": self.retry_after,
+                                    "x-ratelimit-limit-requests": str(limit),
+                                    "x-ratelimit-remaining-requests": "0"})
+            return refused
+        self.admitted += 1
+        self.max_admitted = max(self.max_admitted, self.admitted)
+        remaining = limit - self.admitted
+        try:
+            response = await self._answer(request)
+        finally:
+            self.admitted -= 1
+        response.headers.update({"x-ratelimit-limit-requests": str(limit),
+                                 "x-ratelimit-remaining-requests": str(remaining)})
+        return response
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -552,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--letters", default="ABCD", help="letters for --responder letter")
     parser.add_argument("--text", default="Answer: A", help="text for --responder fixed")
     parser.add_argument("--no-logprobs", action="store_true", help="ignore logprob requests")
+    parser.add_argument("--max-concurrent", type=int, default=None, metavar="T",
+                        help="answer at most T requests at once; 429 the rest")
+    parser.add_argument("--retry-after", default="0", help="Retry-After of 429s, seconds")
     parser.add_argument(
         "--fault",
         action="append",
@@ -566,6 +611,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         latency=args.latency,
         faults=faults,
         logprobs=not args.no_logprobs,
+        retry_after=args.retry_after,
+        max_concurrent=args.max_concurrent,
         port=args.port,
     )
 
