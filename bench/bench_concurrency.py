@@ -23,7 +23,7 @@ Usage::
     .venv/bin/python bench/bench_concurrency.py                  # T=16, 50 ms, 1,000 items
     .venv/bin/python bench/bench_concurrency.py --items 200 --repeats 1   # smoke test
 
-Results go to ``bench/.work/concurrency.json``; a markdown table goes to stdout.
+Results go to ``bench/.work/concurrency_T<limit>.json``; a markdown table goes to stdout.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def main() -> None:
         "target_met": ratio >= 1 - TARGET and auto["exhausted_retries"] == 0,
     }
     WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "concurrency.json").write_text(json.dumps(result, indent=2) + "\n")
+    (WORK / f"concurrency_T{args.limit}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"T={args.limit} in flight, {args.latency * 1000:g} ms per request, Retry-After "
           f"{args.retry_after} s, {args.items} items, median of {args.repeats}; load "
           f"{load[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end; ideal "

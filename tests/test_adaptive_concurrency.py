@@ -6,6 +6,7 @@ headers) above its limit, so what is asserted here is what the server saw.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -150,3 +151,14 @@ def test_run_files_take_auto(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         f"error: run file {path}: concurrency must be an integer >= 1 or auto, not 'fast'"]
+
+
+def test_the_progress_bar_shows_the_window(medq_home: Path) -> None:
+    from tests.test_progress import on_a_terminal
+
+    with FakeOpenAIServer(latency=0.05, max_concurrent=3, retry_after="0") as server:
+        code, _, shown = on_a_terminal(["eval", "--task", "medqa", "--sample", "--model",
+                                        "openai/fake", "--base-url", server.base_url,
+                                        "--concurrency", "auto"], medq_home)
+    assert code == 0, shown
+    assert re.search(r"medqa · direct · window \d+/64, \d+ × 429", shown), shown

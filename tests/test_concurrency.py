@@ -249,6 +249,23 @@ def test_a_call_waiting_to_retry_gives_its_slot_back() -> None:
     assert asyncio.run(main()) == ["other", "retry"]
 
 
+def test_it_never_grows_past_the_servers_request_budget() -> None:
+    async def main() -> AdaptiveWindow:
+        window = AdaptiveWindow(64, start=2)
+
+        async def roomy() -> str:
+            await asyncio.sleep(0)
+            report(RateLimits(remaining_requests=4, limit_requests=5))  # "clear", yet 5
+            return "ok"
+
+        await asyncio.gather(*(hold(window, roomy) for _ in range(100)))
+        return window
+
+    window = asyncio.run(main())
+    assert (window.peak, window.size, window.stats().server_limit) == (5, 5, 5)
+    assert "server limit 5" in window.stats().describe()
+
+
 def test_other_transient_errors_are_no_signal() -> None:
     async def main() -> AdaptiveWindow:
         window = AdaptiveWindow(8, start=4)

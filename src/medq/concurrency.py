@@ -21,9 +21,13 @@ in proportion to how often it is heard).
   worth of responses) a round with marks multiplies the size by ``1 - alpha / 2``, where
   alpha is the running fraction of marked responses (gain `GAIN`, starting at 1). A budget
   spent on every response halves it, as a 429 does; a window that only just touches the
-  limit loses a slot, instead of being halved each time it reaches it (measured in
-  BENCHMARKS.md: halving there kept 0.79 of the best fixed throughput).
+  limit loses a slot, instead of being halved each time it reaches it (a sawtooth between
+  half the limit and the limit: see BENCHMARKS.md).
 - A response that says the budget is nearly spent (`LOW_FRACTION`) holds it where it is.
+- It never grows past the server's whole request budget (``x-ratelimit-limit-requests``,
+  when sent): more calls in flight than the server allows per minute (or at once) can
+  only draw 429s, and a client too busy to keep its window full would otherwise see room
+  that is not there.
 
 A 429 is a signal to the window, not an error: the one retry policy (`medq.models.retry`)
 retries it after the server's Retry-After, and only a call that exhausts its retries is an
@@ -157,6 +161,7 @@ class WindowStats:
         decreases: times it shrank (a 429 halves it; rounds with spent budgets cut it by
             DCTCP's alpha / 2), at most once per round trip.
         trajectory: (seconds since the first call, size) at each change, oldest first.
+        server_limit: the last ``x-ratelimit-limit-requests`` heard (its growth stops there).
     """
 
     mode: str
@@ -167,11 +172,12 @@ class WindowStats:
     rate_limited: int = 0
     decreases: int = 0
     trajectory: tuple[tuple[float, int], ...] = ()
+    server_limit: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "start": self.start, "ceiling": self.ceiling,
                 "final": self.final, "peak": self.peak, "rate_limited": self.rate_limited,
-                "decreases": self.decreases,
+                "decreases": self.decreases, "server_limit": self.server_limit,
                 "trajectory": [[round(t, 3), n] for t, n in self.trajectory]}
 
     @classmethod
@@ -180,7 +186,8 @@ class WindowStats:
         return cls(str(data["mode"]), int(data["start"]), int(data["ceiling"]),
                    int(data["final"]), int(data["peak"]), int(data.get("rate_limited", 0)),
                    int(data.get("decreases", 0)),
-                   tuple((float(t), int(n)) for t, n in data.get("trajectory", ())))
+                   tuple((float(t), int(n)) for t, n in data.get("trajectory", ())),
+                   data.get("server_limit"))
 
     def describe(self) -> str:
         """One line, e.g. ``auto window 8 → 15 (peak 17, ceiling 64); 3 × 429, 1 decrease``."""
@@ -188,8 +195,9 @@ class WindowStats:
         if self.mode == "fixed":
             return f"fixed window {self.final}; {limited}"
         cuts = f"{self.decreases} decrease" + ("" if self.decreases == 1 else "s")
+        server = "" if self.server_limit is None else f", server limit {self.server_limit}"
         return (f"auto window {self.start} → {self.final} (peak {self.peak}, ceiling "
-                f"{self.ceiling}); {limited}, {cuts}")
+                f"{self.ceiling}{server}); {limited}, {cuts}")
 
 
 Attempt = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
@@ -282,6 +290,7 @@ class AdaptiveWindow:
         self._epoch = 0  # bumped by each decrease
         self._alpha = 1.0  # running fraction of marked (budget spent) responses
         self._seen = self._marked = 0  # responses, and marked ones, in this round
+        self._server_limit: int | None = None  # x-ratelimit-limit-requests, last heard
         self._clock = clock
         self._t0: float | None = None
         self._trajectory: list[tuple[float, int]] = [(0.0, start)]
@@ -330,16 +339,25 @@ class AdaptiveWindow:
                 self._in_use += 1
                 waiter.set_result(self._epoch)
 
-    def _settle(self, pressure: Pressure, epoch: int) -> None:
+    def _hear(self, limits: RateLimits) -> None:
+        if limits.limit_requests:
+            self._server_limit = limits.limit_requests
+
+    def _settle(self, limits: RateLimits | None, epoch: int) -> None:
+        if limits is not None:
+            self._hear(limits)
         if epoch != self._epoch:
             return  # sent before the last decrease: it says nothing about the new size
+        pressure: Pressure = "clear" if limits is None else limits.pressure()
+        room = self._ceiling if self._server_limit is None else min(self._ceiling,
+                                                                    self._server_limit)
         self._seen += 1
         if pressure != "clear":
             self._slow_start = False
             self._clean = 0
             self._marked += pressure == "exhausted"
         # Grow only a window in use: one the run never fills says nothing about the server.
-        elif self.size < self._ceiling and self._in_use >= self.size:
+        elif self.size < room and self._in_use >= self.size:
             self._clean += 1
             if self._slow_start or self._clean >= self.size:
                 self._resize(self.size + 1)
@@ -380,7 +398,8 @@ class AdaptiveWindow:
 
     def stats(self) -> WindowStats:
         return WindowStats("auto", self.start, self._ceiling, self.size, self.peak,
-                           self.rate_limited, self.decreases, tuple(self._trajectory))
+                           self.rate_limited, self.decreases, tuple(self._trajectory),
+                           self._server_limit)
 
 
 class _AdaptiveSlot:
@@ -414,6 +433,8 @@ class _AdaptiveSlot:
         try:
             result = await call()
         except TransientModelError as exc:
+            if heard:
+                window._hear(heard[-1])
             if isinstance(exc, RateLimitedError):
                 window.rate_limited += 1
                 window._decrease(self._epoch)
@@ -422,7 +443,7 @@ class _AdaptiveSlot:
             raise
         finally:
             _heard.reset(token)
-        window._settle(heard[-1].pressure() if heard else "clear", self._epoch)
+        window._settle(heard[-1] if heard else None, self._epoch)
         return result
 
 
