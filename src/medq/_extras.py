@@ -25,6 +25,7 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
     "faiss": ("rag", "faiss-cpu", "dense retrieval (--retriever dense:...)"),
     "pyarrow": ("parquet", "pyarrow", "parquet files"),
     "ray": ("ray", "ray", "the ray executor (medq sweep run --executor ray)"),
+    "pandas": ("ray", "pandas", "Ray Data (medq index embed --executor ray)"),
     "fastapi": ("serve", "fastapi", "medq serve"),
     "uvicorn": ("serve", "uvicorn", "medq serve"),
 }

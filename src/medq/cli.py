@@ -1454,6 +1454,112 @@ def index_build(
           f"{time.perf_counter() - start:.1f} s")
 
 
+def _executor_option(executor: str | None, address: str | None) -> None:
+    if executor not in (None, "local", "ray"):
+        _fail(f"--executor must be local or ray, not {executor!r}")
+    if address is not None and executor != "ray":
+        _fail("--address is for --executor ray")
+
+
+@index_app.command("embed")
+def index_embed(
+    corpus: Annotated[str, typer.Argument(help="Corpus name (see `medq corpus list`).")],
+    encoder: Annotated[str, typer.Option(
+        help="all-MiniLM-L6-v2, a model name or folder, medcpt, or QUERY|DOC (the document "
+             "side embeds).")] = "all-MiniLM-L6-v2",
+    shards: Annotated[int | None, typer.Option(
+        min=1, help="Shards of consecutive rows (default: one per 100,000 snippets); the "
+                    "same number finds the same files.")] = None,
+    executor: Annotated[str, typer.Option(
+        help="local (a process pool) or ray (Ray Data, an encoder actor pool).")] = "local",
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Processes (local) or encoder actors (ray); default: the CPUs (1 on a "
+                    "GPU).")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster to join, e.g. ray://head:10001 (default: a local Ray).")] = None,
+    device: Annotated[str | None, typer.Option(help="torch device: cpu, cuda, ...")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 64,
+    gpus_per_worker: Annotated[float, typer.Option(
+        min=0, help="ray: GPUs each encoder actor asks for.")] = 0.0,
+    max_length: Annotated[int | None, typer.Option(
+        min=1, help="Tokens kept per snippet (default: the model's).")] = None,
+    pooling: Annotated[str | None, typer.Option(
+        help="model (its own), mean, cls or max (default: the model's).")] = None,
+    revision: Annotated[str | None, typer.Option(help="Hub commit of the model.")] = None,
+) -> None:
+    """Embed a corpus into one file per shard, named by the encoder's key; shards already
+    there are skipped, so the same command resumes after a kill."""
+    from medq.retrieval import open_corpus
+    from medq.retrieval.dense import load_encoder
+    from medq.retrieval.embed import embed_corpus
+
+    _executor_option(executor, address)
+    c = _run_or_explain(lambda: open_corpus(corpus))
+    pair = _run_or_explain(lambda: load_encoder(
+        encoder, max_length=max_length, pooling=pooling, revision=revision))
+    if workers is None and executor == "local" and (device or "").startswith("cuda"):
+        workers = 1
+    report = _run_or_explain(lambda: embed_corpus(
+        c, pair.document, shards=shards, executor=executor, workers=workers, address=address,
+        batch_size=batch_size, device=device, gpus_per_worker=gpus_per_worker))
+    vectors = report.vectors
+    _echo(f"{corpus}: {len(report.encoded)} shards embedded, {report.skipped} already there, "
+          f"of {len(vectors.shards)} ({vectors.n} snippets x {vectors.dim}) in "
+          f"{report.seconds:.1f} s; key {vectors.key} in {vectors.folder}")
+    _echo(f"next: medq index build-faiss {corpus} --encoder '{encoder}'")
+
+
+@index_app.command("build-faiss")
+def index_build_faiss(
+    corpus: Annotated[str, typer.Argument(help="Corpus name (see `medq corpus list`).")],
+    encoder: Annotated[str, typer.Option(
+        help="The --encoder given to `medq index embed`.")] = "all-MiniLM-L6-v2",
+    kind: Annotated[str, typer.Option(
+        help="auto (flat up to 200,000 snippets, hnsw above), flat, ivf or hnsw.")] = "auto",
+    nlist: Annotated[int | None, typer.Option(
+        min=1, help="ivf: lists (default: the power of two nearest 4*sqrt(N)).")] = None,
+    nprobe: Annotated[int | None, typer.Option(
+        min=1, help="ivf: lists searched per query (default: min(nlist, 64)).")] = None,
+    pq: Annotated[int, typer.Option(
+        min=0, help="ivf: bytes of a product-quantised code per vector (0: full vectors).")
+    ] = 0,
+    train_size: Annotated[int | None, typer.Option(
+        min=1, help="ivf: training sample rows (default: 64 per list).")] = None,
+    hnsw_m: Annotated[int, typer.Option(min=2, help="hnsw: links per node.")] = 32,
+    max_length: Annotated[int | None, typer.Option(
+        min=1, help="As given to `medq index embed`.")] = None,
+    pooling: Annotated[str | None, typer.Option(help="As given to `medq index embed`.")] = None,
+    revision: Annotated[str | None, typer.Option(help="As given to `medq index embed`.")] = None,
+) -> None:
+    """Build the faiss index the dense retriever reads from `medq index embed`'s files,
+    streamed (IVF trains on a sample; vectors are added in batches)."""
+    import time
+
+    from medq.retrieval import open_corpus
+    from medq.retrieval.dense import encoder_meta, load_encoder
+    from medq.retrieval.embed import EmbeddingSet, vectors_key
+    from medq.retrieval.faiss_build import KINDS, build_faiss
+
+    if kind not in KINDS:
+        _fail(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    c = _run_or_explain(lambda: open_corpus(corpus))
+    pair = _run_or_explain(lambda: load_encoder(
+        encoder, max_length=max_length, pooling=pooling, revision=revision))
+    key, _ = _run_or_explain(lambda: vectors_key(pair.document))
+    vectors = _run_or_explain(lambda: EmbeddingSet.load(c.index_dir("embeddings"), key))
+    if vectors.corpus_fingerprint != c.fingerprint:
+        _fail(f"the embeddings of {corpus!r} are older than the corpus; run `medq index "
+              "embed` again")
+    start = time.perf_counter()
+    directory = c.index_dir(f"dense-{pair.slug}")
+    meta = _run_or_explain(lambda: build_faiss(
+        vectors, directory, kind=kind, nlist=nlist, nprobe=nprobe, pq=pq,
+        train_size=train_size, hnsw_m=hnsw_m, meta=encoder_meta(pair)))
+    _echo(f"{meta['kind']} index of {corpus} ({meta['n']} vectors x {meta['dim']}) built in "
+          f"{time.perf_counter() - start:.1f} s in {directory}; search it with "
+          f"--retriever 'dense:{encoder}'")
+
+
 @app.command()
 def search(
     corpus: Annotated[str, typer.Argument(help="Corpus name(s), joined with '+'.")],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -149,4 +150,66 @@ def build_tiny_model(
         "top_p": 0.9,
     }
     (path / "generation_config.json").write_text(json.dumps(generation))
+    return path
+
+
+def build_tiny_encoder(
+    path: Path,
+    *,
+    hidden_size: int = 32,
+    layers: int = 2,
+    heads: int = 4,
+    intermediate_size: int | None = None,
+    vocab_size: int = 400,
+    max_positions: int = 128,
+    seed: int = 0,
+    pooling: str = "mean",
+) -> Path:
+    """Save a random BERT encoder, a locally trained WordPiece tokenizer and a
+    sentence-transformers config (`pooling`, then unit length) under `path`; return `path`.
+
+    The architecture is BERT's (MiniLM and MedCPT are BERTs), only smaller by default:
+    ``hidden_size=384, layers=6, heads=12`` is all-MiniLM-L6-v2's shape, ``768, 12, 12``
+    MedCPT's.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import models as tok_models
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import (
+            Normalize,
+            Pooling,
+            Transformer,
+        )
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(tok_models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(medical_sentences(400, seed), trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials, show_progress=False))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                   model_max_length=max_positions)
+    config = BertConfig(vocab_size=len(fast), hidden_size=hidden_size,
+                        num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=intermediate_size or 4 * hidden_size,
+                        max_position_embeddings=max_positions)
+    torch.manual_seed(seed)
+    plain = path / "plain"
+    BertModel(config).save_pretrained(plain)
+    fast.save_pretrained(plain)
+    body = Transformer(str(plain), max_seq_length=max_positions)
+    model = SentenceTransformer(
+        modules=[body, Pooling(hidden_size, pooling_mode=pooling), Normalize()], device="cpu")
+    model.save(str(path))
+    shutil.rmtree(plain)
     return path

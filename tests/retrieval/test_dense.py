@@ -45,8 +45,11 @@ def test_build_search_and_resume_from_saved_chunks(tmp_path: Path) -> None:
     dual = DualEncoder(encoder, encoder)
     DenseIndex.build(open_corpus("c"), dual, chunk_size=16)
     assert encoder.calls == [16, 16, 16, 2]
-    chunks = open_corpus("c").index_dir("dense-hashing") / "embeddings"
-    (chunks / "00001.npy").unlink()  # as if the build had been killed there
+    shards = sorted((open_corpus("c").index_dir("embeddings")).glob("rows-*.npy"))
+    assert [p.name.split(".")[0] for p in shards] == [
+        "rows-000000000-000000016", "rows-000000016-000000032", "rows-000000032-000000048",
+        "rows-000000048-000000050"]
+    shards[1].unlink()  # as if the build had been killed there
     encoder.calls.clear()
     DenseIndex.build(open_corpus("c"), dual, chunk_size=16)
     assert encoder.calls == [16]  # only the missing chunk is embedded again

@@ -5,47 +5,51 @@ may be asymmetric, with one encoder for queries and another for documents, as Me
 (Jin et al., "MedCPT", Bioinformatics 2023): ``medcpt`` names that pair, and
 ``QUERY_MODEL|DOC_MODEL`` any other. Documents are embedded as ``title. content``.
 
-Embeddings are computed in chunks of `chunk_size` snippets, each saved as it finishes
-(``embeddings/00000.npy``, ...), so an interrupted build resumes where it stopped. The
-vectors then go into a faiss index: exact inner product (``IndexFlatIP``) up to
-`flat_max` snippets, HNSW above it (an approximate index whose memory and latency stay
-reasonable at PubMed scale; ``efSearch`` trades recall for speed).
+Embeddings are computed by the corpus embedding job (`medq.retrieval.embed`: one file per
+shard of `chunk_size` snippets, named by the encoder's key, skipped when present), so an
+interrupted build resumes where it stopped, on this process, a process pool or Ray
+(``medq index embed``). The vectors then go into a faiss index built from the shard files
+(`medq.retrieval.faiss_build`, ``medq index build-faiss``): exact inner product
+(``IndexFlatIP``) up to `flat_max` snippets, HNSW above it, or IVF (optionally
+product-quantised) when asked. The index records the encoders, so the retriever encodes
+queries exactly as the index was built to expect.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medq._atomic import atomic_path, atomic_write_text
 from medq._extras import require_extra
-from medq.embeddings import DEFAULT_ENCODER, Encoder, SentenceTransformerEncoder, get_encoder
+from medq.embeddings import (
+    DEFAULT_ENCODER,
+    Encoder,
+    EncoderSpec,
+    SentenceTransformerEncoder,
+    get_encoder,
+)
 from medq.retrieval.base import Passage, RetrievalError
 from medq.retrieval.corpora import Corpus
+from medq.retrieval.embed import embed_corpus
+from medq.retrieval.faiss_build import FORMAT_VERSION, build_faiss
 
-FORMAT_VERSION = 1
 MEDCPT = ("ncbi/MedCPT-Query-Encoder", "ncbi/MedCPT-Article-Encoder")
 
 
 class ClsPoolingEncoder(SentenceTransformerEncoder):
-    """A plain transformers encoder whose vector is the [CLS] token (MedCPT's pooling)."""
+    """A plain transformers encoder whose vector is the [CLS] token (MedCPT's pooling),
+    of at most 512 tokens."""
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                st = require_extra("sentence_transformers", "dense retrieval")
-                SentenceTransformer, models = st.SentenceTransformer, st.models
-                body = models.Transformer(self.name, max_seq_length=512)
-                pool = models.Pooling(body.get_word_embedding_dimension(), pooling_mode="cls")
-                self._model = SentenceTransformer(modules=[body, pool], device=self.device)
-            return self._model
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        kwargs.setdefault("pooling", "cls")
+        kwargs.setdefault("max_length", 512)
+        super().__init__(name, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,27 @@ class DualEncoder:
         return re.sub(r"[^A-Za-z0-9_.+-]+", "_", self.name.replace("|", "+"))[:120]
 
 
-def load_encoder(spec: str | Encoder | DualEncoder = DEFAULT_ENCODER) -> DualEncoder:
-    """``'all-MiniLM-L6-v2'``, a local path, ``'medcpt'``, or ``'QUERY|DOCUMENT'``."""
+def load_encoder(spec: str | Encoder | DualEncoder = DEFAULT_ENCODER, *,
+                 max_length: int | None = None, pooling: str | None = None,
+                 revision: str | None = None) -> DualEncoder:
+    """``'all-MiniLM-L6-v2'``, a local path, ``'medcpt'``, or ``'QUERY|DOCUMENT'``.
+
+    `max_length`, `pooling` and `revision` (see `EncoderSpec`) override the document
+    encoder's settings, and the query encoder's too when the two are one model."""
+    pair = _pair(spec)
+    overrides: dict[str, Any] = {
+        k: v for k, v in (("max_length", max_length), ("pooling", pooling),
+                          ("revision", revision)) if v is not None}
+    if not overrides:
+        return pair
+    document_spec = getattr(pair.document, "spec", None)
+    if not isinstance(document_spec, EncoderSpec):
+        raise ValueError("--max-length, --pooling and --revision need a model name or folder")
+    document = SentenceTransformerEncoder.from_spec(replace(document_spec, **overrides))
+    return DualEncoder(document if pair.query is pair.document else pair.query, document)
+
+
+def _pair(spec: str | Encoder | DualEncoder) -> DualEncoder:
     if isinstance(spec, DualEncoder):
         return spec
     if not isinstance(spec, str):
@@ -89,8 +112,16 @@ def _full(name: str) -> str:
     return name
 
 
-def _document_text(title: str, content: str) -> str:
-    return f"{title}. {content}" if title else content
+def _spec_of(encoder: Encoder) -> dict[str, Any] | None:
+    spec = getattr(encoder, "spec", None)
+    return asdict(spec) if isinstance(spec, EncoderSpec) else None
+
+
+def encoder_meta(encoder: DualEncoder) -> dict[str, Any]:
+    """What a dense index records about its encoders: the name, and each side's
+    `EncoderSpec` where it has one (queries are encoded from the recorded spec)."""
+    return {"encoder": encoder.name, "query_spec": _spec_of(encoder.query),
+            "document_spec": _spec_of(encoder.document)}
 
 
 class DenseIndex:
@@ -110,61 +141,25 @@ class DenseIndex:
         flat_max: int = 200_000,
         progress: Callable[[int, int], None] | None = None,
     ) -> DenseIndex:
-        """Embed every snippet (resuming from saved chunks) and build the faiss index.
+        """Embed every snippet in this process (resuming from saved shards of `chunk_size`
+        rows, `medq.retrieval.embed`) and build the faiss index (flat up to `flat_max`
+        snippets, HNSW above); for a process pool or Ray, use `embed_corpus` and
+        `build_faiss` (``medq index embed``, ``medq index build-faiss``).
 
         Args:
             corpus: the stored corpus.
             encoder: the document side embeds the snippets.
-            chunk_size: snippets per saved chunk of embeddings.
+            chunk_size: snippets per saved shard of embeddings.
             flat_max: corpora up to this size get an exact index, larger ones HNSW.
-            progress: called with (snippets embedded, total) after each chunk.
+            progress: called with (snippets embedded, total) after each shard.
         """
-        faiss = require_extra("faiss", "dense retrieval")
+        require_extra("faiss", "dense retrieval")
+        report = embed_corpus(corpus, encoder.document, shard_rows=chunk_size,
+                              progress=progress)
         directory = corpus.index_dir(f"dense-{encoder.slug}")
-        chunks = directory / "embeddings"
-        chunks.mkdir(parents=True, exist_ok=True)
-        stamp = {"encoder": encoder.name, "corpus_fingerprint": corpus.fingerprint,
-                 "chunk_size": chunk_size}
-        stamp_path = directory / "build.json"
-        if not stamp_path.exists() or json.loads(stamp_path.read_text()) != stamp:
-            shutil.rmtree(chunks)  # another corpus or encoder: nothing to resume
-            chunks.mkdir(parents=True)
-            atomic_write_text(stamp_path, json.dumps(stamp))
-        n = len(corpus)
-        parts = []
-        for number, start in enumerate(range(0, n, chunk_size)):
-            path = chunks / f"{number:05d}.npy"
-            rows = range(start, min(start + chunk_size, n))
-            if path.exists():
-                vectors = np.load(path)
-            else:
-                texts = [_document_text(s.title, s.content)
-                         for s in (corpus.snippet(r) for r in rows)]
-                vectors = np.asarray(encoder.document.encode(texts), dtype=np.float32)
-                with atomic_path(path) as tmp, open(tmp, "wb") as f:
-                    np.save(f, vectors)
-            parts.append(vectors)
-            if progress is not None:
-                progress(rows.stop, n)
-        matrix = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
-        dim = matrix.shape[1]
-        if n <= flat_max:
-            index = faiss.IndexFlatIP(dim)
-            kind = "flat"
-        else:
-            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 200
-            kind = "hnsw"
-        index.add(matrix)
-        meta = {"format": "medq-dense", "version": FORMAT_VERSION, "kind": kind, "dim": dim,
-                "n": n, **stamp}
-        # meta.json marks a complete index: it goes first and comes back last, so a build
-        # killed in between leaves no index rather than a mismatched one.
-        (directory / "meta.json").unlink(missing_ok=True)
-        with atomic_path(directory / "index.faiss") as tmp:
-            faiss.write_index(index, str(tmp))
-        atomic_write_text(directory / "meta.json", json.dumps(meta, indent=2))
-        return cls(index, meta)
+        build_faiss(report.vectors, directory, kind="auto", flat_max=flat_max,
+                    meta=encoder_meta(encoder))
+        return cls.load(directory)
 
     @classmethod
     def load(cls, directory: Path) -> DenseIndex:
@@ -181,6 +176,8 @@ class DenseIndex:
         """(scores, rows) of the `k` nearest snippets of each query vector."""
         if self.meta["kind"] == "hnsw":
             self.index.hnsw.efSearch = max(128, 2 * k)
+        elif self.meta["kind"] == "ivf":
+            self.index.nprobe = self.meta["nprobe"]
         k = min(k, self.meta["n"])
         return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
 
@@ -203,6 +200,12 @@ class DenseRetriever:
             raise RetrievalError(
                 f"the dense index of corpus {corpus.name!r} is older than the corpus; rebuild"
             )
+        query_spec = self.index.meta.get("query_spec")
+        if isinstance(encoder, str) and query_spec and query_spec != _spec_of(
+                self.encoder.query):
+            # The index says how its queries are encoded (pooling, length, weights).
+            query = SentenceTransformerEncoder.from_spec(EncoderSpec(**query_spec))
+            self.encoder = DualEncoder(query, self.encoder.document)
         self.name = f"dense:{self.encoder.name}@{corpus.name}"
 
     def search(self, query: str, k: int) -> list[Passage]:

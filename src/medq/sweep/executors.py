@@ -8,13 +8,14 @@ and items and results must pickle. An exception raised by a job propagates.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from medq.sweep.limits import ProcessLimiter, RayLimiter, budget_actor
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "executor_for"]
+__all__ = ["Executor", "LocalExecutor", "RayExecutor", "executor_for", "ray_session"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -82,6 +83,26 @@ def _ray() -> Any:
     return require_extra("ray", "the ray executor (--executor ray)")
 
 
+@contextlib.contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
+    """The `ray` module, connected: to the Ray already initialised in this process, to a
+    cluster (`address`: ``ray://host:10001`` or ``auto``), or to a Ray started on 127.0.0.1
+    for the block (with `num_cpus`) and stopped after it."""
+    ray = _ray()
+    started = not ray.is_initialized()
+    if started:
+        if address is None:
+            ray.init(num_cpus=num_cpus, include_dashboard=False,
+                     _node_ip_address="127.0.0.1", log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
 class RayExecutor:
     """Ray tasks, on a running cluster (`address`) or on a local one started for the call.
 
@@ -105,15 +126,7 @@ class RayExecutor:
             gpus: Sequence[float] | None = None) -> list[R]:
         if not items:
             return []
-        ray = _ray()
-        started = not ray.is_initialized()
-        if started:
-            if self.address is None:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
-                         _node_ip_address="127.0.0.1", log_to_driver=False)
-            else:
-                ray.init(address=self.address, log_to_driver=False)
-        try:
+        with ray_session(self.address, num_cpus=self.num_cpus) as ray:
             actor = budget_actor(dict(budgets or {}))
             endpoints = frozenset(budgets or {})
             task = ray.remote(_call_on_ray)
@@ -122,9 +135,6 @@ class RayExecutor:
                                  max_retries=0).remote(job, item, actor, endpoints)
                     for i, item in enumerate(items)]
             return list(ray.get(refs))
-        finally:
-            if started:
-                ray.shutdown()
 
 
 def _call_on_ray(job: Job[T, R], item: T, actor: Any, endpoints: frozenset[str]) -> R:
