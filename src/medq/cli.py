@@ -1419,6 +1419,13 @@ def corpus_list() -> None:
     _print(table)
 
 
+def _executor_option(executor: str | None, address: str | None) -> None:
+    if executor not in (None, "local", "ray"):
+        _fail(f"--executor must be local or ray, not {executor!r}")
+    if address is not None and executor != "ray":
+        _fail("--address is for --executor ray")
+
+
 @index_app.command("build")
 def index_build(
     corpus: Annotated[str, typer.Argument(help="Corpus name (see `medq corpus list`).")],
@@ -1429,6 +1436,14 @@ def index_build(
         int, typer.Option(min=1, help="dense: snippets per saved chunk.")] = 4096,
     memory_gb: Annotated[float, typer.Option(
         min=0.01, help="bm25: working memory of the build, at any corpus size.")] = 8.0,
+    workers: Annotated[int, typer.Option(
+        min=1, help="bm25: shards built at once (1: in this process); the index is the "
+                    "same bytes either way.")] = 1,
+    executor: Annotated[str, typer.Option(
+        help="bm25: where the shards run: local (a process pool) or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="bm25: Ray cluster to join, e.g. ray://head:10001 (default: a local Ray).")
+    ] = None,
 ) -> None:
     """Build (or rebuild) an index; an interrupted dense build resumes where it stopped."""
     import time
@@ -1436,12 +1451,15 @@ def index_build(
     from medq.progress import Progress
     from medq.retrieval import build_bm25, open_corpus
 
+    _executor_option(executor, address)
     c = _run_or_explain(lambda: open_corpus(corpus))
     name, _, model = retriever.partition(":")
     start = time.perf_counter()
     with Progress(len(c), f"{corpus} · {retriever}", unit="snippets") as bar:
         if name == "bm25" and not model:
-            _run_or_explain(lambda: build_bm25(c, progress=bar.update, memory_gb=memory_gb))
+            _run_or_explain(lambda: build_bm25(
+                c, progress=bar.update, memory_gb=memory_gb, executor=executor,
+                workers=workers, address=address))
         elif name == "dense":
             from medq.retrieval.dense import DenseIndex, load_encoder
 
@@ -1452,13 +1470,6 @@ def index_build(
             _fail(f"--retriever must be bm25, dense or dense:MODEL, not {retriever!r}")
     _echo(f"{retriever} index of {corpus} ({len(c)} snippets) built in "
           f"{time.perf_counter() - start:.1f} s")
-
-
-def _executor_option(executor: str | None, address: str | None) -> None:
-    if executor not in (None, "local", "ray"):
-        _fail(f"--executor must be local or ray, not {executor!r}")
-    if address is not None and executor != "ray":
-        _fail("--address is for --executor ray")
 
 
 @index_app.command("embed")

@@ -496,13 +496,35 @@ def _top_positive(values: np.ndarray, k: int, mask: np.ndarray | None = None) ->
 
 def build_bm25(
     corpus: Corpus, *, progress: Callable[[int], None] | None = None,
-    memory_gb: float = 8.0, **params: float,
+    memory_gb: float = 8.0, executor: str = "local", workers: int | None = 1,
+    address: str | None = None, **params: Any,
 ) -> BM25Index:
     """Build and save the BM25 index of `corpus` (``indexes/bm25``) out of core, with at
-    most about `memory_gb` of working memory (`BM25Index.build_on_disk`)."""
-    return BM25Index.build_on_disk(
-        corpus.texts(), corpus.index_dir("bm25"), memory_gb=memory_gb, progress=progress,
-        info={"corpus_fingerprint": corpus.fingerprint}, **params)
+    most about `memory_gb` of working memory (`BM25Index.build_on_disk`).
+
+    With more than one worker (or ``executor="ray"``) the corpus is cut into one shard
+    per worker whose postings are spilled in parallel on that executor (`medq.sweep`),
+    then merged into the same bytes the single-process build writes
+    (`medq.retrieval._bm25_build.build_sharded`); `memory_gb` is shared by the workers.
+    """
+    info = {"corpus_fingerprint": corpus.fingerprint}
+    if executor == "local" and workers == 1 and address is None:
+        return BM25Index.build_on_disk(
+            corpus.texts(), corpus.index_dir("bm25"), memory_gb=memory_gb, progress=progress,
+            info=info, **params)
+    from medq.retrieval._bm25_build import build_sharded
+    from medq.sweep.executors import executor_for
+
+    chosen = executor_for(executor, address=address, workers=workers)
+    shards = workers or os.cpu_count() or 1
+    directory = corpus.index_dir("bm25")
+    stats = build_sharded(corpus.path, len(corpus), directory, chosen, shards=shards,
+                          memory_gb=memory_gb, info=info, **params)
+    if progress is not None:
+        progress(len(corpus))
+    index = BM25Index.load(directory)
+    index.build_stats = stats
+    return index
 
 
 class BM25Retriever:

@@ -16,7 +16,7 @@ by a Python dict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,6 +188,14 @@ class Vocabulary:
         ``first[i]`` is the position in `tokens` of one occurrence of key i, used to record
         the new words' text.
         """
+        return self._add(sorted_keys, lambda i: tokens.word(int(first[i])))
+
+    def extend(self, sorted_keys: np.ndarray, words: Sequence[str]) -> np.ndarray:
+        """IDs of `sorted_keys` (distinct, ascending; ``words[i]`` is key i's word), adding
+        the unknown ones in that order, exactly as `add` adds a batch's new words."""
+        return self._add(sorted_keys, words.__getitem__)
+
+    def _add(self, sorted_keys: np.ndarray, word: Callable[[int], str]) -> np.ndarray:
         pos = np.searchsorted(self.keys, sorted_keys)
         pos_c = np.minimum(pos, max(len(self.keys) - 1, 0))
         found = (pos < len(self.keys)) & (self.keys[pos_c] == sorted_keys)
@@ -196,7 +204,7 @@ class Vocabulary:
         if new.size:
             new_ids = np.arange(len(self.words), len(self.words) + new.size, dtype=np.int32)
             out[new] = new_ids
-            self.words.extend(tokens.word(int(first[i])) for i in new)
+            self.words.extend(word(i) for i in new.tolist())
             self.keys = np.insert(self.keys, pos[new], sorted_keys[new])
             self.ids = np.insert(self.ids, pos[new], new_ids)
         return out

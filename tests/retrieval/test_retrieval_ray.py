@@ -1,5 +1,6 @@
-"""The embedding job under Ray Data (an encoder actor pool) on a loopback Ray: the same
-files, byte for byte, as in this process, and a re-run that encodes nothing.
+"""Retrieval jobs on a loopback Ray: the embedding job under Ray Data (an encoder actor
+pool) writes the files this process writes, byte for byte, and a re-run encodes nothing;
+the sharded BM25 build on Ray tasks writes the serial build's bytes.
 
 Skipped without the `ray` extra; Ray starts once (~10 s) on 127.0.0.1 only.
 """
@@ -20,6 +21,7 @@ from tests.models.tiny_model import build_tiny_encoder, medical_sentences  # noq
 
 from medq.embeddings import EncoderSpec  # noqa: E402
 from medq.retrieval import open_corpus, write_corpus  # noqa: E402
+from medq.retrieval.bm25 import build_bm25  # noqa: E402
 from medq.retrieval.corpora import Snippet  # noqa: E402
 from medq.retrieval.embed import embed_corpus  # noqa: E402
 from medq.sweep.executors import RAY_LOOPBACK_ENV  # noqa: E402
@@ -56,3 +58,15 @@ def test_ray_data_job_writes_the_files_this_process_writes(
     assert again.encoded == [] and again.skipped == 3
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [*expected, f"{here.vectors.key}.json"])  # no duplicates, no temporaries
+
+
+def test_bm25_shards_on_ray_give_the_serial_index(local_ray: None) -> None:
+    texts = medical_sentences(3000, seed=5)
+    write_corpus("c", (Snippet(f"s{i}", "", f"{t} w{i % 97}x") for i, t in enumerate(texts)))
+    corpus = open_corpus("c")
+    build_bm25(corpus, batch_size=256, memory_gb=0.001)
+    folder = corpus.index_dir("bm25")
+    expected = {p.name: p.read_bytes() for p in folder.iterdir()}
+    index = build_bm25(corpus, executor="ray", workers=2, batch_size=256, memory_gb=0.001)
+    assert index.build_stats.runs > 2
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == expected
