@@ -15,6 +15,11 @@ reopened on-disk index.
     .venv/bin/python bench/bench_bm25.py --docs 1250000 --engines medq,medq-disk-8,medq-disk-4
 
 ``medq-disk-<GB>`` is the out-of-core build (`BM25Index.build_on_disk`) capped at GB.
+``medq-shards-<W>-<GB>`` builds from a stored medq corpus (written first, untimed) with W
+workers of the local executor sharing a GB cap (`build_bm25(workers=W)`; W = 1 is the
+single-process build from the same corpus); the workers' peak RSS is reported apart.
+
+    .venv/bin/python bench/bench_bm25.py --docs 250000 --engines medq-shards-1-2,medq-shards-2-2
 
 Needs bm25s (and numba for its fast backend) and tantivy: ``pip install bm25s numba
 tantivy``.
@@ -103,7 +108,32 @@ def run_engine(engine: str, corpus: Path, queries_path: Path, threads: int) -> d
     queries = queries_path.read_text().splitlines()
     result: dict = {"engine": engine}
     t0 = time.perf_counter()
-    if engine == "medq" or engine.startswith("medq-disk"):
+    if engine.startswith("medq-shards"):
+        from medq.retrieval import write_corpus
+        from medq.retrieval.bm25 import BM25Index, build_bm25
+        from medq.retrieval.corpora import Snippet
+
+        workers, gb = engine.split("-")[2:]
+        os.environ["MEDQ_HOME"] = str(WORK / "home")
+        stored = write_corpus(corpus.stem, (Snippet(str(i), "", t) for i, t in
+                                            enumerate(_lines(corpus))), replace=True)
+        t0 = time.perf_counter()
+        built = build_bm25(stored, memory_gb=float(gb), workers=int(workers))
+        result["build_s"] = time.perf_counter() - t0
+        result["build_rss_mb"] = _rss_mb()
+        result["workers_peak_rss_mb"] = (
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        result["runs"], result["ranges"] = built.build_stats.runs, built.build_stats.ranges
+        result["pass1_cpu_s"] = [round(c, 1) for c in built.build_stats.shard_cpu_seconds]
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(stored.index_dir("bm25"), out)
+        index = BM25Index.load(out)
+        index.top_k_many(queries[:20], K)
+        t1 = time.perf_counter()
+        hits = index.top_k_many(queries, K, threads=threads)
+        result["query_s"] = time.perf_counter() - t1
+        rows = [h.rows.tolist() for h in hits]
+    elif engine == "medq" or engine.startswith("medq-disk"):
         from medq.retrieval.bm25 import BM25Index
 
         if engine == "medq":

@@ -164,9 +164,11 @@ def build_tiny_encoder(
     max_positions: int = 128,
     seed: int = 0,
     pooling: str = "mean",
+    corpus: Sequence[str] | None = None,
 ) -> Path:
-    """Save a random BERT encoder, a locally trained WordPiece tokenizer and a
-    sentence-transformers config (`pooling`, then unit length) under `path`; return `path`.
+    """Save a random BERT encoder, a WordPiece tokenizer trained on `corpus` (default:
+    generated sentences) and a sentence-transformers config (`pooling`, then unit length)
+    under `path`; return `path`.
 
     The architecture is BERT's (MiniLM and MedCPT are BERTs), only smaller by default:
     ``hidden_size=384, layers=6, heads=12`` is all-MiniLM-L6-v2's shape, ``768, 12, 12``
@@ -191,7 +193,7 @@ def build_tiny_encoder(
     tok = Tokenizer(tok_models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(medical_sentences(400, seed), trainers.WordPieceTrainer(
+    tok.train_from_iterator(corpus or medical_sentences(400, seed), trainers.WordPieceTrainer(
         vocab_size=vocab_size, special_tokens=specials, show_progress=False))
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",

@@ -116,13 +116,15 @@ class EmbeddingSet:
 
 @dataclass(frozen=True)
 class EmbedReport:
-    """How a job went: the shards it encoded (each with its seconds) and those it skipped."""
+    """How a job went: the shards it encoded (each with its wall and CPU seconds, as its
+    worker measured them) and how many were already there."""
 
     vectors: EmbeddingSet
     encoded: list[tuple[int, int]] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
     shard_seconds: list[float] = field(default_factory=list)
+    shard_cpu_seconds: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def _shard_texts(corpus: Corpus, start: int, end: int) -> list[str]:
 
 
 def _encode_shard(task: _ShardTask, encoder: Encoder) -> dict[str, Any]:
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     corpus = Corpus(Path(task.corpus))
     try:
         texts = _shard_texts(corpus, task.start, task.end)
@@ -178,7 +180,7 @@ def _encode_shard(task: _ShardTask, encoder: Encoder) -> dict[str, Any]:
     with atomic_path(Path(task.path)) as tmp, open(tmp, "wb") as f:
         np.save(f, vectors)
     return {"start": task.start, "end": task.end, "dim": int(vectors.shape[1]),
-            "seconds": time.perf_counter() - began}
+            "seconds": time.perf_counter() - began, "cpu_seconds": time.process_time() - cpu}
 
 
 _WORKER_ENCODERS: dict[str, SentenceTransformerEncoder] = {}
@@ -212,7 +214,8 @@ class _ShardEncoderActor:
         done = [_encode_shard(_ShardTask(str(c), int(a), int(b), str(p)), self.encoder)
                 for c, a, b, p in zip(batch["corpus"], batch["start"], batch["end"],
                                       batch["path"], strict=True)]
-        return {k: np.asarray([d[k] for d in done]) for k in ("start", "end", "dim", "seconds")}
+        return {k: np.asarray([d[k] for d in done])
+                for k in ("start", "end", "dim", "seconds", "cpu_seconds")}
 
 
 def _run_on_ray(tasks: Sequence[_ShardTask], setup: _EncoderSetup, *, address: str | None,
@@ -238,7 +241,7 @@ def _run_on_ray(tasks: Sequence[_ShardTask], setup: _EncoderSetup, *, address: s
                                       override_num_blocks=len(tasks))
         mapped = dataset.map_batches(
             _ShardEncoderActor, fn_constructor_kwargs={"setup": setup}, batch_size=1,
-            concurrency=workers, num_cpus=cpus_per_worker,
+            compute=ray_data.ActorPoolStrategy(size=workers), num_cpus=cpus_per_worker,
             **({"num_gpus": gpus_per_worker} if gpus_per_worker else {}))
         rows = mapped.take_all()
     return [{k: v.item() if hasattr(v, "item") else v for k, v in row.items()} for row in rows]
@@ -353,4 +356,5 @@ def embed_corpus(
     atomic_write_text(folder / f"{key}.json", json.dumps(manifest, indent=2))
     done = sorted(results, key=lambda r: r["start"])
     return EmbedReport(vectors, [(r["start"], r["end"]) for r in done], len(ranges) - len(todo),
-                       time.perf_counter() - began, [r["seconds"] for r in done])
+                       time.perf_counter() - began, [r["seconds"] for r in done],
+                       [r["cpu_seconds"] for r in done])
