@@ -289,7 +289,8 @@ def build_sharded(
         done = executor.map(_spill_shard, items)
         vocab = Vocabulary.new(tokenizer)
         df = np.zeros(0, dtype=np.int64)
-        doc_lens, runs = [], []
+        doc_lens: list[np.ndarray] = []
+        runs: list[_Run] = []
         for shard, out in zip(items, done, strict=True):
             folder = Path(shard.spill)
             keys = np.load(folder / "keys.npy")
