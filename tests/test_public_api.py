@@ -26,3 +26,47 @@ def test_one_strategy_and_task_import_only_their_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_builtin_name_is_found_in_its_own_module() -> None:
+    # A built-in whose name is neither its module's nor listed in the package's MODULES
+    # table would make every lookup of it import every module (issue 19).
+    code = r"""
+import sys
+from medq import registry
+origin = {}
+plain = registry.Registry.register
+def register(self, name=None, **meta):
+    decorate = plain(self, name, **meta)
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    def record(factory):
+        origin[(self.kind, name or factory.__name__)] = frame.f_globals["__name__"]
+        return decorate(factory)
+    return record
+registry.Registry.register = register
+found = {}
+for reg in (registry.tasks, registry.strategies, registry.models):
+    for name in reg.names():
+        found[(reg.kind, name)] = reg.module_of(name)
+wrong = sorted(f"{k}: {found[k]} != {origin[k]}" for k in origin if found.get(k) != origin[k])
+print(len(origin), wrong)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, wrong = out.stdout.split(" ", 1)
+    assert int(count) > 100 and wrong.strip() == "[]"
+
+
+def test_eval_of_direct_imports_no_other_backend_task_or_heavy_library() -> None:
+    code = (
+        "import sys; from medq.models import load_model; from medq.tasks.groups import "
+        "expand_tasks; from medq.registry import strategies; "
+        "load_model('openai/m', base_url='http://127.0.0.1:9/v1'); "
+        "assert expand_tasks('medqa,multimedqa')[0] == 'medqa'; strategies.get('direct'); "
+        "heavy = [m for m in ('numpy', 'pydantic', 'medq.models.openai_batch', "
+        "'medq.models.hf_local', 'medq.tasks.healthbench', 'medq.judge') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

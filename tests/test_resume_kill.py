@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from medq._store_codec import unpack_json
 from medq.testing.openai_server import FakeOpenAIServer
 
 
@@ -26,7 +27,7 @@ def _stored(db: Path) -> tuple[dict[str, float], set[str]]:
         texts = dict(con.execute("SELECT hash, text FROM request_texts").fetchall())
         calls = set()
         for (raw,) in con.execute("SELECT request FROM calls"):
-            request = json.loads(raw)
+            request = json.loads(unpack_json(raw))  # stored compactly (medq._store_codec)
             for message in request["messages"]:
                 if isinstance(message["content"], dict):
                     message["content"] = texts[message["content"]["$text"]]

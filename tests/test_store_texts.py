@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from medq._store_codec import unpack_json
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.testing.scripted import ScriptedModel
@@ -32,5 +33,5 @@ def test_shared_texts_read_back_exactly_and_are_stored_once(medq_home: Path) -> 
     # option lists the answers' readings refer to.
     assert texts == 41
     stored = db.execute("SELECT request FROM calls").fetchall()
-    assert all("Question:" not in r[0] for r in stored)
+    assert all("Question:" not in unpack_json(r[0]) for r in stored)
     del model

@@ -74,12 +74,23 @@ def completion_to_json(completion: Completion) -> dict[str, Any]:
     ``tool_calls`` is written only for generations that have some, so a completion without
     tool calls is stored exactly as before tool calling existed.
     """
-    data = asdict(completion)
-    data.pop("key", None)
-    for generation in data["generations"]:
-        if not generation["tool_calls"]:
-            del generation["tool_calls"]
-    return data
+    # Field by field rather than `dataclasses.asdict` (a deep copy, ~20 µs a call); the
+    # result equals asdict's without `key` (tests/test_calls_json.py pins it).
+    generations = []
+    for g in completion.generations:
+        entry: dict[str, Any] = {
+            "text": g.text,
+            "finish_reason": g.finish_reason,
+            "logprobs": None if g.logprobs is None else [
+                {"token": t.token, "logprob": t.logprob, "top": [tuple(p) for p in t.top]}
+                for t in g.logprobs],
+        }
+        if g.tool_calls:
+            entry["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments}
+                                   for c in g.tool_calls]
+        generations.append(entry)
+    return {"generations": generations, "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens, "model": completion.model}
 
 
 def completion_from_json(data: dict[str, Any]) -> Completion:
@@ -206,6 +217,7 @@ class CallLog:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_s=latency,
+            defer=True,  # written with the item's result, in one transaction
         )
         tally.add(prompt_tokens, completion_tokens, new=True)
         return response

@@ -361,7 +361,8 @@ def eval_(
         def run_all() -> Any:
             try:
                 return evaluate_tasks(specs, settings, store, output=output,
-                                      on_start=lambda run_id: _echo(f"run {run_id}", err=True))
+                                      on_start=lambda run_id: _echo(f"run {run_id}", err=True),
+                                      tasks=[plan.loaded for plan in plans])
             except RunFailedError as exc:
                 if output_format == "json" and exc.summary:
                     _echo(json.dumps(exc.summary, indent=2))
@@ -783,7 +784,6 @@ def show(
 
     from medq.judge.summary import attach_meta
     from medq.scoring.metrics import summarize
-    from medq.scoring.stats import breakdown
     from medq.store import Store
 
     if output_format not in {"text", "json"}:
@@ -816,7 +816,11 @@ def show(
     failure = owner.get("failure") if owner is not None else None
     if failure is not None and summary["status"] == "failed":
         summary["failure"] = failure
-    groups = {field: breakdown(samples, field) for field in by or ()}
+    groups: dict[str, Any] = {}
+    if by:
+        from medq.scoring.stats import breakdown  # numpy: only for --by
+
+        groups = {field: breakdown(samples, field) for field in by}
     if row["info"].get("probe"):
         from medq.probes import clean_delta
 

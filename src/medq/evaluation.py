@@ -87,7 +87,8 @@ def _close(model: Any) -> None:
 
 
 def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, settings: RunSettings,
-                        on_start: Callable[[str], None] | None, budget: Any) -> RunResult:
+                        on_start: Callable[[str], None] | None, budget: Any,
+                        task: Any = None) -> RunResult:
     """`evaluate` with `model`, closed in the same event loop (its connections live there)."""
     import asyncio
 
@@ -96,7 +97,7 @@ def _evaluate_and_close(spec: EvalSpec, model: Any, store: Store, settings: RunS
     async def run() -> RunResult:
         try:
             return await evaluate_async(spec, store=store, model=model, settings=settings,
-                                        on_start=on_start, budget=budget)
+                                        on_start=on_start, budget=budget, task=task)
         finally:
             await model.aclose()
 
@@ -124,8 +125,12 @@ def evaluate_tasks(
     *,
     output: Path | None = None,
     on_start: Callable[[str], None] | None = None,
+    tasks: Sequence[Any] | None = None,
 ) -> Outcome:
-    """Run every spec in turn with the command's settings; see the module docstring."""
+    """Run every spec in turn with the command's settings; see the module docstring.
+
+    `tasks`, one per spec (None: load it), are tasks already loaded for the specs (by
+    `plan_tasks`), so the data is read once."""
     from medq.models.views import Budget
 
     outcome = Outcome()
@@ -139,7 +144,7 @@ def evaluate_tasks(
         budget = None if left is None else Budget(left)
         try:
             result = _evaluate_and_close(spec, model, store, settings.run_settings(), on_start,
-                                         budget)
+                                         budget, tasks[number] if tasks else None)
         except BaseException as exc:
             # The budget can run out during a strategy's one-off preparation, before the
             # run has items: that stops the command like a budget stop inside a run.
@@ -168,8 +173,8 @@ def evaluate_tasks(
 
 def aggregate_of(results: Sequence[RunResult]) -> dict[str, Any] | None:
     """Micro and macro accuracy with intervals over the runs (None for one run)."""
-    from medq.scoring.stats import aggregate
-
     if len(results) < 2:
         return None
+    from medq.scoring.stats import aggregate  # numpy: only for several runs
+
     return aggregate([r.summary for r in results])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from medq.store import Store, medq_home
@@ -60,6 +60,7 @@ class Plan:
         preparation_calls: one-off calls before the first item (exemplar reasoning, ...).
         prompt_chars_per_item: characters sent per item (for a token estimate).
         calls: total calls still to make (items × calls per item + preparation).
+        loaded: the task as loaded for the plan, which the run reuses (not read twice).
     """
 
     task: str
@@ -74,6 +75,7 @@ class Plan:
     prompt_chars_per_item: int
     preparation_prompt_chars: int
     max_tokens: int | None
+    loaded: Any = field(default=None, repr=False, compare=False)
 
     @property
     def calls(self) -> int | None:
@@ -145,8 +147,10 @@ def plan_run(spec: Any, model: Any, store: Store, *, max_tokens: int | None = No
     from medq.runner import prepare_run, role_endpoints
     from medq.store import RunNotFoundError
     from medq.strategies.base import prepare_strategy, strategy_info
+    from medq.tasks.base import load_task
 
-    run = prepare_run(spec, model.endpoint, role_endpoints(spec))  # the run's own ID
+    task = load_task(spec.task, spec.data, sample=spec.sample)
+    run = prepare_run(spec, model.endpoint, role_endpoints(spec), task)  # the run's own ID
     try:
         done = len(store.done_items(run.run_id))
     except RunNotFoundError:  # a new run: nothing done yet
@@ -171,7 +175,7 @@ def plan_run(spec: Any, model: Any, store: Store, *, max_tokens: int | None = No
     limit = max_tokens if max_tokens is not None else params.get("max_tokens")
     return Plan(spec.task, run.run_id, str(run.strategy_spec), len(run.questions),
                 len(run.questions) - done, per_item, declared, exact, prep_calls,
-                item_chars, prep_chars, limit if isinstance(limit, int) else None)
+                item_chars, prep_chars, limit if isinstance(limit, int) else None, task)
 
 
 def price_for(model: str, price_in: float | None = None,

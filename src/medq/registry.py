@@ -3,6 +3,11 @@
 Built-ins (every public module of ``medq.tasks``, ``medq.strategies`` and ``medq.models``)
 register through the same decorators third parties use; plugins add more through
 the ``medq.tasks`` / ``medq.strategies`` / ``medq.models`` entry-point groups.
+
+Looking a name up imports only the module that defines it: the module of that name (or
+of a ``_``-separated prefix of it, for families), or the one the package's ``MODULES``
+table names for the few names that differ from their module's (``openai`` lives in
+``openai_compat``). Only an unknown name, or a listing, imports every module.
 """
 
 from __future__ import annotations
@@ -85,19 +90,29 @@ class Registry(Generic[F]):
             ep.load()
 
     def _load_one(self, name: str) -> None:
-        """Import just the module that should define `name`: registry key = module name
-        (or, for families such as ``medagentsbench_medqa``, a ``_``-separated prefix of
-        it), so a run of one strategy never imports every other one (and their numpy,
-        retrieval or pydantic)."""
+        """Import just the module that should define `name` (see `module_of`), so a run
+        of one strategy never imports every other one (and their numpy, retrieval or
+        pydantic)."""
+        module = self.module_of(name)
+        if module is not None:
+            importlib.import_module(module)
+
+    def module_of(self, name: str) -> str | None:
+        """The built-in module that defines `name`, found without importing any: the
+        package's ``MODULES`` entry, else the module named `name` or (for families such
+        as ``medagentsbench_medqa``) the longest ``_``-separated prefix of it that is a
+        module; None when no module fits."""
         package = importlib.import_module(self._builtin_package)
+        table: dict[str, str] = getattr(package, "MODULES", {})
+        if name in table:
+            return f"{self._builtin_package}.{table[name]}"
         modules = set(_module_names(package))
         parts = name.split("_")
         for end in range(len(parts), 0, -1):
             candidate = "_".join(parts[:end])
             if candidate in modules:
-                importlib.import_module(f"{self._builtin_package}.{candidate}")
-                if name in self._items:
-                    return
+                return f"{self._builtin_package}.{candidate}"
+        return None
 
     def get(self, name: str) -> F:
         """The factory registered as `name`; UnknownNameError lists the known names."""

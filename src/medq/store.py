@@ -1,8 +1,16 @@
 """SQLite store: runs, per-item results, and every model call (the call log is the cache).
 
 One file, ``$MEDQ_HOME/medq.sqlite`` (default ``~/.medq``), in WAL mode. The schema grows
-through append-only named migrations, as in simonw/llm. Every write commits at once so a
-run killed with SIGKILL loses nothing it had finished.
+through append-only named migrations, as in simonw/llm. Rows are stored compactly
+(`medq._store_codec`) and read back exactly.
+
+Durability: an item's result commits in one transaction together with the calls it made
+and had not yet written, before the next item is reported, so a run killed with SIGKILL
+loses nothing it had finished. A call made in an event loop is written with its item's
+result when the item finishes in the same step (a one-call item: one transaction per
+item), else at the end of that loop iteration, before the loop waits on anything again,
+so a finished call is never asked for twice either. Until it is written, this Store
+answers lookups of it from memory.
 """
 
 from __future__ import annotations
@@ -19,6 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medq._store_codec import (
+    MIGRATION_FUNCTIONS,
+    key_bytes,
+    key_text,
+    pack_json,
+    pack_keys,
+    response_ref,
+    unpack_json,
+    unpack_keys,
+    unpack_response_ref,
+)
 from medq._store_open import (
     RESULT_TABLES,
     StoreError,
@@ -185,17 +204,90 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # Compact rows (medq._store_codec): calls keyed by their 32 key bytes in one
+        # b-tree (no separate key index), JSON values deflated against a fixed dictionary,
+        # an item's call keys as bytes, and its response reference inside the row (the
+        # separate table of references is folded in). Every row is rewritten by the
+        # m007_* functions (frozen with this migration) and reads back exactly.
+        "m007_compact_rows",
+        """
+        CREATE TABLE samples_compact (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            item_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            choice TEXT,
+            gold TEXT NOT NULL,
+            correct INTEGER,
+            truncated INTEGER NOT NULL,
+            confidence REAL,
+            reason TEXT,
+            response NOT NULL,
+            details BLOB NOT NULL,
+            calls INTEGER NOT NULL,
+            new_calls INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            call_keys BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            extractor TEXT NOT NULL,
+            reading BLOB,
+            score REAL,
+            PRIMARY KEY (run_id, item_id, extractor)
+        ) WITHOUT ROWID;
+        INSERT INTO samples_compact
+            SELECT s.run_id, s.item_id, s.position, s.status, s.choice, s.gold, s.correct,
+                   s.truncated, s.confidence, s.reason,
+                   CASE WHEN r.call_key IS NULL THEN s.response ELSE COALESCE(
+                       m007_ref(s.call_keys, r.call_key, r.generation),
+                       (SELECT json_extract(c.response, '$.generations[' || r.generation
+                                            || '].text')
+                        FROM calls c WHERE c.key = r.call_key)) END,
+                   m007_pack(s.details), s.calls, s.new_calls, s.prompt_tokens,
+                   s.completion_tokens, m007_keys(s.call_keys), s.created_at, s.extractor,
+                   m007_pack(s.reading), s.score
+            FROM samples s LEFT JOIN sample_response_refs r
+                ON r.run_id = s.run_id AND r.item_id = s.item_id AND r.extractor = s.extractor;
+        DROP TABLE samples;
+        ALTER TABLE samples_compact RENAME TO samples;
+        DROP TABLE sample_response_refs;
+        CREATE TABLE calls_compact (
+            key BLOB PRIMARY KEY,
+            model TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            request BLOB NOT NULL,
+            response BLOB NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_s REAL NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO calls_compact
+            SELECT m007_key(key), model, endpoint, kind, m007_pack(request),
+                   m007_pack(response), prompt_tokens, completion_tokens, latency_s,
+                   created_at
+            FROM calls;
+        DROP TABLE calls;
+        ALTER TABLE calls_compact RENAME TO calls
+        """,
+    ),
 )
 
 _TEXT_REF = re.compile(r'"\$text":"([0-9a-f]{64})"')
 SHARED_TEXT_MIN = 64
 """Message contents shorter than this stay inline (a reference would not be smaller)."""
+PENDING_MAX = 256
+"""Calls not yet written are written at once when this many wait (a bound on memory)."""
 
 SAMPLE_COLUMNS = (
     "run_id", "item_id", "position", "status", "choice", "gold", "correct", "truncated",
     "confidence", "reason", "response", "details", "calls", "new_calls", "prompt_tokens",
     "completion_tokens", "call_keys", "created_at", "extractor", "reading", "score",
 )
+_INSERT_SAMPLE = (f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) "
+                  f"VALUES ({','.join('?' * len(SAMPLE_COLUMNS))})")
 
 
 def medq_home() -> Path:
@@ -233,6 +325,16 @@ class StoredCall:
     latency_s: float
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A call made but not yet written: its row, the shared texts it refers to, and the
+    call as lookups see it."""
+
+    row: tuple[Any, ...]
+    texts: list[tuple[str, str]]
+    call: StoredCall
+
+
 class Store:
     """medq's SQLite database. Use one Store per process; it is not shared across threads."""
 
@@ -255,6 +357,12 @@ class Store:
         """
         self.path = Path(path) if path is not None else medq_home() / "medq.sqlite"
         self.readonly = readonly
+        self._pending: dict[str, _Pending] = {}
+        self._flush_scheduled = False
+        # Hashes of shared texts known to be stored (texts are never deleted), so a text
+        # every call shares (the system prompt) is not written again and again.
+        self._texts_known: set[str] = set()
+        self._texts_this_transaction: set[str] = set()
         try:
             self._db = connect(self.path, readonly)
             self._db.row_factory = sqlite3.Row
@@ -271,14 +379,20 @@ class Store:
     def _migrate(self) -> None:
         self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY)")
         done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
+        for function, (arity, body) in MIGRATION_FUNCTIONS.items():
+            self._db.create_function(function, arity, body, deterministic=True)
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
             self._db.execute("BEGIN")
-            for statement in sql.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+            try:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+            except BaseException:
+                self._db.execute("ROLLBACK")  # a migration applies whole or not at all
+                raise
             self._db.execute("COMMIT")
 
     def _check_readable(self, verify: bool) -> None:
@@ -376,7 +490,11 @@ class Store:
         return out
 
     def close(self) -> None:
-        self._db.close()
+        """Write the calls not yet written, and close the database."""
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -388,18 +506,23 @@ class Store:
 
     def get_call(self, key: str) -> StoredCall | None:
         """The cached call with this key, or None."""
-        row = self._db.execute("SELECT * FROM calls WHERE key = ?", (key,)).fetchone()
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending.call
+        row = self._db.execute("SELECT * FROM calls WHERE key = ?",
+                               (key_bytes(key),)).fetchone()
         return None if row is None else self._call(row)
 
     def _call(self, row: sqlite3.Row, texts: Mapping[str, str] | None = None) -> StoredCall:
-        request = json.loads(row["request"])
-        if row["request"].find('"$text"') >= 0:
+        text = unpack_json(row["request"])
+        request = json.loads(text)
+        if text.find('"$text"') >= 0:
             request = self._expand(request, texts)
         return StoredCall(
-            key=row["key"],
+            key=key_text(row["key"]),
             kind=row["kind"],
             request=request,
-            response=json.loads(row["response"]),
+            response=json.loads(unpack_json(row["response"])),
             prompt_tokens=row["prompt_tokens"],
             completion_tokens=row["completion_tokens"],
             latency_s=row["latency_s"],
@@ -462,31 +585,64 @@ class Store:
         prompt_tokens: int,
         completion_tokens: int,
         latency_s: float,
+        defer: bool = False,
     ) -> None:
         """Record a successful call; the first record of a key wins.
 
         Long message texts and tool schemas are stored once per distinct content (in the
-        same transaction as the call, so a call never refers to a text that is missing)."""
+        same transaction as the call, so a call never refers to a text that is missing).
+        With `defer`, the call is written with the next transaction (an item's result:
+        see the module docstring) and answered from memory until then."""
+        if key in self._pending:
+            return
         compact, shared = self._share(request)
-        with self.transaction():
-            if shared:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO request_texts (hash, text) VALUES (?, ?)", shared)
-            self._db.execute(
-                "INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    model,
-                    endpoint,
-                    kind,
-                    canonical_json(compact),
-                    canonical_json(response),
-                    prompt_tokens,
-                    completion_tokens,
-                    latency_s,
-                    time.time(),
-                ),
-            )
+        row = (key_bytes(key), model, endpoint, kind, pack_json(canonical_json(compact)),
+               pack_json(canonical_json(response)), prompt_tokens, completion_tokens,
+               latency_s, time.time())
+        if not defer:
+            with self._transaction(shared):
+                self._write_calls([row])
+            return
+        call = StoredCall(key, kind, dict(request), dict(response), prompt_tokens,
+                          completion_tokens, latency_s)
+        self._pending[key] = _Pending(row, shared, call)
+        if len(self._pending) >= PENDING_MAX:
+            self.flush()
+        elif not self._flush_scheduled:
+            import asyncio  # here: reading commands never load it
+
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop: nothing comes after this step to wait for
+                self.flush()
+                return
+            self._flush_scheduled = True
+            loop.call_soon(self._scheduled_flush)
+
+    def flush(self) -> None:
+        """Write (and commit) the calls not yet written."""
+        if self._pending:
+            with self.transaction():
+                pass  # a transaction writes the pending calls first
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        # A failure here is the store's (a full disk): the item's own write meets it next
+        # and reports it as one line; a loop callback would only print a traceback.
+        with contextlib.suppress(sqlite3.Error, OSError, StoreError):
+            self.flush()
+
+    def _write_calls(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _write_texts(self, texts: Sequence[tuple[str, str]]) -> None:
+        """Shared texts (hash, text), skipping those this Store knows are stored."""
+        new = {h: t for h, t in texts
+               if h not in self._texts_known and h not in self._texts_this_transaction}
+        if new:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO request_texts (hash, text) VALUES (?, ?)", new.items())
+            self._texts_this_transaction.update(new)
 
     def put_call_error(self, key: str, error: str, run_id: str | None, item_id: str | None) -> None:
         """Record a call that failed for good (after retries)."""
@@ -496,6 +652,7 @@ class Store:
         )
 
     def count_calls(self) -> int:
+        self.flush()
         return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
 
     def calls_for(self, keys: list[str]) -> list[StoredCall]:
@@ -503,18 +660,20 @@ class Store:
 
         One query per 500 keys rather than one per key: reports read tens of thousands.
         """
+        self.flush()
         rows: dict[str, StoredCall] = {}
-        unique = list(dict.fromkeys(keys))
+        unique = [key_bytes(k) for k in dict.fromkeys(keys)]
         texts: dict[str, str] = {}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            fetched = self._db.execute(f"SELECT * FROM calls WHERE key IN ({marks})",
-                                       chunk).fetchall()
-            wanted = {h for row in fetched for h in _TEXT_REF.findall(row["request"])}
+            fetched = [(row, unpack_json(row["request"])) for row in self._db.execute(
+                f"SELECT * FROM calls WHERE key IN ({marks})", chunk).fetchall()]
+            wanted = {h for _, request in fetched for h in _TEXT_REF.findall(request)}
             self._fetch_texts(wanted - texts.keys(), texts)
-            for row in fetched:
-                rows[row["key"]] = self._call(row, texts)
+            for row, _ in fetched:
+                call = self._call(row, texts)
+                rows[call.key] = call
         return [rows[k] for k in keys if k in rows]
 
     def _fetch_texts(self, hashes: set[str], into: dict[str, str]) -> None:
@@ -574,16 +733,19 @@ class Store:
 
     def finish_run(self, run_id: str, status: str, wall_s: float) -> None:
         """Set the run's final status and add this session's wall time."""
-        self._db.execute(
-            "UPDATE runs SET status=?, updated_at=?, wall_s=wall_s+? WHERE run_id=?",
-            (status, time.time(), wall_s, run_id),
-        )
+        with self.transaction():
+            self._db.execute(
+                "UPDATE runs SET status=?, updated_at=?, wall_s=wall_s+? WHERE run_id=?",
+                (status, time.time(), wall_s, run_id),
+            )
 
     def put_sample(self, run_id: str, row: Mapping[str, Any]) -> None:
         """Record (or replace) one item's result under its extractor version.
 
-        A response that is the text of one of the item's stored calls (the usual case) is
-        kept once, in the call, and the sample refers to it; `samples` reads it back.
+        One transaction writes the result, the calls not yet written (the item's own among
+        them) and the texts they refer to, or nothing. A response that is the text of one
+        of the item's stored calls (the usual case) is kept once, in the call, and the
+        sample refers to it; `samples` reads it back.
         """
         reading: Any = row.get("reading")
         if reading is not None and hasattr(reading, "to_json"):
@@ -591,50 +753,48 @@ class Store:
         shared: list[tuple[str, str]] = []
         if reading is not None:
             reading = _share_options(reading, shared)
-        with self.transaction():  # the sample, its texts and its response ref, or none
-            ref = self._response_ref(row["response"], row["call_keys"])
+        keys = list(row["call_keys"])
+        made = {k: p.call.response for k in keys if (p := self._pending.get(k)) is not None}
+        details = pack_json(canonical_json(row["details"]))
+        packed = None if reading is None else pack_json(canonical_json(reading))
+        with self._transaction(shared):
+            response: str | bytes = row["response"]
+            ref = self._response_ref(response, keys, made)
             if ref is not None:
-                row = {**row, "response": ""}
-            extractor = str(row.get("extractor") or self.extractor_of(run_id))
-            if shared:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO request_texts (hash, text) VALUES (?, ?)", shared)
-            self._db.execute(
-                f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) VALUES "
-                f"({','.join(':' + c for c in SAMPLE_COLUMNS)})",
-                {
-                    **row,
-                    "run_id": run_id,
-                    "details": canonical_json(row["details"]),
-                    "call_keys": canonical_json(list(row["call_keys"])),
-                    "created_at": row.get("created_at") or time.time(),
-                    "extractor": extractor,
-                    "reading": None if reading is None else canonical_json(reading),
-                    "score": row.get("score"),
-                },
-            )
-            if ref is not None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO sample_response_refs VALUES (?,?,?,?,?)",
-                    (run_id, row["item_id"], extractor, *ref))
-            else:
-                self._db.execute("DELETE FROM sample_response_refs WHERE run_id=? AND "
-                                 "item_id=? AND extractor=?", (run_id, row["item_id"], extractor))
+                response = response_ref(*ref)
+            values = {
+                **row,
+                "run_id": run_id,
+                "response": response,
+                "details": details,
+                "call_keys": pack_keys(keys) or canonical_json(keys),
+                "created_at": row.get("created_at") or time.time(),
+                "extractor": str(row.get("extractor") or self.extractor_of(run_id)),
+                "reading": packed,
+                "score": row.get("score"),
+            }
+            self._db.execute(_INSERT_SAMPLE, [values[c] for c in SAMPLE_COLUMNS])
 
-    def _response_ref(self, text: str, call_keys: Any) -> tuple[str, int] | None:
-        """(call key, generation index) of a stored generation whose text is `text`."""
-        keys = list(dict.fromkeys(call_keys))
-        if not text or not keys:
+    def _response_ref(self, text: str, keys: list[str],
+                      made: Mapping[str, Mapping[str, Any]]) -> tuple[int, int] | None:
+        """(call number in `keys`, generation index) of the first of the item's calls
+        with a generation whose text is `text`; `made` holds responses already at hand."""
+        if not text:
             return None
-        marks = ",".join("?" * len(keys))
-        found = self._db.execute(
-            "SELECT c.key, CAST(g.key AS INTEGER) FROM calls c, "
-            "json_each(c.response, '$.generations') g "
-            f"WHERE c.key IN ({marks}) AND json_extract(g.value, '$.text') = ? "
-            "ORDER BY g.key LIMIT 1",
-            (*keys, text),
-        ).fetchone()
-        return None if found is None else (str(found[0]), int(found[1]))
+        for number, key in enumerate(keys[: 1 << 16]):
+            if keys.index(key) != number:
+                continue
+            response = made.get(key)
+            if response is None:
+                found = self._db.execute("SELECT response FROM calls WHERE key = ?",
+                                         (key_bytes(key),)).fetchone()
+                if found is None:
+                    continue
+                response = json.loads(unpack_json(found[0]))
+            for index, generation in enumerate(response.get("generations") or ()):
+                if generation.get("text") == text and index < 1 << 16:
+                    return number, index
+        return None
 
     def extractor_of(self, run_id: str) -> str:
         """The extractor version whose results are the run's current view."""
@@ -663,20 +823,39 @@ class Store:
             (canonical_json(info), time.time(), run_id),
         )
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
         """All writes inside the block commit together, or not at all (nested blocks
-        join the outer one)."""
+        join the outer one). The calls not yet written are written first."""
+        return self._transaction(())
+
+    @contextlib.contextmanager
+    def _transaction(self, texts: Sequence[tuple[str, str]]) -> Iterator[None]:
+        """`transaction`, also writing the shared `texts` (hash, text) the block's rows
+        refer to."""
         if self._db.in_transaction:
+            if texts:
+                self._write_texts(texts)
             yield
             return
         self._db.execute("BEGIN IMMEDIATE")
+        written = list(self._pending)
         try:
+            pending = [self._pending[key] for key in written]
+            self._write_texts([*(t for p in pending for t in p.texts), *texts])
+            if pending:
+                self._write_calls([p.row for p in pending])
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._texts_this_transaction.clear()
             raise
         self._db.execute("COMMIT")
+        for key in written:
+            del self._pending[key]
+        self._texts_known.update(self._texts_this_transaction)
+        self._texts_this_transaction.clear()
+        if len(self._texts_known) > 100_000:  # a bound on memory, not on correctness
+            self._texts_known.clear()
 
     def done_items(self, run_id: str, extractor: str | None = None) -> set[str]:
         """IDs of items finished without error (errors are retried on resume)."""
@@ -751,9 +930,10 @@ class Store:
                          (run_id, pid, host, now, now))
 
     def heartbeat(self, run_id: str) -> None:
-        """Note that the run's process is still alive."""
-        self._db.execute("UPDATE run_liveness SET heartbeat=? WHERE run_id=?",
-                         (time.time(), run_id))
+        """Note that the run's process is still alive (writing the calls not yet written)."""
+        with self.transaction():
+            self._db.execute("UPDATE run_liveness SET heartbeat=? WHERE run_id=?",
+                             (time.time(), run_id))
 
     def run_owner(self, run_id: str) -> dict[str, Any] | None:
         """The pid, host, start and last heartbeat of the run's latest process, and why the
@@ -800,24 +980,47 @@ class Store:
         from medq.results import SampleResult
 
         version = extractor or self.extractor_of(run_id)
-        rows = self._db.execute(
-            "SELECT s.*, json_extract(c.response, '$.generations[' || r.generation || '].text')"
-            " AS _ref_text FROM samples s LEFT JOIN sample_response_refs r"
-            " ON r.run_id = s.run_id AND r.item_id = s.item_id AND r.extractor = s.extractor"
-            " LEFT JOIN calls c ON c.key = r.call_key"
-            " WHERE s.run_id=? AND s.extractor=? ORDER BY s.position",
-            (run_id, version),
-        )
+        self.flush()
+        rows = [dict(row) for row in self._db.execute(
+            "SELECT * FROM samples WHERE run_id=? AND extractor=? ORDER BY position",
+            (run_id, version))]
+        for out in rows:
+            keys = out["call_keys"]
+            out["call_keys"] = unpack_keys(keys) if isinstance(keys, bytes) else json.loads(keys)
+            out["details"] = json.loads(unpack_json(out["details"]))
+        responses = self._responses({out["call_keys"][unpack_response_ref(out["response"])[0]]
+                                     for out in rows if isinstance(out["response"], bytes)})
+        readings = {id(out): unpack_json(out["reading"]) for out in rows
+                    if out.get("reading") is not None}
         texts: dict[str, str] = {}
-        for row in rows.fetchall():
-            out = dict(row)
-            ref_text = out.pop("_ref_text")
-            if ref_text is not None:
-                out["response"] = ref_text
-            if out.get("reading") and '"$text"' in out["reading"]:
-                self._fetch_texts(set(_TEXT_REF.findall(out["reading"])) - texts.keys(), texts)
-                out["reading"] = _expand_options(json.loads(out["reading"]), texts)
+        self._fetch_texts({h for r in readings.values() if '"$text"' in r
+                           for h in _TEXT_REF.findall(r)}, texts)
+        for out in rows:
+            if isinstance(out["response"], bytes):
+                number, index = unpack_response_ref(out["response"])
+                response = responses.get(out["call_keys"][number])
+                if response is None:
+                    raise StoreError(f"{self.path}: item {out['item_id']!r} of run {run_id} "
+                                     "refers to a response that is not in the store (run "
+                                     "`medq doctor`)")
+                out["response"] = response["generations"][index]["text"]
+            reading = readings.get(id(out))
+            if reading is not None:
+                out["reading"] = (_expand_options(json.loads(reading), texts)
+                                  if '"$text"' in reading else reading)
             yield SampleResult.from_row(out)
+
+    def _responses(self, keys: set[str]) -> dict[str, dict[str, Any]]:
+        """The stored responses of calls by key, 500 at a time."""
+        wanted = [key_bytes(k) for k in keys]
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, response in self._db.execute(
+                    f"SELECT key, response FROM calls WHERE key IN ({marks})", chunk):
+                out[key_text(key)] = json.loads(unpack_json(response))
+        return out
 
 
 def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> dict[str, Any]:

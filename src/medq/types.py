@@ -18,27 +18,38 @@ from typing import Any, Literal
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
 
 def _freeze_json(value: Any) -> Any:
     """A read-only view of a JSON value: objects become mappings, arrays tuples."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze_json(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze_json(v) for v in value)
+    # Scalars are tested by exact type first: the ABC checks below cost more than the copy.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return MappingProxyType({k: v if type(v) in _SCALARS else _freeze_json(v)
+                                 for k, v in value.items()})
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return tuple([v if type(v) in _SCALARS else _freeze_json(v) for v in value])
     return value
 
 
 def _thaw_json(value: Any) -> Any:
     """Plain dicts and lists again (fresh copies) from a read-only JSON value."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
     if isinstance(value, JSONObject):
         return value.thaw()
-    if isinstance(value, Mapping):
-        return {k: _thaw_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw_json(v) for v in value]
+    if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
+        return {k: v if type(v) in _SCALARS else _thaw_json(v) for k, v in value.items()}
+    if kind is tuple or kind is list or isinstance(value, list | tuple):
+        return [v if type(v) in _SCALARS else _thaw_json(v) for v in value]
     return value
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from judge_helpers import Judges, write_rubric_file
 
+from medq._store_codec import unpack_json
 from medq.runner import EvalSpec, ModelRef, evaluate, rescore
 from medq.store import Store
 from medq.testing.judges import rubric_judge
@@ -133,13 +134,15 @@ def test_a_judge_that_never_answers_validly_leaves_items_ungraded(
     with Store() as store:
         path = store.path
     db = sqlite3.connect(path)
+    # (details are stored compactly: medq._store_codec)
     rows = db.execute("SELECT status, score, correct, choice, details FROM samples").fetchall()
     assert {r[0] for r in rows} == {"ungraded"}
     assert all(r[1] is None and r[2] is None and r[3] is None for r in rows)
     for row in rows:
-        votes = [v for d in json.loads(row[4])["grading"]["decisions"] for v in d["votes"]]
+        details = json.loads(unpack_json(row[4]))
+        votes = [v for d in details["grading"]["decisions"] for v in d["votes"]]
         assert all(v["label"] is None and v["error"] for v in votes)
-    assert all(json.loads(row[4])["grading"]["judge_scores"] == {"judge": None}
+    assert all(json.loads(unpack_json(row[4]))["grading"]["judge_scores"] == {"judge": None}
                for row in rows)
 
 

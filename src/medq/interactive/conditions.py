@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from medq.compare import Comparison, compare_runs
 from medq.results import count
 from medq.runner import EvalSpec, RunResult, evaluate
 from medq.scoring.metrics import wilson_interval
 from medq.store import Store
 from medq.strategies._shared.spec import StrategySpec
+
+if TYPE_CHECKING:
+    from medq.compare import Comparison
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,11 @@ def group_conditions(
         for name, run in runs.items():
             run.summary["conditions"] = condition_summary(store, ids)
             run.summary["condition"] = name
-        comparison = compare_runs(store, list(ids.values()), seed=seed) if len(ids) > 1 else None
+        comparison = None
+        if len(ids) > 1:
+            from medq.compare import compare_runs  # numpy: only where runs are compared
+
+            comparison = compare_runs(store, list(ids.values()), seed=seed)
         out.append(ConditionsResult(runs, comparison, interrupted))
     return out
 

@@ -14,58 +14,58 @@ new run.
 - `jury_agreement`: Cohen's kappa per pair, Krippendorff's alpha, disagreement rate.
 - `judge_summary` / `ungraded_failure`: the ``judges`` entry of a summary and the
   ``--max-ungraded`` check.
+
+Names are imported on first use, so reading a judged summary (`medq.judge.summary`) never
+loads numpy, which only the agreement statistics need.
 """
 
-from medq.judge.agreement import cohen_kappa, jury_agreement, krippendorff_alpha
-from medq.judge.ask import (
-    JUDGE_SEED,
-    MAX_REASKS,
-    JudgeReply,
-    VerdictError,
-    ask_judge,
-    parse_verdict,
-)
-from medq.judge.cost import JudgeCost, estimate
-from medq.judge.jury import (
-    JUDGE_ROLE,
-    decide,
-    judge_many,
-    judge_one,
-    judge_role,
-    judge_roles,
-    jury,
-)
-from medq.judge.record import Decision, Grading, Vote, grading_of
-from medq.judge.schema import ChoiceVerdict, GradeVerdict, RubricVerdict, Verdict
-from medq.judge.summary import judge_summary, ungraded_failure
+from __future__ import annotations
 
-__all__ = [
-    "JUDGE_ROLE",
-    "JUDGE_SEED",
-    "MAX_REASKS",
-    "ChoiceVerdict",
-    "Decision",
-    "GradeVerdict",
-    "Grading",
-    "JudgeCost",
-    "JudgeReply",
-    "RubricVerdict",
-    "Verdict",
-    "VerdictError",
-    "Vote",
-    "ask_judge",
-    "cohen_kappa",
-    "decide",
-    "estimate",
-    "grading_of",
-    "judge_many",
-    "judge_one",
-    "judge_role",
-    "judge_roles",
-    "judge_summary",
-    "jury",
-    "jury_agreement",
-    "krippendorff_alpha",
-    "parse_verdict",
-    "ungraded_failure",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "JUDGE_ROLE": "medq.judge.jury",
+    "JUDGE_SEED": "medq.judge.ask",
+    "MAX_REASKS": "medq.judge.ask",
+    "ChoiceVerdict": "medq.judge.schema",
+    "Decision": "medq.judge.record",
+    "GradeVerdict": "medq.judge.schema",
+    "Grading": "medq.judge.record",
+    "JudgeCost": "medq.judge.cost",
+    "JudgeReply": "medq.judge.ask",
+    "RubricVerdict": "medq.judge.schema",
+    "Verdict": "medq.judge.schema",
+    "VerdictError": "medq.judge.ask",
+    "Vote": "medq.judge.record",
+    "ask_judge": "medq.judge.ask",
+    "cohen_kappa": "medq.judge.agreement",
+    "decide": "medq.judge.jury",
+    "estimate": "medq.judge.cost",
+    "grading_of": "medq.judge.record",
+    "judge_many": "medq.judge.jury",
+    "judge_one": "medq.judge.jury",
+    "judge_role": "medq.judge.jury",
+    "judge_roles": "medq.judge.jury",
+    "judge_summary": "medq.judge.summary",
+    "jury": "medq.judge.jury",
+    "jury_agreement": "medq.judge.agreement",
+    "krippendorff_alpha": "medq.judge.agreement",
+    "parse_verdict": "medq.judge.ask",
+    "ungraded_failure": "medq.judge.summary",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'medq.judge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from medq.judge.agreement import jury_agreement
 from medq.judge.record import Grading, grading_of
 
 RULE = "a label needs more than half of the whole jury; a judge with no valid verdict abstains"
@@ -72,6 +71,8 @@ def judge_summary(
         "per_judge": per_judge,
     }
     if len(jury) > 1:
+        from medq.judge.agreement import jury_agreement  # numpy
+
         out["agreement"] = jury_agreement(records)
     return out
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+#: Backend prefixes whose module has another name (`medq.registry.Registry.module_of`).
+MODULES = {"hf": "hf_local", "openai": "openai_compat", "openai-batch": "openai_batch"}
+
 
 def load_model(spec: str, **options: Any) -> Any:
     """Build the backend for `spec`; options the backend does not take are dropped if None.

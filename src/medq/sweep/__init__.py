@@ -9,28 +9,46 @@ Example:
     >>> plan = load_plan("grid.toml")
     >>> run_sweep(plan, RayExecutor("ray://head:10001"))
     >>> merge_sweep(plan)
+
+Names are imported on first use: `medq --help` and `medq eval` load none of the sweep's
+modules.
 """
 
-from medq.sweep.executors import Executor, LocalExecutor, RayExecutor, executor_for
-from medq.sweep.merge import MergeReport, merge_stores, merge_sweep
-from medq.sweep.plan import PlanError, Shard, SweepPlan, load_plan, read_plan
-from medq.sweep.run import ShardResult, ShardStatus, run_sweep, sweep_status
+from __future__ import annotations
 
-__all__ = [
-    "Executor",
-    "LocalExecutor",
-    "MergeReport",
-    "PlanError",
-    "RayExecutor",
-    "Shard",
-    "ShardResult",
-    "ShardStatus",
-    "SweepPlan",
-    "executor_for",
-    "load_plan",
-    "merge_stores",
-    "merge_sweep",
-    "read_plan",
-    "run_sweep",
-    "sweep_status",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Executor": "medq.sweep.executors",
+    "LocalExecutor": "medq.sweep.executors",
+    "MergeReport": "medq.sweep.merge",
+    "PlanError": "medq.sweep.plan",
+    "RayExecutor": "medq.sweep.executors",
+    "Shard": "medq.sweep.plan",
+    "ShardResult": "medq.sweep.run",
+    "ShardStatus": "medq.sweep.run",
+    "SweepPlan": "medq.sweep.plan",
+    "executor_for": "medq.sweep.executors",
+    "load_plan": "medq.sweep.plan",
+    "merge_stores": "medq.sweep.merge",
+    "merge_sweep": "medq.sweep.merge",
+    "read_plan": "medq.sweep.plan",
+    "run_sweep": "medq.sweep.run",
+    "sweep_status": "medq.sweep.run",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'medq.sweep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,6 +13,19 @@ from medq.tasks.base import (
     task_names,
 )
 
+#: Task names whose module is not the name or a prefix of it
+#: (`medq.registry.Registry.module_of`).
+MODULES = {
+    "icraftmd": "mediq",
+    "imedqa": "mediq",
+    "medqa_train": "medqa_dev",
+    "medqa_5opt_dev": "medqa_dev",
+    "medqa_5opt_train": "medqa_dev",
+    **{f"mmlu_{subject}": "mmlu_medical" for subject in (
+        "anatomy", "clinical_knowledge", "college_biology", "college_medicine",
+        "professional_medicine")},
+}
+
 __all__ = [
     "DatasetUnavailableError",
     "Task",

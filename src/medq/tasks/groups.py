@@ -16,7 +16,7 @@ one table with micro and macro aggregates (`medq.scoring.stats.aggregate`):
 
 from __future__ import annotations
 
-from medq.registry import UnknownNameError
+from medq.registry import UnknownNameError, tasks
 from medq.tasks.base import task_names
 from medq.tasks.medagentsbench import SOURCES
 
@@ -38,20 +38,21 @@ def expand_tasks(text: str) -> list[str]:
     Raises:
         UnknownNameError: a name that is neither a task nor a group (the message lists both).
     """
-    known = set(task_names())
     names: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         if part in GROUPS:
             names.extend(GROUPS[part])
-        elif part in known:
-            names.append(part)
-        else:
+            continue
+        try:
+            tasks.get(part)  # imports the task's own module only
+        except UnknownNameError:
             raise UnknownNameError(
-                f"unknown task {part!r}; tasks: {', '.join(sorted(known))}; groups: "
+                f"unknown task {part!r}; tasks: {', '.join(task_names())}; groups: "
                 f"{', '.join(GROUPS)} (see `medq tasks`)"
-            )
+            ) from None
+        names.append(part)
     if not names:
         raise UnknownNameError("--task names no task (see `medq tasks`)")
     return list(dict.fromkeys(names))

@@ -178,27 +178,27 @@ def build_options(items: tuple[tuple[str, str], ...], lex: Lexicon) -> Options:
     if len(set(lookup.values())) != len(keys) or len(keys) != len(set(keys)):
         raise ValueError(f"option keys name the same label twice: {keys!r}")
 
+    normalised = [(key, normalise_text(text)) for key, text in items]  # once per option
     by_text: dict[str, list[str]] = {}
-    for key, text in items:
-        norm = normalise_text(text)
+    for key, norm in normalised:
         if norm:
             by_text.setdefault(norm, []).append(key)
     # Two options with the same text name no single option, so that text never matches.
     unique = sorted(((t, ks[0]) for t, ks in by_text.items() if len(ks) == 1),
                     key=lambda item: -len(item[0]))
     numbers: dict[float, list[str]] = {}
-    for key, text in items:
-        number = number_value(normalise_text(text))
+    for key, norm in normalised:
+        number = number_value(norm)
         if number is not None:
             numbers.setdefault(round(number, 9), []).append(key)
-    polarity = _polarity(items, lex)
+    polarity = _polarity(normalised, lex)
     span = keys[0] if len(keys) == 1 else f"{keys[0]}-{keys[-1]}"
     first: dict[str, list[tuple[str, str]]] = {}
     for text, key in unique:
         first.setdefault(text[0], []).append((text, key))
     return Options(
         tuple(keys), kind, token, lookup, tuple(unique), _text_end(lex),
-        {k: normalise_text(t) for k, t in items},
+        dict(normalised),
         tuple((v, ks[0]) for v, ks in numbers.items() if len(ks) == 1), polarity, span,
         {c: tuple(ts) for c, ts in first.items()},
         all(k.islower() for k in keys if k.isalpha()),
@@ -220,11 +220,17 @@ def _text_end(lex: Lexicon) -> re.Pattern[str]:
         rf"|,?\s+{because}|\s+-\s")
 
 
-def _polarity(items: tuple[tuple[str, str], ...], lex: Lexicon) -> Mapping[str, str]:
-    words = {w: p for p in ("yes", "no", "maybe") for w in lex[f"polarity.{p}"]}
+@lru_cache(maxsize=64)
+def _polarity_words(lex: Lexicon) -> Mapping[str, str]:
+    return {w: p for p in ("yes", "no", "maybe") for w in lex[f"polarity.{p}"]}
+
+
+def _polarity(normalised: list[tuple[str, str]], lex: Lexicon) -> Mapping[str, str]:
+    """Which key says yes, no and maybe, from the options' normalised texts."""
+    words = _polarity_words(lex)
     found: dict[str, str] = {}
-    for key, text in items:
-        polarity = words.get(normalise_text(text))
+    for key, norm in normalised:
+        polarity = words.get(norm)
         if polarity is not None and polarity not in found:
             found[polarity] = key
     return found if "yes" in found and "no" in found else {}

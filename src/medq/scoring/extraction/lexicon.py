@@ -80,8 +80,9 @@ class Lexicon:
         return self.words[field]
 
 
+@cache
 def available_languages() -> tuple[str, ...]:
-    """The language codes with a lexicon file, sorted."""
+    """The language codes with a lexicon file, sorted (package data: read once)."""
     folder = resources.files("medq.scoring") / "lexicons"
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml")))
 
