@@ -1,11 +1,13 @@
 """Store bytes per item: request texts shared vs inline, in one run (issue 19).
 
 Evaluates the bundled MedQA sample (50 items) with `runs` different scripted models (as 20
-runs over a benchmark would: the same item prompts, other models) and `direct`, into a
+runs over a benchmark would: the same item prompts, other models) and `cot`, into a
 fresh store, then VACUUMs it and divides its size by the number of stored items. "inline"
-repeats the run with texts never shared (the store before shared request texts).
+repeats the run with texts never shared (the store before shared request texts). With
+`--tables`, the bytes per item of each table and index of the shared store (SQLite's
+`dbstat`: pages, and the payload in them).
 
-    .venv/bin/python bench/bench_store_size.py --runs 20
+    .venv/bin/python bench/bench_store_size.py --runs 20 --tables
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 
-def measure(runs: int, shared: bool) -> float:
+def measure(runs: int, shared: bool, tables: bool = False) -> float:
     import medq.store as store_module
     from medq.runner import EvalSpec, evaluate
     from medq.store import Store
@@ -36,8 +38,16 @@ def measure(runs: int, shared: bool) -> float:
                 items += result.summary["n"]
         db = sqlite3.connect(Path(home) / "medq.sqlite")
         db.execute("VACUUM")
-        size = db.execute("PRAGMA page_count").fetchone()[0] * \
-            db.execute("PRAGMA page_size").fetchone()[0]
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        size = db.execute("PRAGMA page_count").fetchone()[0] * page
+        if tables:
+            print("| table or index | bytes per item (pages) | payload per item |")
+            print("|---|---:|---:|")
+            for name, pages, payload in db.execute(
+                    "SELECT name, COUNT(*), SUM(payload) FROM dbstat GROUP BY name "
+                    "ORDER BY 2 DESC"):
+                if pages * page / items >= 10:
+                    print(f"| {name} | {pages * page / items:,.0f} | {payload / items:,.0f} |")
         db.close()
         return size / items
 
@@ -45,8 +55,9 @@ def measure(runs: int, shared: bool) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--tables", action="store_true", help="bytes per table and index")
     args = parser.parse_args()
-    inline, shared = measure(args.runs, False), measure(args.runs, True)
+    inline, shared = measure(args.runs, False), measure(args.runs, True, args.tables)
     print(f"{args.runs} runs x 50 MedQA items (cot): inline {inline:,.0f} B/item, "
           f"shared {shared:,.0f} B/item ({inline / shared:.2f}x smaller)")
 

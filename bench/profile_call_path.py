@@ -11,10 +11,13 @@ the same run and interleaved A/B/A/B:
   result, so a SIGKILL loses nothing finished: the least any harness with medq's
   guarantee must spend.
 
+``--baseline SRC`` also runs the medq whose ``src`` folder is SRC (another checkout, e.g.
+``git archive main``), in the same interleaving, for a before/after under the same load.
 ``--profile`` runs medq once more under cProfile (written to ``bench/.work/call_path.prof``,
 top functions printed). Usage::
 
     .venv/bin/python bench/profile_call_path.py --repeats 3
+    .venv/bin/python bench/profile_call_path.py --repeats 5 --baseline /tmp/main/src
     .venv/bin/python bench/profile_call_path.py --repeats 1 --profile
 """
 
@@ -79,16 +82,20 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[float, float, int
     return usage.ru_utime + usage.ru_stime, wall, rc
 
 
-def env_for(home: Path) -> dict[str, str]:
+def env_for(home: Path, src: Path | None = None) -> dict[str, str]:
     # Bytecode written and read as in an installed medq (the warm-up writes it).
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OPENAI_", "MEDQ_")) and k != "PYTHONDONTWRITEBYTECODE"}
+           if not k.startswith(("OPENAI_", "MEDQ_")) and k not in ("PYTHONDONTWRITEBYTECODE",
+                                                                   "PYTHONPATH")}
     env.update(OPENAI_API_KEY="dummy", MEDQ_HOME=str(home), NO_COLOR="1")
+    if src is not None:
+        env["PYTHONPATH"] = str(src)  # ahead of the editable install of this checkout
     return env
 
 
 def medq_command(base_url: str, data: Path, limit: int | None) -> list[str]:
-    command = [str(MEDQ), "eval", "--task", "medqa", "--model", f"openai/{MODEL}",
+    command = [str(PYTHON), "-m", "medq.cli", "eval", "--task", "medqa",
+               "--model", f"openai/{MODEL}",
                "--strategy", "direct", "--concurrency", str(CONCURRENCY),
                "--data", str(data), "--base-url", base_url]
     return command + (["--limit", str(limit)] if limit else [])
@@ -132,17 +139,19 @@ def floor_loop(base_url: str, data: Path, limit: int | None, db_path: str | None
     print(f"answered {asyncio.run(main())}")
 
 
-def one(tool: str, data: Path, limit: int | None) -> tuple[float, float]:
+def one(tool: str, data: Path, limit: int | None,
+        baseline: Path | None = None) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="medq-prof-", dir=WORK) as tmp, Server(0) as server:
         home = Path(tmp)
-        if tool == "medq":
+        src = baseline if tool == "medq (baseline)" else None
+        if tool.startswith("medq"):
             command = medq_command(server.base_url, data, limit)
         else:
             command = [str(PYTHON), __file__, "--floor", server.base_url,
                        "--data", str(data)] + (["--limit", str(limit)] if limit else [])
             if tool == "durable floor":
                 command += ["--db", str(home / "floor.sqlite")]
-        cpu, wall, rc = measured(command, env_for(home))
+        cpu, wall, rc = measured(command, env_for(home, src))
         if rc != 0:
             raise SystemExit(f"{tool} failed (exit {rc})")
         return cpu, wall
@@ -154,7 +163,7 @@ def profile(data: Path, limit: int | None) -> None:
     out = WORK / "call_path.prof"
     with tempfile.TemporaryDirectory(prefix="medq-prof-", dir=WORK) as tmp, Server(0) as server:
         command = [str(PYTHON), "-m", "cProfile", "-o", str(out), str(MEDQ),
-                   *medq_command(server.base_url, data, limit)[1:]]
+                   *medq_command(server.base_url, data, limit)[3:]]
         measured(command, env_for(Path(tmp)))
     stats = pstats.Stats(str(out))
     stats.sort_stats("tottime").print_stats(30)
@@ -168,6 +177,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--only", choices=("medq", "floors"), default=None)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="the src folder of another medq to run beside this one")
     parser.add_argument("--floor", metavar="BASE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -179,11 +190,14 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     tools = {"medq": ["medq"], "floors": ["bare floor", "durable floor"]}.get(
         args.only or "", ["medq", "bare floor", "durable floor"])
-    one("medq" if "medq" in tools else tools[0], args.data, 20)  # warm-up: bytecode, caches
+    if args.baseline is not None:
+        tools.insert(1, "medq (baseline)")
+    for tool in tools:  # warm-up: bytecode written, caches filled
+        one(tool, args.data, 20, args.baseline)
     results: dict[str, list[tuple[float, float]]] = {t: [] for t in tools}
     for _ in range(args.repeats):
         for tool in tools:  # interleaved: load drifts alike for every tool
-            results[tool].append(one(tool, args.data, args.limit))
+            results[tool].append(one(tool, args.data, args.limit, args.baseline))
             cpu, wall = results[tool][-1]
             print(f"  {tool:14} {cpu:6.3f} CPU-s {wall:6.3f} s wall", file=sys.stderr)
     if args.repeats:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_import_medq_loads_no_heavy_libraries() -> None:
@@ -70,3 +72,25 @@ def test_eval_of_direct_imports_no_other_backend_task_or_heavy_library() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_medq_eval_direct_and_show_import_no_numpy(tmp_path: Path) -> None:
+    # The whole command, as a user runs it: no numpy (comparison, statistics, the judge's
+    # agreement), no retrieval and no other backend's module (issue 19).
+    from medq.testing.openai_server import FakeOpenAIServer
+
+    heavy = ("numpy", "medq.retrieval", "medq.compare", "medq.judge.agreement",
+             "medq.models.openai_batch", "medq.models.hf_local", "medq.tasks.healthbench")
+    env = {**os.environ, "MEDQ_HOME": str(tmp_path), "OPENAI_API_KEY": "k"}
+    with FakeOpenAIServer() as server:
+        for args in (["eval", "--task", "medqa", "--sample", "--limit", "3", "--model",
+                      "openai/m", "--base-url", server.base_url], ["show", "last"],
+                     ["runs"], ["--help"]):
+            code = (f"import runpy, sys; sys.argv = ['medq', *{args!r}]\n"
+                    "try:\n    runpy.run_module('medq.cli', run_name='__main__')\n"
+                    "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+                    f"print([m for m in {heavy!r} if m in sys.modules], file=sys.stderr)")
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                 text=True, env=env, timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert out.stderr.strip().splitlines()[-1] == "[]", (args, out.stderr)

@@ -6,7 +6,7 @@ Run identity is kept as is: a shard's store holds exactly the run (ID, spec, inf
 record of a key wins, as in `Store.put_call`); results are copied per extractor version
 (``samples`` is keyed by run, item and extractor); a run already in the target that was
 updated after the shard's copy keeps its own row and results. Every other table (those
-later migrations add: run liveness, response references, shared request texts) is copied
+later migrations add: run liveness, shared request texts) is copied
 by its common columns: a table with a ``run_id`` follows its run's rule, the others
 insert-or-ignore on their keys (content-addressed), so a new table merges without a change
 here. Merging twice changes nothing the second time.
@@ -53,9 +53,9 @@ def _attached(db: sqlite3.Connection, path: Path) -> Iterator[None]:
 
 
 def _merge_table(db: sqlite3.Connection, table: str) -> None:
-    """Any other table, by its columns in common: a table keyed by run (liveness, response
-    references) follows its run's rule; the others (content-addressed request texts)
-    insert or ignore on their keys."""
+    """Any other table, by its columns in common: a table keyed by run (liveness) follows
+    its run's rule; the others (content-addressed request texts) insert or ignore on their
+    keys."""
     target = set(_columns(db, "main", table))
     common = [c for c in _columns(db, "shard", table) if c in target]
     if not common:
