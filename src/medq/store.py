@@ -188,6 +188,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 _TEXT_REF = re.compile(r'"\$text":"([0-9a-f]{64})"')
+_OPTIONS_KEPT = 50_000  # parsed option lists a Store keeps (tens of MB at most)
 SHARED_TEXT_MIN = 64
 """Message contents shorter than this stay inline (a reference would not be smaller)."""
 
@@ -255,6 +256,9 @@ class Store:
         """
         self.path = Path(path) if path is not None else medq_home() / "medq.sqlite"
         self.readonly = readonly
+        # Shared option lists by content hash, parsed once: the same item's options are read
+        # by every run and extractor version of it. Content-addressed, so never stale.
+        self._options: dict[str, Any] = {}
         try:
             self._db = connect(self.path, readonly)
             self._db.row_factory = sqlite3.Row
@@ -807,17 +811,33 @@ class Store:
             " LEFT JOIN calls c ON c.key = r.call_key"
             " WHERE s.run_id=? AND s.extractor=? ORDER BY s.position",
             (run_id, version),
-        )
-        texts: dict[str, str] = {}
-        for row in rows.fetchall():
+        ).fetchall()
+        options = self._options_of(rows)
+        for row in rows:
             out = dict(row)
             ref_text = out.pop("_ref_text")
             if ref_text is not None:
                 out["response"] = ref_text
             if out.get("reading") and '"$text"' in out["reading"]:
-                self._fetch_texts(set(_TEXT_REF.findall(out["reading"])) - texts.keys(), texts)
-                out["reading"] = _expand_options(json.loads(out["reading"]), texts)
+                out["reading"] = _expand_options(json.loads(out["reading"]), options)
             yield SampleResult.from_row(out)
+
+    def _options_of(self, rows: Sequence[sqlite3.Row]) -> Mapping[str, Any]:
+        """Every option list the rows' readings refer to, by hash: read in one pass (500
+        hashes a query), parsed once, and kept for the next run that reads the same items."""
+        wanted = {h for row in rows if row["reading"] and '"$text"' in row["reading"]
+                  for h in _TEXT_REF.findall(row["reading"])}
+        missing = wanted - self._options.keys()
+        if len(self._options) + len(missing) > _OPTIONS_KEPT:
+            self._options.clear()  # a bound on what a long-lived Store holds
+            missing = wanted
+        from medq.types import _freeze_json
+
+        texts: dict[str, str] = {}
+        self._fetch_texts(missing, texts)
+        for digest, text in texts.items():
+            self._options[digest] = _freeze_json(json.loads(text))
+        return self._options
 
 
 def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> dict[str, Any]:
@@ -835,17 +855,18 @@ def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> di
     return out
 
 
-def _expand_options(reading: dict[str, Any], texts: Mapping[str, str]) -> dict[str, Any]:
-    """Inverse of `_share_options`."""
+def _expand_options(reading: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of `_share_options`, from frozen option lists by hash (`Store._options_of`),
+    so the readings of one item in every run share one read-only list."""
     args = reading.get("args")
     if isinstance(args, dict) and isinstance(args.get("options"), dict):
         ref = args["options"]["$text"]
-        if ref not in texts:
+        if ref not in options:
             raise StoreError(f"a stored reading refers to options {ref[:12]} that are not in "
                              "the store (run `medq doctor`)")
-        reading["args"] = {**args, "options": json.loads(texts[ref])}
+        reading["args"] = {**args, "options": options[ref]}
     if reading.get("parts"):
-        reading["parts"] = [_expand_options(p, texts) for p in reading["parts"]]
+        reading["parts"] = [_expand_options(p, options) for p in reading["parts"]]
     return reading
 
 

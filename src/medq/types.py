@@ -22,12 +22,27 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _FrozenArray(tuple):  # type: ignore[type-arg]
+    """A JSON array as `_freeze_json` returns it: a tuple whose items are frozen too, so
+    freezing it again (a reading built from shared, already frozen options) costs nothing."""
+
+    __slots__ = ()
+
+
 def _freeze_json(value: Any) -> Any:
     """A read-only view of a JSON value: objects become mappings, arrays tuples."""
+    kind = type(value)
+    if kind in _SCALARS or kind is _FrozenArray:
+        return value
+    if kind is list or kind is tuple:
+        return _FrozenArray([_freeze_json(v) for v in value])
     if isinstance(value, Mapping):
         return MappingProxyType({k: _freeze_json(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(_freeze_json(v) for v in value)
+        return _FrozenArray([_freeze_json(v) for v in value])
     return value
 
 

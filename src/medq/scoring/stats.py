@@ -123,34 +123,55 @@ def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupSta
         >>> [g.group for g in breakdown(store.samples(run_id), "exam_step")]
         ['step1', 'step2&3']
     """
+    return breakdowns(samples, (field,))[field]
+
+
+def breakdowns(samples: Iterable[Mapping[str, Any]], fields: Sequence[str], *,
+               min_groups: int = 0) -> dict[str, list[GroupStats]]:
+    """`breakdown` of each of `fields`, in one pass over the samples; a field with fewer
+    than `min_groups` groups other than "(none)" is left out (and never counted).
+
+    Example:
+        >>> sorted(breakdowns(store.samples(run_id), ["exam_step", "subject"], min_groups=2))
+        ['exam_step']
+    """
     from medq.results import count
 
-    members: dict[str, list[Mapping[str, Any]]] = {}
+    members: dict[str, dict[str, list[Mapping[str, Any]]]] = {f: {} for f in fields}
+    by_metadata = [(f, members[f]) for f in fields if f != EXTRACTION]
+    extraction = members.get(EXTRACTION)
     for s in samples:
-        key = extraction_key(s) if field == EXTRACTION else _group_key(
-            s["details"].get("metadata", {}).get(field))
-        members.setdefault(key, []).append(s)
-    groups = []
-    for key in sorted(members):
-        c = count(members[key])
-        n, correct, invalid, truncated, errors = c.n, c.correct, c.invalid, c.truncated, c.errors
-        low, high = wilson_interval(correct, n)
-        groups.append(
-            GroupStats(
-                group=key,
-                n=n,
-                correct=correct,
-                accuracy=c.accuracy,
-                ci_low=low if c.accuracy is not None else None,
-                ci_high=high if c.accuracy is not None else None,
-                invalid=invalid,
-                truncated=truncated,
-                errors=errors,
-                score=c.mean_score,
-                ungraded=c.ungraded,
+        if by_metadata:
+            metadata = s["details"].get("metadata", {})
+            for f, groups in by_metadata:
+                groups.setdefault(_group_key(metadata.get(f)), []).append(s)
+        if extraction is not None:
+            extraction.setdefault(extraction_key(s), []).append(s)
+    out: dict[str, list[GroupStats]] = {}
+    for f in fields:
+        if sum(key != NO_GROUP for key in members[f]) < min_groups:
+            continue
+        stats = []
+        for key in sorted(members[f]):
+            c = count(members[f][key])
+            low, high = wilson_interval(c.correct, c.n)
+            stats.append(
+                GroupStats(
+                    group=key,
+                    n=c.n,
+                    correct=c.correct,
+                    accuracy=c.accuracy,
+                    ci_low=low if c.accuracy is not None else None,
+                    ci_high=high if c.accuracy is not None else None,
+                    invalid=c.invalid,
+                    truncated=c.truncated,
+                    errors=c.errors,
+                    score=c.mean_score,
+                    ungraded=c.ungraded,
+                )
             )
-        )
-    return groups
+        out[f] = stats
+    return out
 
 
 def _estimate(accuracy: float, variance: float) -> dict[str, float]:
