@@ -21,6 +21,8 @@ Usage::
     .venv/bin/python bench/bench_report.py            # build the store once, time 5 builds
     .venv/bin/python bench/bench_report.py --repeats 1
     .venv/bin/python bench/bench_report.py --runs 1,5,10,20 --repeats 3   # scaling (issue 19)
+    git archive main src | tar -x -C /tmp/base     # then, main's code against this one's:
+    .venv/bin/python bench/bench_report.py --runs 1,5,10,20 --repeats 3 --against /tmp/base/src
 
 The store is cached in ``bench/.work/report_store.sqlite``; the report is written to
 ``bench/.work/report.html``; results go to ``bench/.work/report.json``.
@@ -201,29 +203,53 @@ def _child(path: Path, ids: list[str], repeats: int) -> None:
     }))
 
 
-def _scaling(tag: str, counts: list[int], repeats: int, path: Path, ids: list[str]) -> None:
-    """Each run count in its own process (so each has its own peak RSS)."""
+def _scaling(tag: str, counts: list[int], repeats: int, against: Path | None) -> None:
+    """Each run count built `repeats` times, each build in a fresh process (so each has its
+    own peak RSS, and pays the imports a `medq report` pays); with `against` (another
+    checkout's ``src``), that code's builds alternate with this one's, under the same load."""
     import subprocess
 
-    rows = []
+    variants: list[tuple[str, dict[str, str]]] = [("this", dict(os.environ))]
+    if against is not None:
+        variants.insert(0, ("against", {**os.environ, "PYTHONPATH": str(against)}))
+    rows: dict[tuple[str, int], list[dict]] = {}
     for n in counts:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(n), "--repeats", str(repeats)]
-            + (["--all-cot"] if ALL_COT else []),
-            check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-        print(f"{n} runs: {rows[-1]['build_s_median']:.2f} s", file=sys.stderr)
-    result = {"items_per_run": len(json.loads((MIRAGE / "benchmark.json").read_text())
-                                   ["medmcqa"]),
-              "repeats": repeats, "rows": rows, "target_s_at_20": SCALING_TARGET_S}
+        for _ in range(repeats):
+            for name, env in variants:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(n), "--repeats", "1"]
+                    + (["--all-cot"] if ALL_COT else []),
+                    check=True, capture_output=True, text=True, env=env).stdout
+                rows.setdefault((name, n), []).append(json.loads(out.strip().splitlines()[-1]))
+        print(f"{n} runs: " + ", ".join(
+            f"{name} {statistics.median(r['build_s_median'] for r in rows[name, n]):.2f} s"
+            for name, _ in variants), file=sys.stderr)
+    table = []
+    for n in counts:
+        for name, _ in variants:
+            found = rows[name, n]
+            table.append({
+                "code": name, "runs": n,
+                "build_s_median": statistics.median(r["build_s_median"] for r in found),
+                "build_s_all": [r["build_s_median"] for r in found],
+                "build_cpu_s_median": statistics.median(r["build_cpu_s_median"] for r in found),
+                "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in found),
+                "html_mb": found[-1]["html_mb"],
+                "load_average": [r["load_average"][0] for r in found],
+            })
+    items = len(json.loads((MIRAGE / "benchmark.json").read_text())["medmcqa"])
+    result = {"items_per_run": items, "repeats": repeats,
+              "against": None if against is None else str(against), "rows": table,
+              "target_s_at_20": SCALING_TARGET_S}
     (WORK / f"report_scaling{tag}.json").write_text(json.dumps(result, indent=2))
-    print(f"| runs × items | build wall s (median of {repeats}) | CPU s | peak RSS MB "
+    print(f"| code | runs × items | build wall s (median of {repeats}) | CPU s | peak RSS MB "
           "| HTML MB | load average |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['runs']} × {result['items_per_run']:,} | {r['build_s_median']:.2f} | "
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in table:
+        load = r["load_average"]
+        print(f"| {r['code']} | {r['runs']} × {items:,} | {r['build_s_median']:.2f} | "
               f"{r['build_cpu_s_median']:.2f} | {r['peak_rss_mb']:.0f} | {r['html_mb']:.2f} | "
-              f"{r['load_average'][0]:.1f} |")
+              f"{min(load):.1f}–{max(load):.1f} |")
 
 
 def main() -> None:
@@ -236,6 +262,9 @@ def main() -> None:
     parser.add_argument("--runs", default=str(N_RUNS),
                         help="run count, or comma-separated counts to time each in its own "
                              "process (e.g. 1,5,10,20)")
+    parser.add_argument("--against", type=Path,
+                        help="another checkout's src folder: its builds alternate with "
+                             "this one's (with --runs a,b,...)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global ALL_COT
@@ -249,8 +278,8 @@ def main() -> None:
         _child(path, ids[: args.child], args.repeats)
         return
     path, ids = _store(tag, max(counts), args.rebuild)
-    if len(counts) > 1:
-        _scaling(tag, counts, args.repeats, path, ids)
+    if len(counts) > 1 or args.against is not None:
+        _scaling(tag, counts, args.repeats, args.against)
         return
     ids = ids[: counts[0]]
     questions = _register_task()

@@ -120,8 +120,10 @@ class SampleResult(Mapping[str, Any]):
 
     # Mapping-style access to the columns, for readers written against store rows.
     def __getitem__(self, key: str) -> Any:
-        if key in self.extras:
+        if self.extras and key in self.extras:
             return self.extras[key]
+        if key in _COLUMNS:  # the common case, without getattr's lookup through the class
+            return self.__dict__[key]
         try:
             return getattr(self, key)
         except AttributeError:

@@ -128,7 +128,7 @@ def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupSta
 
 def breakdowns(samples: Iterable[Mapping[str, Any]], fields: Sequence[str], *,
                min_groups: int = 0) -> dict[str, list[GroupStats]]:
-    """`breakdown` of each of `fields`, in one pass over the samples; a field with fewer
+    """`breakdown` of each of `fields`, each sample's metadata read once; a field with fewer
     than `min_groups` groups other than "(none)" is left out (and never counted).
 
     Example:
@@ -137,19 +137,24 @@ def breakdowns(samples: Iterable[Mapping[str, Any]], fields: Sequence[str], *,
     """
     from medq.results import count
 
-    members: dict[str, dict[str, list[Mapping[str, Any]]]] = {f: {} for f in fields}
-    by_metadata = [(f, members[f]) for f in fields if f != EXTRACTION]
-    extraction = members.get(EXTRACTION)
-    for s in samples:
-        if by_metadata:
-            metadata = s["details"].get("metadata", {})
-            for f, groups in by_metadata:
-                groups.setdefault(_group_key(metadata.get(f)), []).append(s)
-        if extraction is not None:
-            extraction.setdefault(extraction_key(s), []).append(s)
+    rows = list(samples)
+    metadata = [s["details"].get("metadata", {}) for s in rows]
+    members: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for f in fields:
+        if f == EXTRACTION:
+            keys = [extraction_key(s) for s in rows]
+        else:
+            values = [m.get(f) for m in metadata]
+            if min_groups and all(v is None for v in values):
+                continue  # the field is absent: one group, "(none)"
+            keys = [_group_key(v) for v in values]
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for key, s in zip(keys, rows, strict=True):
+            groups.setdefault(key, []).append(s)
+        members[f] = groups
     out: dict[str, list[GroupStats]] = {}
     for f in fields:
-        if sum(key != NO_GROUP for key in members[f]) < min_groups:
+        if f not in members or sum(key != NO_GROUP for key in members[f]) < min_groups:
             continue
         stats = []
         for key in sorted(members[f]):
