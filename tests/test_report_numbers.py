@@ -24,7 +24,7 @@ import pytest
 from medq.models.base import ModelError
 from medq.registry import tasks
 from medq.report import build_report
-from medq.results import hit
+from medq.results import count, hit
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
 from medq.tasks.base import Task
@@ -114,6 +114,8 @@ def test_report_numbers_are_pinned(medq_home: Path) -> None:
         # discordant counts straight from the stored rows.
         a = {s["item_id"]: hit(s) for s in store.samples(ids[0])}
         b = {s["item_id"]: hit(s) for s in store.samples(ids[1])}
+        # `medq runs` counts from four columns: the same counts as from the whole rows.
+        assert [store.counts(i) for i in ids] == [count(store.samples(i)) for i in ids]
     pair = found["report"]["comparisons"][0]["pairs"][0]
     assert (pair["run_a"], pair["run_b"]) == ("run0", "run1")
     assert pair["a_only_correct"] == sum(a[i] == 1 and b[i] == 0 for i in a)

@@ -51,6 +51,7 @@ def test_option_lists_are_read_once_for_every_run_of_the_items(medq_home: Path) 
         assert len(reads) == 1  # the same items in another run: nothing read again
         store._db.set_trace_callback(None)
     assert [s.reading.args["options"] for s in one] == [s.reading.args["options"] for s in two]
-    assert all(s.reading.args["options"] is t.reading.args["options"] for s, t in zip(one, two))
+    assert all(s.reading.args["options"] is t.reading.args["options"]
+               for s, t in zip(one, two, strict=True))
     with Store() as fresh:  # what a new Store reads is the same
         assert [s.reading for s in fresh.samples(second)] == [s.reading for s in two]

@@ -28,7 +28,7 @@ from medq._store_open import (
 )
 
 if TYPE_CHECKING:
-    from medq.results import SampleResult
+    from medq.results import Counts, SampleResult
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -821,6 +821,18 @@ class Store:
             if out.get("reading") and '"$text"' in out["reading"]:
                 out["reading"] = _expand_options(json.loads(out["reading"]), options)
             yield SampleResult.from_row(out)
+
+    def counts(self, run_id: str, extractor: str | None = None) -> Counts:
+        """`medq.results.count` of the run's results (as `samples` would give them), from
+        the four columns the rule reads: no texts, details or readings decoded."""
+        from medq.results import count
+
+        version = extractor or self.extractor_of(run_id)
+        rows = self._db.execute(
+            "SELECT status, correct, truncated, score FROM samples WHERE run_id=? AND "
+            "extractor=?", (run_id, version))
+        return count({"status": status, "correct": correct, "truncated": truncated,
+                      "score": score} for status, correct, truncated, score in rows)
 
     def _options_of(self, rows: Sequence[sqlite3.Row]) -> Mapping[str, Any]:
         """Every option list the rows' readings refer to, by hash: read in one pass (500

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from medq.scoring.metrics import wilson_interval
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `medq show` has no need of it
+    import numpy as np
 
 NO_GROUP = "(none)"
 Z95 = 1.959963984540054
@@ -46,6 +47,8 @@ def bootstrap_ci(
         >>> bootstrap_ci([1, 1, 0, 1], seed=0)
         (0.25, 1.0)
     """
+    import numpy as np
+
     values = np.asarray(correct, dtype=float)
     if values.size and not np.isin(values, (0.0, 1.0)).all():
         raise ValueError("bootstrap_ci takes 0/1 outcomes")
@@ -232,6 +235,8 @@ def aggregate(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
     if not scored:
         return result
+    import numpy as np
+
     low, high = wilson_interval(correct, n)
     result["micro"] = {"accuracy": correct / n, "ci_low": low, "ci_high": high}
     sizes = np.array([s["n"] for s in scored], dtype=float)
@@ -267,6 +272,8 @@ def clustered_se(values: Sequence[float] | np.ndarray, clusters: Sequence[Any]) 
         >>> clustered_se([1, 1, 0, 0, 1, 0], ["a", "a", "b", "b", "c", "c"])
         0.2527625...
     """
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(clusters) != x.size:
         raise ValueError("values and clusters must be equally long 1-D sequences")
