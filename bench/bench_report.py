@@ -1,6 +1,8 @@
 """Report performance: `build_report` over 10 runs x 4,183 items (the MedMCQA dev size).
 
 Target (issue 3): the HTML report builds in <= 5 s and the file stays <= 10 MB.
+Target (issue 19): 20 runs x 4,183 items build in <= 3 s, growing with items rather than
+runs x items (``--runs 1,5,10,20`` times each run count in its own process, for peak RSS).
 
 The workload is real text: the 4,183 MedMCQA dev questions of MIRAGE's benchmark.json and
 the four released MIRAGE MedMCQA answer sets (GPT-4 and GPT-3.5, CoT and RAG; 570-860
@@ -18,6 +20,9 @@ Usage::
 
     .venv/bin/python bench/bench_report.py            # build the store once, time 5 builds
     .venv/bin/python bench/bench_report.py --repeats 1
+    .venv/bin/python bench/bench_report.py --runs 1,5,10,20 --repeats 3   # scaling (issue 19)
+    git archive main src | tar -x -C /tmp/base     # then, main's code against this one's:
+    .venv/bin/python bench/bench_report.py --runs 1,5,10,20 --repeats 3 --against /tmp/base/src
 
 The store is cached in ``bench/.work/report_store.sqlite``; the report is written to
 ``bench/.work/report.html``; results go to ``bench/.work/report.json``.
@@ -48,6 +53,7 @@ SUBJECTS = ("Anatomy", "Anaesthesia", "Biochemistry", "Dental", "ENT", "Forensic
             "Unknown")
 N_RUNS = 10
 TARGET_S, TARGET_MB = 5.0, 10.0
+SCALING_TARGET_S = 3.0  # at 20 runs (issue 19)
 
 
 def _questions() -> tuple:
@@ -81,27 +87,21 @@ def _final_answer(response: str) -> str:
 ALL_COT = False  # --all-cot: every run replays reasoning (the stress case)
 
 
-def build_store(path: Path) -> list[str]:
-    """Ten runs through medq's engine, replaying the released answers; returns run IDs."""
-    from medq.registry import tasks
+def build_store(path: Path, start: int = 0, stop: int = N_RUNS) -> list[str]:
+    """Runs `start`..`stop` through medq's engine, replaying the released answers (run k
+    is the same whatever the store already holds); returns their run IDs."""
     from medq.runner import EvalSpec, evaluate
     from medq.store import Store
-    from medq.tasks.base import Task
     from medq.testing.scripted import ScriptedModel
 
-    questions = _questions()
-
-    @tasks.register("bench_medmcqa")
-    def bench_medmcqa(data: Path | None, sample: bool) -> Task:
-        return Task("bench_medmcqa", questions, "MedMCQA dev via MIRAGE", "mirage", "dev")
-
+    questions = _register_task()
     by_stem = {}
     for q in questions:
         by_stem.setdefault(q.stem, q.id)
     answer_sets = {name: _responses(name) for name in SETS}
     ids = []
     with Store(path) as store:
-        for run in range(N_RUNS):
+        for run in range(start, stop):
             name = SETS[run % len(SETS)]
             answers = answer_sets[name]
             rng = random.Random(run)
@@ -126,34 +126,13 @@ def build_store(path: Path) -> list[str]:
     return ids
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached store")
-    parser.add_argument("--all-cot", action="store_true",
-                        help="stress case: all ten runs replay reasoning "
-                             "(default: 5 cot, 5 direct)")
-    args = parser.parse_args()
-    global ALL_COT
-    ALL_COT = args.all_cot
-    if not (MIRAGE / "benchmark.json").is_file():
-        sys.exit(f"needs MIRAGE's released files under {MIRAGE}")
-    from medq.report import build_report
-    from medq.store import Store
+_REGISTERED: list[tuple] = []
 
-    WORK.mkdir(parents=True, exist_ok=True)
-    tag = "_allcot" if ALL_COT else ""
-    path = WORK / f"report_store{tag}.sqlite"
-    ids_file = WORK / f"report_runs{tag}.json"
-    if args.rebuild or not path.exists() or not ids_file.exists():
-        for stale in WORK.glob(f"report_store{tag}.sqlite*"):
-            stale.unlink()
-        started = time.perf_counter()
-        ids = build_store(path)
-        ids_file.write_text(json.dumps(ids))
-        print(f"store built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    ids = json.loads(ids_file.read_text())
 
+def _register_task() -> tuple:
+    """Register the bench task (once per process); its questions."""
+    if _REGISTERED:
+        return _REGISTERED[0]
     from medq.registry import tasks
     from medq.tasks.base import Task
 
@@ -163,19 +142,158 @@ def main() -> None:
     def bench_medmcqa(data: Path | None, sample: bool) -> Task:
         return Task("bench_medmcqa", questions, "MedMCQA dev via MIRAGE", "mirage", "dev")
 
+    _REGISTERED.append(questions)
+    return questions
+
+
+def _store(tag: str, n_runs: int, rebuild: bool) -> tuple[Path, list[str]]:
+    """The cached store with at least `n_runs` runs (extended run by run when it has
+    fewer), and its run IDs in build order."""
+    from medq.store import Store
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"report_store{tag}.sqlite"
+    ids_file = WORK / f"report_runs{tag}.json"
+    if rebuild or not path.exists() or not ids_file.exists():
+        for stale in WORK.glob(f"report_store{tag}.sqlite*"):
+            stale.unlink()
+        ids_file.write_text("[]")
+    ids = json.loads(ids_file.read_text())
+    if len(ids) < n_runs:
+        started = time.perf_counter()
+        ids += build_store(path, len(ids), n_runs)
+        ids_file.write_text(json.dumps(ids))
+        print(f"store extended to {len(ids)} runs in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
+    with Store(path):  # migrated before any timing
+        pass
+    return path, ids
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _time_builds(path: Path, ids: list[str], repeats: int) -> tuple[list[float], list[float], str]:
+    from medq.report import build_report
+    from medq.store import Store
+
     timings, cpu, html = [], [], ""
     with Store(path) as store:
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             started, cpu_started = time.perf_counter(), time.process_time()
-            html = build_report(store, ids)
+            html = build_report(store, ids, progress=False)
             timings.append(time.perf_counter() - started)
             cpu.append(time.process_time() - cpu_started)
+    return timings, cpu, html
+
+
+def _child(path: Path, ids: list[str], repeats: int) -> None:
+    """One run count in a fresh process: prints one JSON line (wall, CPU, peak RSS)."""
+    _register_task()
+    rss_before = _peak_rss_mb()
+    timings, cpu, html = _time_builds(path, ids, repeats)
+    print(json.dumps({
+        "runs": len(ids), "build_s_median": statistics.median(timings),
+        "build_s_all": timings, "build_cpu_s_median": statistics.median(cpu),
+        "peak_rss_mb": _peak_rss_mb(), "rss_before_build_mb": rss_before,
+        "html_mb": len(html.encode()) / 1e6, "load_average": os.getloadavg(),
+    }))
+
+
+def _scaling(tag: str, counts: list[int], repeats: int, against: Path | None) -> None:
+    """Each run count built `repeats` times, each build in a fresh process (so each has its
+    own peak RSS, and pays the imports a `medq report` pays); with `against` (another
+    checkout's ``src``), that code's builds alternate with this one's, under the same load."""
+    import subprocess
+
+    variants: list[tuple[str, dict[str, str]]] = [("this", dict(os.environ))]
+    if against is not None:
+        variants.insert(0, ("against", {**os.environ, "PYTHONPATH": str(against)}))
+    rows: dict[tuple[str, int], list[dict]] = {}
+    for n in counts:
+        for _ in range(repeats):
+            for name, env in variants:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(n), "--repeats", "1"]
+                    + (["--all-cot"] if ALL_COT else []),
+                    check=True, capture_output=True, text=True, env=env).stdout
+                rows.setdefault((name, n), []).append(json.loads(out.strip().splitlines()[-1]))
+        print(f"{n} runs: " + ", ".join(
+            f"{name} {statistics.median(r['build_s_median'] for r in rows[name, n]):.2f} s"
+            for name, _ in variants), file=sys.stderr)
+    table = []
+    for n in counts:
+        for name, _ in variants:
+            found = rows[name, n]
+            table.append({
+                "code": name, "runs": n,
+                "build_s_median": statistics.median(r["build_s_median"] for r in found),
+                "build_s_all": [r["build_s_median"] for r in found],
+                "build_cpu_s_median": statistics.median(r["build_cpu_s_median"] for r in found),
+                "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in found),
+                "html_mb": found[-1]["html_mb"],
+                "load_average": [r["load_average"][0] for r in found],
+            })
+    items = len(json.loads((MIRAGE / "benchmark.json").read_text())["medmcqa"])
+    result = {"items_per_run": items, "repeats": repeats,
+              "against": None if against is None else str(against), "rows": table,
+              "target_s_at_20": SCALING_TARGET_S}
+    (WORK / f"report_scaling{tag}.json").write_text(json.dumps(result, indent=2))
+    print(f"| code | runs × items | build wall s (median of {repeats}) | CPU s | peak RSS MB "
+          "| HTML MB | load average |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in table:
+        load = r["load_average"]
+        print(f"| {r['code']} | {r['runs']} × {items:,} | {r['build_s_median']:.2f} | "
+              f"{r['build_cpu_s_median']:.2f} | {r['peak_rss_mb']:.0f} | {r['html_mb']:.2f} | "
+              f"{min(load):.1f}–{max(load):.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached store")
+    parser.add_argument("--all-cot", action="store_true",
+                        help="stress case: all runs replay reasoning "
+                             "(default: alternately cot and direct)")
+    parser.add_argument("--runs", default=str(N_RUNS),
+                        help="run count, or comma-separated counts to time each in its own "
+                             "process (e.g. 1,5,10,20)")
+    parser.add_argument("--against", type=Path,
+                        help="another checkout's src folder: its builds alternate with "
+                             "this one's (with --runs a,b,...)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    global ALL_COT
+    ALL_COT = args.all_cot
+    if not (MIRAGE / "benchmark.json").is_file():
+        sys.exit(f"needs MIRAGE's released files under {MIRAGE}")
+    tag = "_allcot" if ALL_COT else ""
+    counts = [int(n) for n in args.runs.split(",")]
+    if args.child is not None:
+        path, ids = _store(tag, args.child, False)
+        _child(path, ids[: args.child], args.repeats)
+        return
+    path, ids = _store(tag, max(counts), args.rebuild)
+    if len(counts) > 1 or args.against is not None:
+        _scaling(tag, counts, args.repeats, args.against)
+        return
+    ids = ids[: counts[0]]
+    questions = _register_task()
+    timings, cpu, html = _time_builds(path, ids, args.repeats)
+    from medq.store import Store
+
+    with Store(path) as store:
         phases = _phases(store, ids)
     out = WORK / f"report{tag}.html"
     out.write_text(html, encoding="utf-8")
     size_mb = out.stat().st_size / 1e6
+    cot = len(ids) if ALL_COT else (len(ids) + 1) // 2
     result = {
-        "workload": "10 cot" if ALL_COT else "5 cot + 5 direct",
+        "workload": f"{cot} cot + {len(ids) - cot} direct",
         "runs": len(ids), "items_per_run": len(questions), "repeats": args.repeats,
         "build_s_median": statistics.median(timings), "build_s_all": timings,
         "build_cpu_s_median": statistics.median(cpu),
@@ -207,7 +325,8 @@ def _phases(store, ids: list[str]) -> dict[str, float]:
     marks["load runs + stats"] = time.perf_counter() - t
     t = time.perf_counter()
     comparisons = _comparisons(store, ids, runs, 0)
-    marks["paired comparisons (45 pairs)"] = time.perf_counter() - t
+    marks[f"paired comparisons ({len(ids) * (len(ids) - 1) // 2} pairs)"] = (
+        time.perf_counter() - t)
     t = time.perf_counter()
     payload = item_payload(store, runs)
     marks["item data (calls from store)"] = time.perf_counter() - t

@@ -35,3 +35,24 @@ def test_shared_texts_read_back_exactly_and_are_stored_once(medq_home: Path) -> 
     stored = db.execute("SELECT request FROM calls").fetchall()
     assert all("Question:" not in unpack_json(r[0]) for r in stored)
     del model
+
+
+def test_option_lists_are_read_once_for_every_run_of_the_items(medq_home: Path) -> None:
+    for name in ("scripted/a", "scripted/b"):
+        evaluate(EvalSpec("medqa", name, "direct", sample=True), progress=False,
+                 model=ScriptedModel(lambda r: "Answer: B", name=name))
+    with Store() as store:
+        first, second = (r["run_id"] for r in store.runs())
+        reads: list[str] = []
+        store._db.set_trace_callback(
+            lambda sql: reads.append(sql) if "request_texts" in sql else None)
+        one = list(store.samples(first))
+        assert len(reads) == 1  # 50 items' option lists: one query, not one per item
+        two = list(store.samples(second))
+        assert len(reads) == 1  # the same items in another run: nothing read again
+        store._db.set_trace_callback(None)
+    assert [s.reading.args["options"] for s in one] == [s.reading.args["options"] for s in two]
+    assert all(s.reading.args["options"] is t.reading.args["options"]
+               for s, t in zip(one, two, strict=True))
+    with Store() as fresh:  # what a new Store reads is the same
+        assert [s.reading for s in fresh.samples(second)] == [s.reading for s in two]

@@ -148,53 +148,77 @@ def paired_bootstrap(
     return float(low), float(high)
 
 
-def _load(
-    samples: Iterable[Mapping[str, Any]],
-) -> tuple[dict[str, int], set[str], dict[str, str]]:
-    """A run's outcomes (1/0 per scored item), its error items, and gold per item."""
-    scored: dict[str, int] = {}
-    errors: set[str] = set()
-    gold: dict[str, str] = {}
+# A run's outcome per item of the comparison's item list (`_Outcomes.hits`).
+_ABSENT, _ERROR = -1, -2
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """One run aligned to the comparison's item list: per item its hit (1 or 0, by the one
+    rule), `_ERROR` (not scored: an error, ungraded, or a score with no verdict) or
+    `_ABSENT`, and its gold answer as a code (-1 where absent)."""
+
+    hits: np.ndarray
+    gold: np.ndarray
+
+
+def _align(runs: Sequence[Iterable[Mapping[str, Any]]]) -> tuple[list[str], list[_Outcomes]]:
+    """Every run's outcomes over one item list (the union of their items), so that each
+    pair is counted with array operations rather than a loop over its items."""
     from medq.results import hit
 
-    for s in samples:
-        gold[s["item_id"]] = s["gold"]
-        h = hit(s)
-        if h is None:
-            errors.add(s["item_id"])
-        else:
-            scored[s["item_id"]] = h
-    return scored, errors, gold
+    items: dict[str, int] = {}
+    golds: dict[str, int] = {}
+    rows = []
+    for samples in runs:
+        found = []
+        for s in samples:
+            h = hit(s)
+            found.append((items.setdefault(s["item_id"], len(items)),
+                          _ERROR if h is None else h, golds.setdefault(s["gold"], len(golds))))
+        rows.append(found)
+    aligned = []
+    for found in rows:
+        hits = np.full(len(items), _ABSENT, dtype=np.int8)
+        gold = np.full(len(items), -1, dtype=np.int64)
+        if found:
+            index, outcome, code = (np.array(column) for column in zip(*found, strict=True))
+            hits[index], gold[index] = outcome, code
+        aligned.append(_Outcomes(hits, gold))
+    return list(items), aligned
 
 
 def _pair(
     names: tuple[str, str],
-    runs: tuple[tuple[dict[str, int], set[str], dict[str, str]], ...],
+    runs: tuple[_Outcomes, _Outcomes],
+    items: Sequence[str],
     *,
     seed: int,
     n_resamples: int,
 ) -> PairComparison:
-    (scored_a, errors_a, gold_a), (scored_b, errors_b, gold_b) = runs
-    items_a, items_b = gold_a.keys(), gold_b.keys()
-    shared = items_a & items_b
-    mismatched = sorted(i for i in shared if gold_a[i] != gold_b[i])
+    a, b = runs
+    in_a, in_b = a.hits != _ABSENT, b.hits != _ABSENT
+    shared = in_a & in_b
+    mismatched = sorted(items[int(i)] for i in np.flatnonzero(shared & (a.gold != b.gold)))
     if mismatched:
         raise ValueError(
             f"runs {names[0]} and {names[1]} disagree on the gold answer of "
             f"{len(mismatched)} shared items (e.g. {', '.join(mismatched[:3])}): "
             "they are not the same questions"
         )
-    paired = shared - errors_a - errors_b
-    counts = {(1, 0): 0, (0, 1): 0, (1, 1): 0, (0, 0): 0}
-    for item in paired:
-        counts[scored_a[item], scored_b[item]] += 1
-    a_only, b_only, both, neither = counts[1, 0], counts[0, 1], counts[1, 1], counts[0, 0]
-    n = len(paired)
+    paired = shared & (a.hits >= 0) & (b.hits >= 0)
+    hit_a, hit_b = paired & (a.hits == 1), paired & (b.hits == 1)
+    a_only = int(np.count_nonzero(hit_a & ~hit_b))
+    b_only = int(np.count_nonzero(hit_b & ~hit_a))
+    both = int(np.count_nonzero(hit_a & hit_b))
+    n = int(np.count_nonzero(paired))
+    neither = n - a_only - b_only - both
     untested = PairComparison(
-        run_a=names[0], run_b=names[1], n_shared=n, unshared=len(items_a ^ items_b),
-        excluded_errors=len(shared) - n, acc_a=None, acc_b=None, diff=None, diff_ci_low=None,
-        diff_ci_high=None, a_only_correct=a_only, b_only_correct=b_only, p_value=None,
-        p_holm=None, verdict="tie",
+        run_a=names[0], run_b=names[1], n_shared=n,
+        unshared=int(np.count_nonzero(in_a ^ in_b)),
+        excluded_errors=int(np.count_nonzero(shared)) - n, acc_a=None, acc_b=None, diff=None,
+        diff_ci_low=None, diff_ci_high=None, a_only_correct=a_only, b_only_correct=b_only,
+        p_value=None, p_holm=None, verdict="tie",
     )
     if n == 0:
         return untested
@@ -248,16 +272,15 @@ def compare_runs(
     if len(ids) < 2:
         raise ValueError("compare needs at least two runs (or one run and --baseline)")
     loaded = samples or {}
-    data = {
-        run_id: _load(loaded[run_id] if run_id in loaded else store.samples(run_id))
-        for run_id in ids
-    }
+    items, aligned = _align(
+        [loaded[run_id] if run_id in loaded else store.samples(run_id) for run_id in ids])
+    data = dict(zip(ids, aligned, strict=True))
     if base is None:
         names = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
     else:
         names = [(a, base) for a in ids if a != base]
     pairs = [
-        _pair(pair, (data[pair[0]], data[pair[1]]), seed=seed, n_resamples=n_resamples)
+        _pair(pair, (data[pair[0]], data[pair[1]]), items, seed=seed, n_resamples=n_resamples)
         for pair in names
     ]
     tested = {i: p.p_value for i, p in enumerate(pairs) if p.p_value is not None}

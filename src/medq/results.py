@@ -97,10 +97,9 @@ class SampleResult(Mapping[str, Any]):
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> SampleResult:
-        data = dict(row)
-        reading = data.pop("reading", None)
-        names = {f.name for f in fields(cls)} - {"extras"}
-        known = {k: data.pop(k) for k in list(data) if k in names}
+        known = dict(row)
+        reading = known.pop("reading", None)
+        data = {k: known.pop(k) for k in [k for k in known if k not in _COLUMNS]}  # extras
         known["details"] = json.loads(known["details"]) if isinstance(
             known["details"], str) else known["details"]
         keys = known["call_keys"]
@@ -121,8 +120,10 @@ class SampleResult(Mapping[str, Any]):
 
     # Mapping-style access to the columns, for readers written against store rows.
     def __getitem__(self, key: str) -> Any:
-        if key in self.extras:
+        if self.extras and key in self.extras:
             return self.extras[key]
+        if key in _COLUMNS:  # the common case, without getattr's lookup through the class
+            return self.__dict__[key]
         try:
             return getattr(self, key)
         except AttributeError:
@@ -137,6 +138,7 @@ class SampleResult(Mapping[str, Any]):
 
 
 _EXCLUDED = frozenset({Outcome.ERROR, Outcome.UNGRADED})
+_COLUMNS = frozenset(f.name for f in fields(SampleResult)) - {"extras"}
 
 
 @dataclass(frozen=True)

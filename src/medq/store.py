@@ -47,7 +47,7 @@ from medq._store_open import (
 )
 
 if TYPE_CHECKING:
-    from medq.results import SampleResult
+    from medq.results import Counts, SampleResult
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -276,6 +276,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 _TEXT_REF = re.compile(r'"\$text":"([0-9a-f]{64})"')
+_OPTIONS_KEPT = 50_000  # parsed option lists a Store keeps (tens of MB at most)
 SHARED_TEXT_MIN = 64
 """Message contents shorter than this stay inline (a reference would not be smaller)."""
 PENDING_MAX = 256
@@ -363,6 +364,9 @@ class Store:
         # every call shares (the system prompt) is not written again and again.
         self._texts_known: set[str] = set()
         self._texts_this_transaction: set[str] = set()
+        # Shared option lists by content hash, parsed once: the same item's options are read
+        # by every run and extractor version of it. Content-addressed, so never stale.
+        self._options: dict[str, Any] = {}
         try:
             self._db = connect(self.path, readonly)
             self._db.row_factory = sqlite3.Row
@@ -988,13 +992,11 @@ class Store:
             keys = out["call_keys"]
             out["call_keys"] = unpack_keys(keys) if isinstance(keys, bytes) else json.loads(keys)
             out["details"] = json.loads(unpack_json(out["details"]))
+            if out.get("reading") is not None:
+                out["reading"] = unpack_json(out["reading"])
         responses = self._responses({out["call_keys"][unpack_response_ref(out["response"])[0]]
                                      for out in rows if isinstance(out["response"], bytes)})
-        readings = {id(out): unpack_json(out["reading"]) for out in rows
-                    if out.get("reading") is not None}
-        texts: dict[str, str] = {}
-        self._fetch_texts({h for r in readings.values() if '"$text"' in r
-                           for h in _TEXT_REF.findall(r)}, texts)
+        options = self._options_of(rows)
         for out in rows:
             if isinstance(out["response"], bytes):
                 number, index = unpack_response_ref(out["response"])
@@ -1004,10 +1006,9 @@ class Store:
                                      "refers to a response that is not in the store (run "
                                      "`medq doctor`)")
                 out["response"] = response["generations"][index]["text"]
-            reading = readings.get(id(out))
-            if reading is not None:
-                out["reading"] = (_expand_options(json.loads(reading), texts)
-                                  if '"$text"' in reading else reading)
+            reading = out.get("reading")
+            if reading and '"$text"' in reading:
+                out["reading"] = _expand_options(json.loads(reading), options)
             yield SampleResult.from_row(out)
 
     def _responses(self, keys: set[str]) -> dict[str, dict[str, Any]]:
@@ -1021,6 +1022,35 @@ class Store:
                     f"SELECT key, response FROM calls WHERE key IN ({marks})", chunk):
                 out[key_text(key)] = json.loads(unpack_json(response))
         return out
+
+    def counts(self, run_id: str, extractor: str | None = None) -> Counts:
+        """`medq.results.count` of the run's results (as `samples` would give them), from
+        the four columns the rule reads: no texts, details or readings decoded."""
+        from medq.results import count
+
+        version = extractor or self.extractor_of(run_id)
+        rows = self._db.execute(
+            "SELECT status, correct, truncated, score FROM samples WHERE run_id=? AND "
+            "extractor=?", (run_id, version))
+        return count({"status": status, "correct": correct, "truncated": truncated,
+                      "score": score} for status, correct, truncated, score in rows)
+
+    def _options_of(self, rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+        """Every option list the rows' readings refer to, by hash: read in one pass (500
+        hashes a query), parsed once, and kept for the next run that reads the same items."""
+        wanted = {h for row in rows if row["reading"] and '"$text"' in row["reading"]
+                  for h in _TEXT_REF.findall(row["reading"])}
+        missing = wanted - self._options.keys()
+        if len(self._options) + len(missing) > _OPTIONS_KEPT:
+            self._options.clear()  # a bound on what a long-lived Store holds
+            missing = wanted
+        from medq.types import _freeze_json
+
+        texts: dict[str, str] = {}
+        self._fetch_texts(missing, texts)
+        for digest, text in texts.items():
+            self._options[digest] = _freeze_json(json.loads(text))
+        return self._options
 
 
 def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> dict[str, Any]:
@@ -1038,17 +1068,18 @@ def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> di
     return out
 
 
-def _expand_options(reading: dict[str, Any], texts: Mapping[str, str]) -> dict[str, Any]:
-    """Inverse of `_share_options`."""
+def _expand_options(reading: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of `_share_options`, from frozen option lists by hash (`Store._options_of`),
+    so the readings of one item in every run share one read-only list."""
     args = reading.get("args")
     if isinstance(args, dict) and isinstance(args.get("options"), dict):
         ref = args["options"]["$text"]
-        if ref not in texts:
+        if ref not in options:
             raise StoreError(f"a stored reading refers to options {ref[:12]} that are not in "
                              "the store (run `medq doctor`)")
-        reading["args"] = {**args, "options": json.loads(texts[ref])}
+        reading["args"] = {**args, "options": options[ref]}
     if reading.get("parts"):
-        reading["parts"] = [_expand_options(p, texts) for p in reading["parts"]]
+        reading["parts"] = [_expand_options(p, options) for p in reading["parts"]]
     return reading
 
 

@@ -18,24 +18,31 @@ from typing import Any, Literal
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
+class _FrozenArray(tuple):  # type: ignore[type-arg]
+    """A JSON array as `_freeze_json` returns it: a tuple whose items are frozen too, so
+    freezing it again (a reading built from shared, already frozen options) costs nothing."""
+
+    __slots__ = ()
 
 
 def _freeze_json(value: Any) -> Any:
     """A read-only view of a JSON value: objects become mappings, arrays tuples."""
     # Scalars are tested by exact type first: the ABC checks below cost more than the copy.
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in _SCALARS or kind is _FrozenArray:
         return value
     if kind is dict or isinstance(value, Mapping):
         return MappingProxyType({k: v if type(v) in _SCALARS else _freeze_json(v)
                                  for k, v in value.items()})
     if kind is list or kind is tuple or isinstance(value, list | tuple):
-        return tuple([v if type(v) in _SCALARS else _freeze_json(v) for v in value])
+        return _FrozenArray([v if type(v) in _SCALARS else _freeze_json(v) for v in value])
     return value
 
 

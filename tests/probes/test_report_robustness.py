@@ -49,3 +49,20 @@ def test_report_shows_the_glianorex_control_gap(store: Store, tmp_path) -> None:
     gaps = gaps[:gaps.index("</table>")]
     # Always-B: 5 of 20 real items, 2 of 8 fictional ones: no gap at all.
     assert "<td>probe_toy</td>" in gaps and "<td class=\"num\">+0.0</td>" in gaps
+
+
+def test_report_reads_each_runs_rows_once(store: Store, monkeypatch) -> None:
+    model = ScriptedModel(lambda r: "Answer: B")
+    ids = [evaluate(EvalSpec(task="probe_toy", model="scripted/x", probes=p), store=store,
+                    model=model, progress=False).run_id
+           for p in [(), ("permute",), ("nota",)]]
+    reads: list[str] = []
+    samples = Store.samples
+
+    def counted(self: Store, run_id: str, extractor: str | None = None):
+        reads.append(run_id)
+        return samples(self, run_id, extractor)
+
+    monkeypatch.setattr(Store, "samples", counted)
+    build_report(store, ids)  # summaries, comparisons, robustness, item browser
+    assert sorted(reads) == sorted(ids)

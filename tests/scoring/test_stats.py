@@ -15,6 +15,7 @@ from medq.scoring.stats import (
     aggregate,
     bootstrap_ci,
     breakdown,
+    breakdowns,
     clustered_se,
     outcomes,
 )
@@ -112,6 +113,20 @@ def test_breakdown_by_metadata_field() -> None:
     assert cardio == GroupStats("cardiology", 3, 1, 1 / 3, low, high, 1, 1, 1)
     assert (none.n, none.correct, none.accuracy) == (2, 1, 0.5)
     assert (neuro.n, neuro.correct, neuro.errors) == (1, 1, 0)
+
+
+def test_breakdowns_of_several_fields_in_one_pass() -> None:
+    samples = [row("1", specialty="cardio", step="1"), row("2", correct=0, specialty="neuro"),
+               row("3", "invalid", specialty="cardio", step="1"), row("4", "error")]
+    for s in samples:
+        s["details"]["method"] = "json"
+    samples[2]["details"]["invalid_reason"] = "no_answer"
+    found = breakdowns(iter(samples), ["specialty", "step", "extraction"])
+    assert found == {f: breakdown(samples, f) for f in ("specialty", "step", "extraction")}
+    assert [g.group for g in found["extraction"]] == ["error", "invalid:no_answer", "json"]
+    # One named group (plus "(none)") is not a breakdown: left out, never counted.
+    assert list(breakdowns(samples, ["specialty", "step", "extraction"], min_groups=2)) == [
+        "specialty", "extraction"]
 
 
 def test_breakdown_group_of_only_errors_has_no_accuracy() -> None:

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import Any
 
-import numpy as np
-
 from medq.judge.record import Grading
 
 
@@ -32,6 +30,8 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
         raise ValueError("cohen_kappa: the two raters must label the same units")
     if not a:
         return None
+    import numpy as np  # here, not at the top: `medq show` imports this module, not numpy
+
     labels = sorted(set(a) | set(b))
     index = {label: i for i, label in enumerate(labels)}
     table = np.zeros((len(labels), len(labels)), dtype=np.int64)
@@ -55,6 +55,7 @@ def krippendorff_alpha(units: Sequence[Sequence[str | None]]) -> float | None:
         0.0
     """
     import krippendorff
+    import numpy as np
 
     labels = sorted({label for unit in units for label in unit if label is not None})
     pairable = sum(1 for unit in units if sum(label is not None for label in unit) >= 2)

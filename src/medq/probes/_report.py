@@ -3,7 +3,7 @@ Glianorex control gap, as plain values and inline SVG charts for the page templa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medq.store import Store
@@ -11,9 +11,12 @@ from medq.store import Store
 FICTION_TASK = "glianorex"
 
 
-def robustness_sections(store: Store, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+def robustness_sections(store: Store, run_ids: Sequence[str], *,
+                        samples: Mapping[str, Sequence[Any]] | None = None
+                        ) -> list[dict[str, Any]]:
     """One section per clean run that a probed run of the report pairs with (the clean run
-    is taken from the store when the report does not list it)."""
+    is taken from the store when the report does not list it); `samples` as in
+    `robustness`."""
     from medq.probes._robustness import robustness
     from medq.report import plots
     from medq.scoring.metrics import wilson_interval
@@ -28,7 +31,8 @@ def robustness_sections(store: Store, run_ids: Sequence[str]) -> list[dict[str, 
     sections = []
     for clean, probed in by_clean.items():
         try:
-            result = robustness(store, clean, probed, n_resamples=2000)
+            result = robustness(store, clean, probed, n_resamples=2000,
+                                samples=samples)
         except RunNotFoundError:
             sections.append({"clean_run": clean, "missing": True, "rows": [], "charts": []})
             continue

@@ -212,9 +212,11 @@ def robustness(
     seed: int = 0,
     n_resamples: int = 10_000,
     alpha: float = 0.05,
+    samples: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Robustness:
     """Pair every probed run with the clean run by original item (McNemar, paired bootstrap
     interval of the difference, Holm over `probe_runs`), beside each run's own metrics.
+    `samples` (run ID -> rows) spares re-reading runs the caller has already loaded.
 
     Raises:
         RunNotFoundError: a run ID matches no run.
@@ -224,7 +226,9 @@ def robustness(
 
     clean_id = store.resolve_run_id(clean_run)
     ids = [store.resolve_run_id(r) for r in probe_runs]
-    loaded = {run_id: list(store.samples(run_id)) for run_id in [clean_id, *ids]}
+    given = samples or {}
+    loaded = {run_id: list(given[run_id]) if run_id in given else list(store.samples(run_id))
+              for run_id in [clean_id, *ids]}
     comparison = compare_runs(store, ids, baseline=clean_id, seed=seed,
                               n_resamples=n_resamples, alpha=alpha,
                               samples={run_id: paired_rows(rows)

@@ -76,9 +76,11 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
     from medq.probes._report import control_gaps, robustness_sections
     from medq.report.items import encode_payload, item_payload
 
+    loaded = {run.run_id: run.samples for run in runs}
     return render.render_html(runs, comparisons,
                               encode_payload(item_payload(store, runs, progress=progress)),
-                              title, robustness=robustness_sections(store, resolved),
+                              title,
+                              robustness=robustness_sections(store, resolved, samples=loaded),
                               gaps=control_gaps(runs))
 
 

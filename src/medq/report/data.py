@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from medq.progress import Progress
+from medq.results import SampleResult
 from medq.scoring.calibration import Calibration, run_calibration
 from medq.scoring.metrics import summarize
-from medq.scoring.stats import NO_GROUP, GroupStats, breakdown
+from medq.scoring.stats import GroupStats, breakdowns
 from medq.store import Store
 from medq.types import Question
 
@@ -44,7 +45,7 @@ class RunReport:
     calibration: Calibration | None
     questions: Mapping[str, Question] | None
     task_note: str | None
-    samples: list[dict[str, Any]]
+    samples: list[SampleResult]
 
 
 def load_questions(spec: Mapping[str, Any]) -> tuple[dict[str, Question] | None, str | None]:
@@ -77,15 +78,11 @@ def gather_runs(store: Store, run_ids: Sequence[str], *, progress: bool = False
         if cache_key not in task_cache:
             task_cache[cache_key] = load_questions(spec)
         questions, note = task_cache[cache_key]
-        breakdowns = {}
-        for field in SUBGROUP_FIELDS:
-            groups = breakdown(samples, field)
-            if len([g for g in groups if g.group != NO_GROUP]) >= 2:
-                breakdowns[field] = groups
+        groups = breakdowns(samples, SUBGROUP_FIELDS, min_groups=2)
         summary = summarize(row, samples)
         owner = store.run_owner(run_id)
         if summary["status"] == "failed" and owner is not None and owner.get("failure"):
             summary["failure"] = owner["failure"]
-        reports.append(RunReport(run_id, summary, breakdowns,
+        reports.append(RunReport(run_id, summary, groups,
                                  run_calibration(samples), questions, note, samples))
     return reports

@@ -19,6 +19,7 @@ from typing import Any
 from medq.progress import Progress
 from medq.report.data import SUBGROUP_FIELDS, RunReport
 from medq.report.snippets import SnippetTable, has_retrieval, retrieval_record
+from medq.results import SampleResult
 from medq.store import Store
 
 # One letter per verdict keeps 10 runs x 4,183 items small before compression.
@@ -26,12 +27,10 @@ VERDICTS = {"correct": "c", "wrong": "w", "invalid": "i", "error": "e", "graded"
             "ungraded": "u"}
 
 
-def verdict(sample: dict[str, Any]) -> str:
+def verdict(sample: SampleResult) -> str:
     """correct, wrong, invalid, error, graded (a judge's rubric score) or ungraded: the
     item's outcome by the one rule (`medq.results.outcome_of`)."""
-    from medq.results import outcome_of
-
-    return outcome_of(sample["status"], sample["correct"], sample.get("score")).value
+    return sample.outcome.value
 
 
 class _Strings:
@@ -72,74 +71,51 @@ def _call_record(call: Any, s: _Strings, params_cache: dict[Any, int]) -> list[A
     return [call.kind, messages, params_cache[cache_key], outputs]
 
 
+CHUNK = 512  # items whose calls are read (and let go) together
+
+
 def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = False
                  ) -> dict[str, Any]:
     """The browser's data as one JSON-able dict (see `encode_payload`).
 
     Texts enter the string table item by item (question, then every run's prompts and
     responses for it), so text an item repeats, such as its question inside each prompt,
-    sits close together, where gzip's 32 KB window finds it.
+    sits close together, where gzip's 32 KB window finds it. Calls are read from the store
+    `CHUNK` items at a time, so only their records, not every decoded call, stay in memory.
     """
     s = _Strings()
     tasks = sorted({r.summary["task"] for r in runs})
-    by_run: list[dict[tuple[str, str], dict[str, Any]]] = []
-    order: dict[tuple[str, str], RunReport] = {}
-    for run in runs:
+    by_run: list[dict[tuple[str, str], SampleResult]] = []
+    order: dict[tuple[str, str], int] = {}
+    for run_number, run in enumerate(runs):
         task = run.summary["task"]
-        rows = {(task, sample["item_id"]): sample for sample in run.samples}
+        rows = {(task, sample.item_id): sample for sample in run.samples}
         by_run.append(rows)
         for key in rows:
-            order.setdefault(key, run)
-    unique_keys = {k: None for r in runs for sample in r.samples for k in sample["call_keys"]}
-    stored = {c.key: c for c in store.calls_for(list(unique_keys))}
+            order.setdefault(key, run_number)
     call_index: dict[str, int] = {}
     calls: list[list[Any]] = []
     params_cache: dict[Any, int] = {}
     snippets = SnippetTable(s)
     items = []
-    bar = Progress(len(order), "report · packing items", progress)
-    for key, first_run in bar.track(order.items()):
-        item = _new_item(first_run, by_run[runs.index(first_run)][key],
-                         tasks.index(key[0]), len(runs), s)
-        for run_number, rows in enumerate(by_run):
-            sample = rows.get(key)
-            if sample is None:
-                continue
-            call_ids = []
-            for call_key in sample["call_keys"]:
-                if call_key not in call_index and call_key in stored:
-                    call_index[call_key] = len(calls)
-                    calls.append(_call_record(stored[call_key], s, params_cache))
-                if call_key in call_index:
-                    call_ids.append(call_index[call_key])
-            if item["q"] == -1 and call_ids:
-                item["q"] = _prompt_text(calls[call_ids[0]])
-            paper = sample["details"].get("paper")
-            item["r"][run_number] = [
-                VERDICTS[verdict(sample)],
-                sample["choice"],
-                int(sample["truncated"]),
-                sample["confidence"],
-                s(sample["reason"]),
-                s(sample["response"]),
-                call_ids,
-                s(json.dumps(paper, sort_keys=True)) if paper is not None else -1,
-            ]
-            if has_retrieval(sample["details"]):  # runs without retrieval stay 8 long
-                prompts = [m["content"] for k in sample["call_keys"] if k in stored
-                           for m in stored[k].request.get("messages", [])
-                           if m["role"] == "user"]
-                item["r"][run_number].append(
-                    retrieval_record(sample["details"], prompts, s, snippets))
-            worked = calculation_text(sample["details"])
-            if worked is not None:  # [..., retrieval or 0, the worked calculation]
-                record = item["r"][run_number]
-                record.extend([0] * (9 - len(record)) + [s(worked)])
-            if sample["details"].get("dialogue") is not None:  # [..., 0, -1, the dialogue]
-                record = item["r"][run_number]
-                record.extend([0, -1][len(record) - 8:])  # no retrieval, no calculation
-                record.append(dialogue_record(sample["details"], s))
-        items.append(item)
+    keys = list(order)
+    with Progress(len(order), "report · packing items", progress) as bar:
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            wanted = {k: None for key in chunk for rows in by_run
+                      if (sample := rows.get(key)) is not None for k in sample.call_keys}
+            stored = {c.key: c for c in store.calls_for(list(wanted))}
+            for key in chunk:
+                first = order[key]
+                item = _new_item(runs[first], by_run[first][key], tasks.index(key[0]),
+                                 len(runs), s)
+                for run_number, rows in enumerate(by_run):
+                    sample = rows.get(key)
+                    if sample is not None:
+                        _add_run(item, run_number, sample, stored, call_index, calls,
+                                 params_cache, s, snippets)
+                items.append(item)
+            bar.advance(len(chunk))
     payload: dict[str, Any] = {
         "tasks": tasks,
         "runs": [{"id": r.run_id, "model": r.summary["model"],
@@ -152,6 +128,45 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
     if snippets.rows:
         payload["snippets"] = snippets.rows
     return payload
+
+
+def _add_run(item: dict[str, Any], run_number: int, sample: SampleResult,
+             stored: dict[str, Any], call_index: dict[str, int], calls: list[list[Any]],
+             params_cache: dict[Any, int], s: _Strings, snippets: SnippetTable) -> None:
+    """One run's record of the item: [verdict, choice, truncated, confidence, reason,
+    response, call IDs, paper verdict, (retrieval, calculation, dialogue when present)]."""
+    call_ids = []
+    for call_key in sample.call_keys:
+        if call_key not in call_index and call_key in stored:
+            call_index[call_key] = len(calls)
+            calls.append(_call_record(stored[call_key], s, params_cache))
+        if call_key in call_index:
+            call_ids.append(call_index[call_key])
+    if item["q"] == -1 and call_ids:
+        item["q"] = _prompt_text(calls[call_ids[0]])
+    details = sample.details
+    paper = details.get("paper")
+    record: list[Any] = [
+        VERDICTS[verdict(sample)],
+        sample.choice,
+        int(sample.truncated),
+        sample.confidence,
+        s(sample.reason),
+        s(sample.response),
+        call_ids,
+        s(json.dumps(paper, sort_keys=True)) if paper is not None else -1,
+    ]
+    item["r"][run_number] = record
+    if has_retrieval(details):  # runs without retrieval stay 8 long
+        prompts = [m["content"] for k in sample.call_keys if k in stored
+                   for m in stored[k].request.get("messages", []) if m["role"] == "user"]
+        record.append(retrieval_record(details, prompts, s, snippets))
+    worked = calculation_text(details)
+    if worked is not None:  # [..., retrieval or 0, the worked calculation]
+        record.extend([0] * (9 - len(record)) + [s(worked)])
+    if details.get("dialogue") is not None:  # [..., 0, -1, the dialogue]
+        record.extend([0, -1][len(record) - 8:])  # no retrieval, no calculation
+        record.append(dialogue_record(details, s))
 
 
 def calculation_text(details: dict[str, Any]) -> str | None:
@@ -179,14 +194,14 @@ def dialogue_record(details: dict[str, Any], s: _Strings) -> list[Any]:
     return [s(details.get("stop")), int(bool(details.get("timeout"))), turns]
 
 
-def _new_item(run: RunReport, sample: dict[str, Any], task: int, n_runs: int,
+def _new_item(run: RunReport, sample: SampleResult, task: int, n_runs: int,
               s: _Strings) -> dict[str, Any]:
-    metadata = sample["details"].get("metadata", {})
-    question = run.questions.get(sample["item_id"]) if run.questions is not None else None
+    metadata = sample.details.get("metadata", {})
+    question = run.questions.get(sample.item_id) if run.questions is not None else None
     item: dict[str, Any] = {
-        "id": sample["item_id"],
+        "id": sample.item_id,
         "t": task,
-        "g": sample["gold"],
+        "g": sample.gold,
         "m": [s(None if metadata.get(f) in (None, "") else str(metadata[f]))
               for f in SUBGROUP_FIELDS],
         "r": [None] * n_runs,

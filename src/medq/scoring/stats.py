@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from medq.scoring.metrics import wilson_interval
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `medq show` has no need of it
+    import numpy as np
 
 NO_GROUP = "(none)"
 Z95 = 1.959963984540054
@@ -46,6 +47,8 @@ def bootstrap_ci(
         >>> bootstrap_ci([1, 1, 0, 1], seed=0)
         (0.25, 1.0)
     """
+    import numpy as np
+
     values = np.asarray(correct, dtype=float)
     if values.size and not np.isin(values, (0.0, 1.0)).all():
         raise ValueError("bootstrap_ci takes 0/1 outcomes")
@@ -123,34 +126,60 @@ def breakdown(samples: Iterable[Mapping[str, Any]], field: str) -> list[GroupSta
         >>> [g.group for g in breakdown(store.samples(run_id), "exam_step")]
         ['step1', 'step2&3']
     """
+    return breakdowns(samples, (field,))[field]
+
+
+def breakdowns(samples: Iterable[Mapping[str, Any]], fields: Sequence[str], *,
+               min_groups: int = 0) -> dict[str, list[GroupStats]]:
+    """`breakdown` of each of `fields`, each sample's metadata read once; a field with fewer
+    than `min_groups` groups other than "(none)" is left out (and never counted).
+
+    Example:
+        >>> sorted(breakdowns(store.samples(run_id), ["exam_step", "subject"], min_groups=2))
+        ['exam_step']
+    """
     from medq.results import count
 
-    members: dict[str, list[Mapping[str, Any]]] = {}
-    for s in samples:
-        key = extraction_key(s) if field == EXTRACTION else _group_key(
-            s["details"].get("metadata", {}).get(field))
-        members.setdefault(key, []).append(s)
-    groups = []
-    for key in sorted(members):
-        c = count(members[key])
-        n, correct, invalid, truncated, errors = c.n, c.correct, c.invalid, c.truncated, c.errors
-        low, high = wilson_interval(correct, n)
-        groups.append(
-            GroupStats(
-                group=key,
-                n=n,
-                correct=correct,
-                accuracy=c.accuracy,
-                ci_low=low if c.accuracy is not None else None,
-                ci_high=high if c.accuracy is not None else None,
-                invalid=invalid,
-                truncated=truncated,
-                errors=errors,
-                score=c.mean_score,
-                ungraded=c.ungraded,
+    rows = list(samples)
+    metadata = [s["details"].get("metadata", {}) for s in rows]
+    members: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for f in fields:
+        if f == EXTRACTION:
+            keys = [extraction_key(s) for s in rows]
+        else:
+            values = [m.get(f) for m in metadata]
+            if min_groups and all(v is None for v in values):
+                continue  # the field is absent: one group, "(none)"
+            keys = [_group_key(v) for v in values]
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for key, s in zip(keys, rows, strict=True):
+            groups.setdefault(key, []).append(s)
+        members[f] = groups
+    out: dict[str, list[GroupStats]] = {}
+    for f in fields:
+        if f not in members or sum(key != NO_GROUP for key in members[f]) < min_groups:
+            continue
+        stats = []
+        for key in sorted(members[f]):
+            c = count(members[f][key])
+            low, high = wilson_interval(c.correct, c.n)
+            stats.append(
+                GroupStats(
+                    group=key,
+                    n=c.n,
+                    correct=c.correct,
+                    accuracy=c.accuracy,
+                    ci_low=low if c.accuracy is not None else None,
+                    ci_high=high if c.accuracy is not None else None,
+                    invalid=c.invalid,
+                    truncated=c.truncated,
+                    errors=c.errors,
+                    score=c.mean_score,
+                    ungraded=c.ungraded,
+                )
             )
-        )
-    return groups
+        out[f] = stats
+    return out
 
 
 def _estimate(accuracy: float, variance: float) -> dict[str, float]:
@@ -206,6 +235,8 @@ def aggregate(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
     if not scored:
         return result
+    import numpy as np
+
     low, high = wilson_interval(correct, n)
     result["micro"] = {"accuracy": correct / n, "ci_low": low, "ci_high": high}
     sizes = np.array([s["n"] for s in scored], dtype=float)
@@ -241,6 +272,8 @@ def clustered_se(values: Sequence[float] | np.ndarray, clusters: Sequence[Any]) 
         >>> clustered_se([1, 1, 0, 0, 1, 0], ["a", "a", "b", "b", "c", "c"])
         0.2527625...
     """
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(clusters) != x.size:
         raise ValueError("values and clusters must be equally long 1-D sequences")
