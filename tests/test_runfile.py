@@ -45,6 +45,15 @@ def test_a_run_file_fixes_the_spec(tmp_path: Path) -> None:
     assert load_runfile(tmp_path / "run.toml", limit=10, seed=None).spec.limit == 10
 
 
+def test_n_per_request_is_a_run_setting(tmp_path: Path) -> None:
+    base = 'task = "medqa"\nmodel = "openai/m"\n'
+    run = load_runfile(write(tmp_path, base + 'n_per_request = "off"\n'))
+    assert run.settings.n_per_request == "off"
+    assert load_runfile(write(tmp_path, base)).settings.n_per_request == "auto"
+    with pytest.raises(RunFileError, match="n_per_request must be auto, on or off, not 'x'"):
+        load_runfile(write(tmp_path, base + 'n_per_request = "x"\n'))
+
+
 def test_strings_relative_data_and_errors(tmp_path: Path) -> None:
     path = write(tmp_path, 'task = "medqa"\nmodel = "openai/m"\nstrategy = "cot"\ndata = "d"\n')
     values = read_runfile(path)
@@ -75,7 +84,8 @@ def test_eval_config_end_to_end_with_flag_overrides(
         result = runner.invoke(app, ["eval", "--config", str(config), "--format", "json"],
                                catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert server.count == 6  # 3 items x 2 samples
+        assert server.count == 3  # 3 items, each asking for its 2 samples at once (n=2)
+        assert {b["n"] for b in server.bodies} == {2}
         assert {b["temperature"] for b in server.bodies} == {0.5}
         assert {b["max_tokens"] for b in server.bodies} == {5}
         summary = json.loads(result.stdout)
@@ -84,7 +94,7 @@ def test_eval_config_end_to_end_with_flag_overrides(
         # Same file again: a finished run, no new calls. A flag overrides the file's value.
         again = runner.invoke(app, ["eval", "--config", str(config), "--limit", "4"])
         assert again.exit_code == 0, again.output
-        assert server.count == 8
+        assert server.count == 4
     shown = json.loads(runner.invoke(app, ["show", "last", "--format", "json"]).stdout)
     assert shown["n"] + shown["invalid"] == 4
 

@@ -17,7 +17,7 @@ import contextlib
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medq.concurrency import FixedWindow, Window, WindowStats
 from medq.models.base import FatalModelError, Model, ModelError
@@ -34,6 +34,9 @@ from medq.types import (
     TokenLogprob,
     ToolCall,
 )
+
+if TYPE_CHECKING:
+    from medq.coalesce import SampleCoalescer
 
 #: Consecutive fatal failures after which a run stops sending; a few rather than one, so a
 #: single odd reply cannot end a run that works.
@@ -132,6 +135,8 @@ class CallLog:
         limiter: a budget shared with other processes (`medq.sweep`), or None.
         window: the concurrency window (`medq.concurrency`: fixed or adaptive); default a
             fixed window of `concurrency`.
+        n_per_request: ``auto``, ``on`` or ``off``: whether the samples of one request
+            are asked for in one call (`medq.coalesce`).
     """
 
     model: Model | None
@@ -147,11 +152,16 @@ class CallLog:
     halted: str | None = None
     limiter: Limiter | None = None
     window: Window | None = None
+    n_per_request: str = "auto"
+    samples: SampleCoalescer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_int("concurrency", self.concurrency, 1)
         self._window: Window = self.window or FixedWindow(self.concurrency)
         self._fatal_streak = 0
+        from medq.coalesce import sample_coalescer
+
+        self.samples = sample_coalescer(self)
 
     def window_stats(self) -> WindowStats:
         """What the concurrency window did so far: its size, peak and the 429s it saw."""
@@ -295,7 +305,13 @@ class ItemModel:
 
         payload = {"messages": _messages_json(request.messages), **request.params()}
         key = self._log.key("chat", payload)
-        response = await self._log.fetch("chat", payload, call, self.tally, key)
+        samples = self._log.samples
+        if samples is not None and samples.takes(request):
+            # Sibling samples of this request are asked for in one call (medq.coalesce).
+            response = await samples.fetch(request, payload, key, self.tally, lambda: (
+                self._log.fetch("chat", payload, call, self.tally, key)))
+        else:
+            response = await self._log.fetch("chat", payload, call, self.tally, key)
         # The key lets the answer's reading point at the stored response (rescore).
         return replace(completion_from_json(response), key=key)
 

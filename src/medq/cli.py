@@ -208,6 +208,9 @@ def eval_(
     max_response_mb: Annotated[
         float | None, typer.Option(help="Largest response body accepted, in MB [default: 8].")
     ] = None,
+    n_per_request: Annotated[str, typer.Option(
+        help="Samples of one request in one request with n: auto (where the server serves "
+             "n, detected once), on, or off (one request per sample).")] = "auto",
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     config: Annotated[
         Path | None,
@@ -340,7 +343,7 @@ def eval_(
     run_settings = run_settings or _run_or_explain(lambda: RunSettings(
         concurrency=concurrency, max_concurrency=max_concurrency, timeout=timeout,
         max_retries=max_retries, max_error_rate=max_error_rate,
-        max_response_mb=max_response_mb))
+        max_response_mb=max_response_mb, n_per_request=n_per_request))
     settings = _run_or_explain(lambda: CallSettings(
         temperature, max_tokens, max_calls, run_settings.concurrency, run=run_settings))
     if max_calls is not None and max_calls < 1:
@@ -560,8 +563,7 @@ def _from_runfile(ctx: typer.Context, config: Path) -> tuple[Any, ...]:
 
     names = ("task", "model", "data", "sample", "strategy", "base_url", "api_key_env",
              "limit", "concurrency", "max_concurrency", "seed", "timeout", "max_retries",
-             "max_error_rate",
-             "max_response_mb")
+             "max_error_rate", "max_response_mb", "n_per_request")
     # Compared by name: typer may carry its own copy of click's ParameterSource enum.
     given = {
         name: ctx.params[name]
@@ -847,6 +849,9 @@ def show(
             f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
         )
     lines.extend(_import_lines(summary, row["info"]))
+    from medq.coalesce import describe
+
+    lines.extend(describe(row["info"]))
     lines.extend(_judged_lines(summary))
     from medq.scoring.metrics import task_metric_lines
 

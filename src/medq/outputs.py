@@ -29,6 +29,8 @@ def provenance(run: dict[str, Any]) -> dict[str, Any]:
     """Where a run's numbers come from: endpoint, data hash, prompt hashes, versions."""
     info = run["info"]
     identity = info.get("identity") or {}
+    # How sampled calls were asked for (medq.coalesce), where the run learned it.
+    sampling = {"n_per_request": info["n_per_request"]} if "n_per_request" in info else {}
     return {
         "endpoint": info.get("endpoint"),
         "model": run["model"],
@@ -41,6 +43,7 @@ def provenance(run: dict[str, Any]) -> dict[str, Any]:
         "seed": run["spec"].get("seed"),
         "limit": run["spec"].get("limit"),
         "identity": identity,
+        **sampling,
     }
 
 

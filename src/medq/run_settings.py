@@ -109,6 +109,9 @@ class RunSettings:
             its items ended in error (0 to 1; 1 fails only a run where every item errored).
         max_response_mb: a response body larger than this many MB is an error; None: the
             backend's default (8 MB for ``openai/...``).
+        n_per_request: whether the samples of one request go out as one request with
+            ``n`` (`medq.coalesce`): ``auto`` (where the server serves n, detected once per
+            model), ``on`` (always; a server without n is an error) or ``off``.
     """
 
     concurrency: int | str = DEFAULT_CONCURRENCY
@@ -117,6 +120,7 @@ class RunSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     max_response_mb: float | None = None
+    n_per_request: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "concurrency", check_concurrency(self.concurrency))
@@ -127,6 +131,8 @@ class RunSettings:
             check_number("timeout", self.timeout, low=0.0, low_open=True)
         if self.max_response_mb is not None:
             check_number("max_response_mb", self.max_response_mb, low=0.0, low_open=True)
+        if self.n_per_request not in ("auto", "on", "off"):
+            raise SettingError("n_per_request", "auto, on or off", self.n_per_request)
 
     @property
     def ceiling(self) -> int:

@@ -2,8 +2,8 @@
 
 A run file holds the fields of `EvalSpec` plus the settings of `RunSettings`
 (``concurrency``: a number or ``"auto"``, ``max_concurrency``, ``timeout``, ``max_retries``,
-``max_error_rate``, ``max_response_mb``),
-which change how the run goes but not its result or its ID; the strategy is either a
+``max_error_rate``, ``max_response_mb``, ``n_per_request``),
+which change how the run goes but not its ID; the strategy is either a
 spec string or a table whose ``name`` is the strategy and whose other keys are its
 parameters (a nested table is a nested strategy). Relative ``data`` paths are relative to
 the file. Unknown keys are errors, so a typo never silently changes a run.
@@ -63,7 +63,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "seed": (int,), "base_url": (str,), "api_key_env": (str,), "concurrency": (int, str),
     "max_concurrency": (int,),
     "timeout": (float, int), "max_retries": (int,), "max_error_rate": (float, int),
-    "max_response_mb": (float, int),
+    "max_response_mb": (float, int), "n_per_request": (str,),
 }
 
 

@@ -35,6 +35,7 @@ from medq.calls import (
     completion_from_json,
 )
 from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
+from medq.coalesce import watch as watch_sampling
 from medq.liveness import RunLock
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.credentials import strip_credentials
@@ -560,11 +561,12 @@ async def _evaluate(
     policy = retry or settings.retry_policy()
     # Each model gets its own window: a judge's rate limit is not the evaluated model's.
     log = CallLog(model, store, concurrency=settings.ceiling, retry=policy, limiter=limiter,
-                  window=settings.window())
+                  window=settings.window(), n_per_request=settings.n_per_request)
     log.bind(spec.model, model.endpoint, model.capabilities)
     for (name, ref), live in zip(spec.roles, role_models.values(), strict=True):
         role_log = CallLog(live, store, concurrency=settings.ceiling, retry=policy,
-                           limiter=limiter, window=settings.window())
+                           limiter=limiter, window=settings.window(),
+                           n_per_request=settings.n_per_request)
         role_log.bind(ref.model, live.endpoint, live.capabilities)
         log.roles[name] = role_log
     try:
@@ -613,6 +615,8 @@ async def _evaluate(
         keep_extractor=True,
     )
     lock.claim()
+    # What the run learns about n per request is recorded as it is learned (medq.coalesce).
+    record_sampling = watch_sampling(store, run_id, {"model": log, **log.roles})
     if existed and store.extractor_of(run_id) != EXTRACTOR_VERSION:
         # Finished items were read by an older extractor: read them again first (no
         # calls), so one run never mixes two extractors' answers.
@@ -679,6 +683,7 @@ async def _evaluate(
             windows["role_windows"] = {name: r.window_stats().to_json()
                                        for name, r in log.roles.items()}
         store.set_run_info(run_id, **windows)
+        record_sampling()
         # Only time spent answering counts: a resume with nothing left to do adds none.
         store.finish_run(run_id, status, time.perf_counter() - started if todo else 0.0)
         if failure is not None:
@@ -712,6 +717,7 @@ def evaluate(
     max_error_rate: float = 0.05,
     max_response_mb: float | None = None,
     info: Mapping[str, Any] | None = None,
+    n_per_request: str = "auto",
 ) -> RunResult:
     """Run an evaluation and return its run ID and summary.
 
@@ -735,6 +741,8 @@ def evaluate(
             fails above 5% of items in error; 8 MB per response body). `timeout` and
             `max_response_mb` apply to the models medq loads, not to a `model` passed in.
         info: more provenance to store with the run.
+        n_per_request: ``auto``, ``on`` or ``off``: the samples of one request in one
+            call with ``n`` (see `RunSettings`, `medq.coalesce`).
 
     Raises:
         SettingError: a setting out of range (a ValueError), before any call.
@@ -748,7 +756,8 @@ def evaluate(
     """
     settings = RunSettings(concurrency=concurrency, max_concurrency=max_concurrency,
                            timeout=timeout, max_retries=max_retries,
-                           max_error_rate=max_error_rate, max_response_mb=max_response_mb)
+                           max_error_rate=max_error_rate, max_response_mb=max_response_mb,
+                           n_per_request=n_per_request)
     own_store = store is None
     store = store or Store()
     try:

@@ -6,6 +6,10 @@
   backend turns (seed, sample_index) into what it needs with `wire_seed` (servers: vLLM
   returns identical text for an identical prompt and seed) or `row_seed` (local sampling,
   one generator per returned row).
+- Several samples of one request asked in one call (``n``, `medq.coalesce`): samples
+  i..i+k-1 go out with n = k and sample i's seed, ``wire_seed(seed, i)``; vLLM seeds
+  choice j with ``seed + j``, which is ``wire_seed(seed, i + j)``, so they are the samples
+  asked alone.
 - A strategy's own random choice about an item (exemplars drawn at random, option
   shuffles) comes from `item_rng`, seeded by the run seed, the item and the purpose, so it
   does not depend on which other items run, or in which order.

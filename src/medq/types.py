@@ -426,6 +426,9 @@ class Capability(enum.Enum):
     LOGLIKELIHOOD = "loglikelihood"
     TOOLS = "tools"  # function (tool) calling: GenerationRequest.tools
     VISION = "vision"  # image inputs: Message.images
+    # Several samples of one request in one call (GenerationRequest.n > 1); the server may
+    # still refuse, which `medq.coalesce` detects once and falls back from.
+    SAMPLES = "samples"
 
 
 class Status(enum.StrEnum):

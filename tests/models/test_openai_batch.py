@@ -52,8 +52,23 @@ def test_sampling_strategies_batch_every_sample_of_every_item(medq_home: Path) -
     with FakeBatchServer(letter_responder()) as server:
         spec = EvalSpec("medqa", "openai-batch/m", "self_consistency:n=3", sample=True, limit=4)
         result = evaluate(spec, model=batch_model(server), progress=False)
-        assert server.uploads == 1 and len(next(iter(server.batches.values()))["lines"]) == 12
+        # One line per item, asking for its 3 samples at once (medq.coalesce).
+        (batch,) = server.batches.values()
+        assert server.uploads == 1 and [line["body"]["n"] for line in batch["lines"]] == [3] * 4
         assert result.summary["calls"] == 12
+
+
+def test_a_batch_server_without_n_falls_back_to_a_line_per_sample(medq_home: Path) -> None:
+    with FakeBatchServer(letter_responder(), n_mode="ignore") as server:
+        spec = EvalSpec("medqa", "openai-batch/m", "self_consistency:n=3", sample=True, limit=4)
+        result = evaluate(spec, model=batch_model(server), progress=False)
+        assert result.summary["calls"] == 12 and result.summary["errors"] == 0
+        with Store() as store:
+            info = store.run(result.run_id)["info"]["n_per_request"]["models"]["model"]
+        assert info["serves_n"] is False
+        lines = [line["body"].get("n", 1) for b in server.batches.values() for line in b["lines"]]
+        # Not probed first (a probe would cost a round): 4 lines with n, then one per sample.
+        assert sorted(lines) == [1] * 12 + [3] * 4
 
 
 def test_a_killed_batch_run_repolls_instead_of_paying_twice(medq_home: Path) -> None:

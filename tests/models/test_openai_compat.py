@@ -178,7 +178,7 @@ async def test_missing_capability_fails_before_any_request(
 ) -> None:
     model = make_model(server.base_url, logprobs=False)
     assert model.capabilities == frozenset(
-        {Capability.GENERATE, Capability.TOOLS, Capability.VISION})
+        {Capability.GENERATE, Capability.SAMPLES, Capability.TOOLS, Capability.VISION})
     with pytest.raises(UnsupportedCapabilityError, match="logprobs=False"):
         await model.complete(ask(logprobs=True))
     with pytest.raises(UnsupportedCapabilityError):

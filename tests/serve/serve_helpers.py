@@ -195,5 +195,5 @@ def upstream_tokens(bodies: list[Mapping[str, Any]]) -> tuple[int, int]:
     """(prompt, completion) tokens of these upstream calls, counted as the fake server
     counts them: independently of medq's own accounting."""
     prompt = sum(len(TOKEN.findall(prompt_text(b))) for b in bodies)
-    completion = sum(len(TOKEN.findall(respond(b, 0))) for b in bodies)
+    completion = sum(len(TOKEN.findall(respond(b, 0))) * b.get("n", 1) for b in bodies)
     return prompt, completion

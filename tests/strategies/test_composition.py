@@ -70,7 +70,7 @@ def test_cli_runs_a_nested_strategy_and_lists_costs(monkeypatch: pytest.MonkeyPa
             "self_consistency(n=3,temperature=0.5,base=direct)", "--format", "json",
         ], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert server.count == 6
+        assert server.count == 2 and {b["n"] for b in server.bodies} == {3}  # one per item
         assert {b["temperature"] for b in server.bodies} == {0.5}
     summary = json.loads(result.stdout)
     assert summary["strategy"] == "self_consistency:base=direct,n=3,temperature=0.5"

@@ -116,6 +116,9 @@ class OpenAIBatchModel(OpenAICompatModel):
         while time.monotonic() - self._last_arrival < self.gather_s:
             await asyncio.sleep(self.gather_s / 4)
         pending, self._queue = self._queue, []
+        # Requests arriving from now on (a next round, asked as soon as this one's answers
+        # are set, before this task ends) start the next batch rather than wait for none.
+        self._flusher = None
         try:
             await self._flush(pending)
         except BaseException as exc:  # every waiting request learns why

@@ -114,7 +114,7 @@ class OpenAICompatModel:
         self.endpoint, user, password = split_credentials(url.rstrip("/"))
         self._auth = None if user is None else "Basic " + base64.b64encode(
             f"{user}:{password or ''}".encode()).decode("ascii")
-        capabilities = {Capability.GENERATE}
+        capabilities = {Capability.GENERATE, Capability.SAMPLES}
         if logprobs:
             capabilities.add(Capability.TOP_LOGPROBS)
         if tools:
@@ -365,7 +365,8 @@ class OpenAICompatModel:
         if len(choices) != request.n:
             raise ModelError(
                 f"asked {self._url} for n={request.n} completions but got {len(choices)}; "
-                "this server may not support n > 1"
+                "this server may not support n > 1 (--n-per-request auto detects that and "
+                "falls back to one request per sample)"
             )
         generations = []
         for choice in choices:

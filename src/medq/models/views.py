@@ -10,7 +10,8 @@
   Each view sits behind the call cache, so it sees only new calls; after N it holds further
   calls until those in flight on any of the models have finished (and been stored), then
   cancels them, which stops the run as Ctrl-C does: finished items are kept and the same
-  command resumes.
+  command resumes. A request for n samples (`medq.coalesce`) counts as n calls, as the n
+  requests it replaces would; one admitted below the budget may pass it by up to n - 1.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ class Budget:
         self._in_flight = 0
         self._drained: asyncio.Event | None = None
 
-    async def admit(self) -> None:
-        """Count one call, or, over budget, wait for the calls in flight and cancel."""
+    async def admit(self, calls: int = 1) -> None:
+        """Count `calls` calls (a request for n samples counts n), or, over budget, wait
+        for the calls in flight and cancel."""
         if self.made >= self.max_calls:
             self.exhausted = True
             if self._drained is None:
@@ -102,7 +104,7 @@ class Budget:
             await self._drained.wait()
             # Like Ctrl-C: the run stops, finished items are stored, the rest resume later.
             raise asyncio.CancelledError("--max-calls budget reached")
-        self.made += 1
+        self.made += calls
         self._in_flight += 1
 
     def release(self) -> None:
@@ -140,7 +142,7 @@ class CallBudget:
         return self.budget.exhausted
 
     async def complete(self, request: GenerationRequest) -> Completion:
-        await self.budget.admit()
+        await self.budget.admit(request.n)
         try:
             return await self.inner.complete(request)
         finally:

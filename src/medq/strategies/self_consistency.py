@@ -8,7 +8,8 @@ that samples: every request of sample i is sent at `temperature`, with sample in
 ``<the base's own index> * n + i`` (0..n-1 for a one-call base; distinct cache entries,
 yet reproducible, however the base numbers its own calls); backends turn distinct sample
 indices into distinct server seeds, so servers that honour seeds do not return one sample
-n times. Ties go to the earliest
+n times. Where the server serves ``n``, the n samples of one request go out as one
+request (`medq.coalesce`), each still stored under its own key. Ties go to the earliest
 option letter among the tied (medq's one voting rule, `medq.strategies._shared.fanout`); invalid
 samples do not vote but are counted, and the winner's share of all n samples is the
 confidence; a failed call makes the item an error.

@@ -42,6 +42,15 @@ carry ``x-ratelimit-limit-requests: T`` and ``x-ratelimit-remaining-requests`` (
 requests being answered, this one included, when it was admitted), as OpenAI reports its
 budget. `rate_limited` counts the 429s, `max_in_flight` the most requests it held at once
 (refused ones included), `max_admitted` the most it answered at once.
+
+``n`` (several choices per request) is served as vLLM serves it: choice j of a request
+seeded S is answered as the same request with ``n = 1`` and seed ``S + j`` (vLLM gives
+each of its n child requests ``seed + index``), so one request for n samples returns
+exactly what n requests seeded S, S+1, … would. `n_mode` emulates servers that do not:
+``"ignore"`` answers one choice whatever n is (llama.cpp-like proxies), ``"reject"``
+answers a 400 naming ``n`` for n > 1, and ``"shared_seed"`` answers every choice with the
+request's one seed (identical choices, as a server that copies the request n times
+would). `count` and `bodies` count requests server-side.
 """
 
 from __future__ import annotations
@@ -73,6 +82,7 @@ Must be cheap and deterministic."""
 ToolChooser = Callable[[Mapping[str, Any], int], tuple[str, Mapping[str, Any] | str] | None]
 
 _TOKEN = re.compile(r"\s*\S+")
+N_MODES = ("serve", "ignore", "reject", "shared_seed")
 _CHOSEN_PROB = 0.7
 _MALFORMED = b'{"id": "chatcmpl-malformed", "choices": [{"index": 0, "message": '
 _HTML = (b"<!doctype html><html><head><title>Sign in - Example Proxy</title></head>"
@@ -201,6 +211,8 @@ class FakeOpenAIServer:
         api_key: when set, requests without ``Authorization: Bearer <api_key>`` get a 401.
         max_concurrent: answer at most this many chat requests at once; the rest get a 429
             (see the module docstring). None: no limit.
+        n_mode: how ``n > 1`` is answered: ``serve`` (vLLM's way, the default),
+            ``ignore``, ``reject`` or ``shared_seed`` (see the module docstring).
         port: port to bind; 0 picks a free one.
     """
 
@@ -216,10 +228,14 @@ class FakeOpenAIServer:
         models: Sequence[str] | None = None,
         api_key: str | None = None,
         max_concurrent: int | None = None,
+        n_mode: str = "serve",
         port: int = 0,
     ) -> None:
         if max_concurrent is not None and max_concurrent < 1:
             raise ValueError(f"max_concurrent must be >= 1, not {max_concurrent}")
+        if n_mode not in N_MODES:
+            raise ValueError(f"n_mode must be one of {', '.join(N_MODES)}, not {n_mode!r}")
+        self.n_mode = n_mode
         self.responder = responder or letter_responder()
         self.latency = latency
         self.faults = tuple((kind, count) for kind, count in (faults or {}).items() if count)
@@ -414,6 +430,9 @@ class FakeOpenAIServer:
         problem = _content_problem(body)
         if problem is not None:
             return _error(400, problem, "invalid_content")
+        if self.n_mode == "reject" and int(body.get("n") or 1) != 1:
+            return _error(400, "'n' must be 1: this server returns one choice per request",
+                          "invalid_n")
         return web.json_response(self._completion(body))
 
     def _scheduled_fault(self, raw: bytes) -> str | None:
@@ -443,8 +462,18 @@ class FakeOpenAIServer:
             response.headers["Retry-After"] = self.retry_after
         return response
 
+    def _choice(self, body: Mapping[str, Any], index: int) -> Reply:
+        """Choice `index`'s reply: a seeded request's choice j as the request seeded
+        ``seed + j`` alone (vLLM's parallel sampling), unless `n_mode` says otherwise."""
+        seed = body.get("seed")
+        if seed is None or int(body.get("n") or 1) == 1:
+            return self.responder(body, index)
+        if self.n_mode == "shared_seed":
+            return self.responder({**body, "n": 1}, 0)
+        return self.responder({**body, "n": 1, "seed": seed + index}, 0)
+
     def _completion(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        n = int(body.get("n") or 1)
+        n = 1 if self.n_mode == "ignore" else int(body.get("n") or 1)
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
         stop = body.get("stop") or ()
         if isinstance(stop, str):
@@ -454,7 +483,7 @@ class FakeOpenAIServer:
         choices = []
         completion_tokens = 0
         for index in range(n):
-            reply = self.responder(body, index)
+            reply = self._choice(body, index)
             tool_calls = None
             if isinstance(reply, Mapping):
                 tool_calls = [
@@ -597,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-concurrent", type=int, default=None, metavar="T",
                         help="answer at most T requests at once; 429 the rest")
     parser.add_argument("--retry-after", default="0", help="Retry-After of 429s, seconds")
+    parser.add_argument("--n-mode", choices=N_MODES, default="serve",
+                        help="how n > 1 is answered (serve: as vLLM does)")
     parser.add_argument(
         "--fault",
         action="append",
@@ -613,6 +644,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         logprobs=not args.no_logprobs,
         retry_after=args.retry_after,
         max_concurrent=args.max_concurrent,
+        n_mode=args.n_mode,
         port=args.port,
     )
 
