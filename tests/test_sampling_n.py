@@ -82,6 +82,8 @@ def test_self_consistency_asks_once_per_item_where_the_server_serves_n() -> None
     info = n_info(None, result.run_id)
     assert info["serves_n"] is True
     assert (info["requests"], info["samples"], info["alone"]) == (ITEMS, 5 * ITEMS, 0)
+    shown = CliRunner().invoke(app, ["show", result.run_id]).output
+    assert f"n per request: {ITEMS} requests to openai/m drew {5 * ITEMS} samples" in shown
 
 
 @pytest.mark.parametrize("how", ["off", "ignore", "reject"])

@@ -34,7 +34,7 @@ one sample with a confidence of 1. So until an answer's choices differ (independ
 draws), an answer of n identical choices is checked against sample i + 1 asked alone: a
 model that sure says the same again, and the answer stands; if it differs, the answer is
 discarded (its samples are asked alone), and after two such answers the model counts as
-not serving n. (vLLM never fails the check: its choice 1 is sample i + 1.) ``on`` trusts
+not serving n. (On vLLM, seeded, choice 1 is sample i + 1: the check agrees.) ``on`` trusts
 the server (no check; a server without n is an error); ``off`` never coalesces. A batch
 backend (``openai-batch``, whose requests wait for a whole round) is not probed first:
 every request goes out with n, and the first answers teach it.
