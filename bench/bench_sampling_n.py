@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     for latency in sorted({r["latency_s"] for r in runs}):
         for mode in MODES:
             mine = [r for r in runs if r["mode"] == mode and r["latency_s"] == latency]
+            requests = statistics.median(r["requests"] for r in mine)
             rows.append({"mode": mode, "latency_ms": latency * 1000,
-                         "requests_per_item": statistics.median(r["requests"] for r in mine) / items,
+                         "requests_per_item": requests / items,
                          "wall_s": statistics.median(r["wall_s"] for r in mine),
                          "wall_range": (min(r["wall_s"] for r in mine),
                                         max(r["wall_s"] for r in mine)),

@@ -133,7 +133,9 @@ def test_the_plan_comes_before_the_first_call() -> None:
 
 
 def test_max_calls_stops_cleanly_and_the_same_command_resumes() -> None:
-    args = ["--task", "medqa", "--limit", "6", "--strategy", "self_consistency(n=3,base=cot)"]
+    # One request per sample (the budget with n per request: tests/test_sampling_n.py).
+    args = ["--task", "medqa", "--limit", "6", "--strategy", "self_consistency(n=3,base=cot)",
+            "--n-per-request", "off"]
     with FakeOpenAIServer(fixed_responder("The answer is (A).")) as server:
         first = medq(*live(server, *args, "--max-calls", "7"))
         assert server.count == 7

@@ -199,6 +199,20 @@ def test_every_sampling_strategy_shares_it() -> None:
     assert result.summary["calls"] == 2 * 7
 
 
+def test_max_calls_counts_the_samples_of_a_request() -> None:
+    spec = ["eval", "--task", "medqa", "--sample", "--limit", "6", "--model", "openai/m",
+            "--strategy", SC5, "--concurrency", "1"]
+    with FakeOpenAIServer() as server:
+        first = CliRunner().invoke(app, [*spec, "--base-url", server.base_url,
+                                         "--max-calls", "12"])
+        assert first.exit_code == 0, first.output  # a clean stop, as without n
+        # Two items of 5 samples fit; the third request (15 > 12) is admitted at 10 < 12.
+        assert server.count == 3 and "after 15 new calls" in first.output
+        done = CliRunner().invoke(app, [*spec, "--base-url", server.base_url])
+        assert done.exit_code == 0, done.output
+        assert server.count == 6  # one request per item, none asked twice
+
+
 def test_greedy_calls_are_never_coalesced() -> None:
     with FakeOpenAIServer() as server:
         run(server, "direct")

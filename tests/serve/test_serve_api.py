@@ -65,10 +65,11 @@ def test_answer_citations_usage_and_hash(live: LiveServer) -> None:
     assert all(c["snippet"] and c["corpus"] == "glianorex" for c in cites)
     assert [c["rank"] for c in cites if c["cited"]] == [1, 2]
     assert any(c["shown"] for c in cites)
-    # Accounting: three samples (three stored calls) asked in one request with n=3, plus
-    # the one that checked its identical choices (medq.coalesce); usage = what the
-    # upstream counted.
-    assert sorted(b.get("n", 1) for b in bodies) == [1, 3]
+    # Accounting: three samples, three stored calls. Samples that reach the upstream
+    # together go out as one request with n, plus one that checks identical choices
+    # (medq.coalesce); each sample's search runs in a thread, so how many arrive together
+    # varies. Usage = what the upstream counted, whichever way they went.
+    assert sum(b.get("n", 1) for b in bodies) in (3, 4) and len(bodies) <= 3
     assert medq["calls"]["upstream"] == 3 and medq["calls"]["total"] == 3
     prompt, completion = upstream_tokens(bodies)
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (prompt, completion)
@@ -86,7 +87,7 @@ def test_answer_citations_usage_and_hash(live: LiveServer) -> None:
 
     # The same question again is answered from medq's call store: no upstream call.
     again = ask(client, "rag-sc", text).model_extra["medq"]
-    assert live.upstream.count == before + 2
+    assert live.upstream.count == before + len(bodies)
     assert again["calls"]["cached"] == 3 and again["answer"] == "B"
 
 
