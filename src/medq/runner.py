@@ -34,8 +34,8 @@ from medq.calls import (
     RunHaltedError,
     completion_from_json,
 )
-from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
 from medq.coalesce import watch as watch_sampling
+from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
 from medq.liveness import RunLock
 from medq.models.base import Model, ModelError, UnsupportedCapabilityError
 from medq.models.credentials import strip_credentials
