@@ -170,24 +170,23 @@ def test_rescore_and_a_second_run_make_no_request() -> None:
     assert rescored.summary["accuracy"] == first.summary["accuracy"]
 
 
-def test_a_partial_cache_asks_only_for_the_missing_samples() -> None:
+def test_a_partial_cache_asks_only_for_the_missing_samples(tmp_path: Path) -> None:
+    # n=3 then n=5: the second run shares the first three samples of every item (the same
+    # keys), so it asks each item once more, for samples 3 and 4 (seeds 3 and 4).
     with FakeOpenAIServer() as server:
-        first = run(server, limit=2)
-        before = stored_samples(None, first.run_id)
-        with Store() as store:
-            item = next(iter(store.samples(first.run_id)))
-            lost = item["call_keys"][3:]  # samples 3 and 4, as after a kill between rows
-        con = sqlite3.connect(Path(os.environ["MEDQ_HOME"]) / "medq.sqlite")
-        with con:
-            con.executemany("DELETE FROM calls WHERE key=?", [(k,) for k in lost])
-            con.execute("DELETE FROM samples WHERE item_id=?", (item.item_id,))
-        con.close()
+        three = run(server, "self_consistency(n=3,base=direct)", limit=2)
         sent = server.count
-        again = run(server, limit=2)
+        five = run(server, limit=2)
         resent = list(server.bodies)[sent:]
-    assert [(b["n"], b["seed"]) for b in resent] == [(2, 3)]  # samples 3-4: seeds 3, 4
-    assert again.new_calls == 2
-    assert stored_samples(None, again.run_id) == before
+        once = run(server, limit=2, store_path=tmp_path / "once.sqlite")  # all five at once
+    assert [(b["n"], b["seed"]) for b in resent] == [(2, 3), (2, 3)]
+    assert five.new_calls == 4
+    earlier = stored_samples(None, three.run_id)
+    for item, sample in stored_samples(None, five.run_id).items():
+        assert set(earlier[item]["texts"]) < set(sample["texts"])
+    # The same samples, answers and readings as a run that asked for all five at once.
+    assert stored_samples(None, five.run_id) == stored_samples(tmp_path / "once.sqlite",
+                                                               once.run_id)
 
 
 def test_every_sampling_strategy_shares_it() -> None:

@@ -8,7 +8,8 @@ one request that reach the model together (a fan-out's siblings arrive within on
 the event loop) and asks once for those not in the cache: one request whose ``n`` is the
 number of misses. Each returned choice is stored under its own sample's cache key, the key
 it has when asked alone, so a resume, a rescore and a run without n support read the same
-calls, and a partial cache (a run killed between two rows) asks only for the missing ones.
+calls, and a partial cache (a run with n=3 before one with n=5 shares its first three
+samples) asks only for the missing ones.
 Greedy requests (temperature 0) are never coalesced.
 
 Seeds. Samples i, i+1, …, i+k-1 of a request seeded S go out as one request with n = k and
@@ -262,11 +263,11 @@ class SampleCoalescer:
         log, store = self.log, self.log.store
         rows = [_row(_choice(completion, j), drawn=(len(run), j))[0]
                 for j in range(1, len(run))]
-        with store.transaction():
-            for m, row in zip(run[1:], rows, strict=True):
-                store.put_call(m.key, model=log.name, endpoint=log.endpoint, kind="chat",
-                               request=m.payload, response=row, prompt_tokens=0,
-                               completion_tokens=0, latency_s=latency)
+        for m, row in zip(run[1:], rows, strict=True):
+            # Written with the item's result, in one transaction, as `fetch` writes its call.
+            store.put_call(m.key, model=log.name, endpoint=log.endpoint, kind="chat",
+                           request=m.payload, response=row, prompt_tokens=0,
+                           completion_tokens=0, latency_s=latency, defer=True)
         for m, row in zip(run[1:], rows, strict=True):
             m.tally.keys.append(m.key)
             m.tally.add(0, 0, new=True)
