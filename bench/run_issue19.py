@@ -17,7 +17,9 @@ nothing is estimated. Usage::
     .venv/bin/python bench/run_issue19.py                      # everything (~25 minutes)
     .venv/bin/python bench/run_issue19.py --items 20 --repeats 1 --skip-peers --scale ""
 
-Writes ``bench/.work/issue19.json`` (everything) and prints the markdown.
+Writes ``bench/.work/issue19.json`` (everything) and prints the markdown;
+``--render bench/.work/issue19.json`` prints it again, the HTTP eval tables re-rendered from
+the raw repeats in ``--output`` (``bench/.work/http_eval.json``), running nothing.
 """
 
 from __future__ import annotations
@@ -178,9 +180,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def render(saved: Path, raws: Path) -> str:
+    """A saved run's markdown, its HTTP eval section re-rendered from the raw repeats."""
+    report = json.loads(saved.read_text())
+    bench = json.loads(raws.read_text())
+    parts = report["markdown"].split("\n### ")
+    head = parts[0].split("\n\n", 1)[0]  # "### HTTP eval engine"
+    return "\n### ".join([f"{head}\n\n{http.report_markdown(bench | http.tabulate(bench))}",
+                          *parts[1:]])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = parser()
     args = http.check(p.parse_args(argv), p)
+    if args.render:
+        print(render(args.render, args.output))
+        return
     report: dict[str, Any] = {}
     bench = http.run_bench(args)
     args.output.write_text(json.dumps(bench, indent=2) + "\n")
