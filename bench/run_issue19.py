@@ -143,8 +143,9 @@ def adaptive_section() -> tuple[dict[str, Any], str]:
     if not CONCURRENCY_BENCH.exists():
         text = "not measured: adaptive concurrency (`--concurrency auto`) not built"
         return {"measured": False, "text": text}, text
-    done = subprocess.run([str(http_setup.PROJECT_PY), str(CONCURRENCY_BENCH)], cwd=http_setup.ROOT,
-                          capture_output=True, text=True, timeout=1200)
+    # The wheel's venv, as everything else here: it evaluates in-process through medq.
+    done = subprocess.run([str(http_setup.MEDQ_VENV / "bin" / "python"), str(CONCURRENCY_BENCH)],
+                          cwd=http_setup.ROOT, capture_output=True, text=True, timeout=1200)
     if done.returncode != 0:
         text = (f"not measured: {CONCURRENCY_BENCH.name} exited {done.returncode}: "
                 f"{done.stderr.strip()[-300:]}")
