@@ -1,312 +1,92 @@
-"""Core-engine performance: medq against lm-eval and inspect-ai on one loopback server.
+"""Core-engine performance: medq against its floors, lm-eval and inspect-ai, interleaved.
 
-Every tool evaluates the same 1,273 MedQA (US, 4-option) questions, one direct prompt per
-question, 32 requests in flight, against `medq.testing.openai_server` on 127.0.0.1. For each
-tool and server latency we record the client's whole-process CPU seconds (user + sys from
-``os.wait4``, so the server, which is a separate process, never counts) and wall seconds,
-plus the number of chat requests the server received. A bare aiohttp loop (the same number
-of POSTs behind a semaphore) is the floor. Startup is the median wall time of five
-``--help`` runs after one warm-up.
+Every tool evaluates the same MedQA (US, 4-option) questions, one direct prompt per
+question, 32 requests in flight, against `medq.testing.openai_server` in its own process on
+127.0.0.1. Tools:
+
+- **medq**, built as a wheel (``pip wheel . --no-deps``) and installed into its own venv
+  (``bench/.work/venv-medq``, bytecode compiled by pip), run as its ``medq`` command;
+- **bare floor**: an aiohttp loop, the same POSTs behind a semaphore (`http_floor`);
+- **durable floor**: the same loop committing each finished item to SQLite, one transaction
+  per item, medq's pragmas (so SIGKILL loses nothing);
+- **lm-eval** (``lm-eval[api]``, torch 2.13.0 CPU pinned first) and **inspect-ai**, each
+  in its own venv.
+
+For each run we record the client's whole-process CPU seconds (user + sys from
+``os.wait4``, so the server, a separate process, never counts), its wall seconds, and the
+requests the server received (counted server-side, by route). Repeats are interleaved: in
+round r every tool runs once, in an order rotated by r, so drift in the load of the shared
+machine falls on every tool alike and the ratios stay fair. Every raw repeat is kept in
+``bench/.work/http_eval.json``; tables give the median and the min–max spread.
+
+Per-item cost: medq and both floors at 1,000 / 4,000 / 12,000 items (0 ms). MedQA's test
+split has 1,273 questions, so past it the questions repeat, each copy with a distinct id
+(by position) and its stem suffixed ``(copy k)`` so that no request is served from a cache;
+a least-squares line a + b·n over every repeat gives fixed and per-item cost.
 
 Usage::
 
-    .venv/bin/python bench/bench_http_eval.py              # everything (~5 minutes)
-    .venv/bin/python bench/bench_http_eval.py --skip-peers # medq + bare loop only
+    .venv/bin/python bench/bench_http_eval.py                # everything (~15 minutes)
+    .venv/bin/python bench/bench_http_eval.py --skip-peers   # medq and the floors only
+    .venv/bin/python bench/bench_http_eval.py --items 20 --repeats 1 --skip-peers --scale ""
 
-Peers live in their own virtual environments under ``bench/.work/`` and are created on
-first use. Results go to ``bench/.work/http_eval.json``; a markdown table goes to stdout.
+`bench/run_issue19.py` runs this and the other issue-19 measurements in one go.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
-import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / ".work"
-PROJECT_PY = ROOT / ".venv" / "bin" / "python"
-MEDQ = ROOT / ".venv" / "bin" / "medq"
-DEFAULT_DATA = Path("/work/shared/data/medqa_usmle/US/4_options/phrases_no_exclude_test.jsonl")
-LMEVAL_VENV = WORK / "venv-lmeval"
-INSPECT_VENV = WORK / "venv-inspect"
-LETTERS = "ABCD"
-MODEL = "bench-model"
+# bench/ is on sys.path when this runs as a script (and run_issue19 puts it there).
+from http_setup import (
+    DEFAULT_DATA,
+    INSPECT_VENV,
+    LMEVAL_VENV,
+    MEDQ_VENV,
+    MODEL,
+    ROOT,
+    WORK,
+    Server,
+    ensure_medq_venv,
+    ensure_peer_venv,
+    uptime,
+    version_of,
+    write_flat,
+    write_inspect_task,
+    write_items,
+    write_lmeval_task,
+)
 
-# What each peer venv gets. torch first, pinned, so pip takes the CPU build on disk rather
-# than resolving a CUDA one for lm-eval.
-PEER_INSTALLS: dict[Path, list[list[str]]] = {
-    LMEVAL_VENV: [["torch==2.13.0"], ["lm-eval[api]"]],
-    INSPECT_VENV: [["inspect-ai", "openai"]],
-}
+MEDQ, BARE, DURABLE, LMEVAL, INSPECT = "medq", "bare floor", "durable floor", "lm-eval", \
+    "inspect-ai"
+PEERS = (LMEVAL, INSPECT)
+FLOORS = (BARE, DURABLE)
 
-TARGET_CPU_S = 2.5
+TARGET_CPU_S = 0.75  # issue 19: harness CPU at 0 ms for 1,273 calls
+TARGET_CPU_X_DURABLE = 1.5
 TARGET_WALL_SLACK = 0.20
 TARGET_HELP_S = 0.3
 
 
-@dataclass
-class Measurement:
-    """One subprocess run: its CPU (user + sys, from wait4) and wall seconds."""
-
-    tool: str
-    kind: str  # "eval" or "help"
-    command: list[str]
-    latency: float | None = None
-    rc: int = 0
-    user_s: float = 0.0
-    sys_s: float = 0.0
-    wall_s: float = 0.0
-    requests: int | None = None
-    ideal_wall_s: float | None = None
-    server_cpu_s: float | None = None
-    repeats: list[dict[str, float]] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def cpu_s(self) -> float:
-        return self.user_s + self.sys_s
+# -- measuring a subprocess ---------------------------------------------------------------
 
 
-# -- the server: FakeOpenAIServer plus a stats route, in its own process ---------------------
-
-
-def serve(latency: float) -> None:
-    """Run medq's fake OpenAI server with GET /_bench/stats; print its base URL."""
-    import signal
-
-    from aiohttp import web
-
-    from medq.testing.openai_server import FakeOpenAIServer
-
-    class CountingServer(FakeOpenAIServer):
-        def app(self) -> web.Application:
-            app = super().app()
-            app.router.add_get("/_bench/stats", self._stats)
-            return app
-
-        async def _stats(self, request: web.Request) -> web.Response:
-            chat = sum(1 for r in self.requests if r.path.endswith("/chat/completions"))
-            return web.json_response(
-                {"chat": chat, "total": len(self.requests), "cpu_s": time.process_time()}
-            )
-
-    server = CountingServer(latency=latency)
-
-    async def run() -> None:
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        async with server:
-            print(server.base_url, flush=True)
-            await done.wait()
-
-    asyncio.run(run())
-
-
-class Server:
-    """A server subprocess for one measurement (fresh state, fresh connections)."""
-
-    def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.proc = subprocess.Popen(
-            [str(PROJECT_PY), __file__, "--serve", "--latency", str(latency)],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        self.base_url = self.proc.stdout.readline().strip()
-        if not self.base_url.startswith("http://127.0.0.1:"):
-            self.proc.kill()
-            raise RuntimeError(f"server did not start (printed {self.base_url!r})")
-        self.root = self.base_url.removesuffix("/v1")
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.root}/_bench/stats", timeout=10) as response:
-            return json.load(response)
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-# -- the floor: a bare aiohttp loop -----------------------------------------------------------
-
-
-def bare_loop(base_url: str, data: Path, concurrency: int) -> None:
-    """POST one chat request per question, `concurrency` in flight; print how many answered."""
-    import aiohttp
-
-    questions = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
-
-    async def main() -> int:
-        semaphore = asyncio.Semaphore(concurrency)
-        url = f"{base_url}/chat/completions"
-        headers = {"Authorization": "Bearer dummy"}
-
-        async with aiohttp.ClientSession() as session:
-
-            async def ask(q: Mapping[str, Any]) -> str:
-                prompt = (
-                    q["question"]
-                    + "".join(f"\n{k}. {v}" for k, v in q["options"].items())
-                    + "\nAnswer:"
-                )
-                body = {
-                    "model": MODEL,
-                    "messages": [{"role": "user", "content": prompt}],
-                    "temperature": 0,
-                    "max_tokens": 16,
-                }
-                async with semaphore, session.post(url, json=body, headers=headers) as r:
-                    r.raise_for_status()
-                    return (await r.json())["choices"][0]["message"]["content"]
-
-            answers = await asyncio.gather(*(ask(q) for q in questions))
-        return len(answers)
-
-    print(f"answered {asyncio.run(main())}")
-
-
-# -- data and peer configuration --------------------------------------------------------------
-
-
-def prepare_data(source: Path, limit: int | None) -> tuple[Path, int]:
-    """The questions as a flat JSONL (id, question, A-D, answer) that both peers read."""
-    rows = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
-    if limit is not None:
-        rows = rows[:limit]
-    suffix = "" if limit is None else f"-{limit}"
-    flat = WORK / f"medqa_4opt{suffix}.jsonl"
-    raw = WORK / f"medqa_raw{suffix}.jsonl"
-    with flat.open("w") as f:
-        for i, row in enumerate(rows):
-            record = {"id": f"medqa-{i}", "question": row["question"], "answer": row["answer_idx"]}
-            record.update({k: row["options"][k] for k in LETTERS})
-            f.write(json.dumps(record) + "\n")
-    with raw.open("w") as f:
-        f.writelines(json.dumps(row) + "\n" for row in rows)
-    return flat, len(rows)
-
-
-def write_lmeval_task(data: Path) -> Path:
-    """A local generate_until task (lm-eval's own medqa task downloads from a hub)."""
-    folder = WORK / "lmeval_tasks"
-    folder.mkdir(exist_ok=True)
-    (folder / "medq_bench_medqa.yaml").write_text(
-        f"""task: medq_bench_medqa
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{question}}}}\\nA. {{{{A}}}}\\nB. {{{{B}}}}\\nC. {{{{C}}}}\\nD. {{{{D}}}}\\n\\
-  Answer:"
-doc_to_target: answer
-generation_kwargs:
-  until: ["\\n\\n"]
-  max_gen_toks: 16
-  do_sample: false
-  temperature: 0
-filter_list:
-  - name: get-answer
-    filter:
-      - function: regex
-        regex_pattern: "\\\\b([ABCD])\\\\b"
-      - function: take_first
-metric_list:
-  - metric: exact_match
-    aggregation: mean
-    higher_is_better: true
-metadata:
-  version: 1.0
-"""
-    )
-    return folder
-
-
-def write_inspect_task(data: Path) -> Path:
-    """A task file: json dataset, multiple_choice() solver, choice() scorer."""
-    path = WORK / "inspect_medqa.py"
-    path.write_text(
-        f"""from inspect_ai import Task, task
-from inspect_ai.dataset import Sample, json_dataset
-from inspect_ai.scorer import choice
-from inspect_ai.solver import multiple_choice
-
-
-def record_to_sample(record):
-    return Sample(
-        id=record["id"],
-        input=record["question"],
-        choices=[record[k] for k in "ABCD"],
-        target=record["answer"],
-    )
-
-
-@task
-def medqa_bench():
-    return Task(
-        dataset=json_dataset({str(data)!r}, record_to_sample),
-        solver=multiple_choice(),
-        scorer=choice(),
-    )
-"""
-    )
-    return path
-
-
-def ensure_venv(venv: Path) -> None:
-    """Create a peer's venv and install it, unless it is already there."""
-    marker = venv / ".medq-bench-installed"
-    if marker.exists():
-        return
-    print(f"creating {venv} ...", file=sys.stderr, flush=True)
-    python = shutil.which("python3") or sys.executable
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    for packages in PEER_INSTALLS[venv]:
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *packages], check=True)
-    marker.write_text("ok\n")
-
-
-def version_of(venv: Path, distribution: str) -> str:
-    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
-    out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
-
-
-# -- measuring a subprocess ------------------------------------------------------------------
-
-
-def run_measured(
-    command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float, log: Path
-) -> tuple[int, float, float, float]:
+def run_measured(command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float,
+                 log: Path) -> tuple[int, float, float, float]:
     """Run `command`; return (exit code, user s, sys s, wall s) of that process tree.
 
     ``os.wait4`` gives the rusage of exactly this child (with its own waited-for children),
@@ -314,9 +94,8 @@ def run_measured(
     """
     with log.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(command), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -329,320 +108,468 @@ def run_measured(
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "MEDQ_", "HF_", "INSPECT_", "BENCH_"))
-    }
-    env.update(
-        OPENAI_API_KEY="dummy",
-        HF_HUB_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        NO_COLOR="1",
-        PYTHONUNBUFFERED="1",
-    )
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "MEDQ_", "HF_", "INSPECT_", "BENCH_", "PYTHON"))}
+    env.update(OPENAI_API_KEY="dummy", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false", NO_COLOR="1", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
 
 
 @dataclass(frozen=True)
-class Config:
-    source: Path
-    flat: Path
-    raw: Path
-    n: int
-    limit: int | None
+class Setup:
+    """What the tools' command lines need: data files by item count, peers' task files."""
+
+    data: dict[int, Path]
     concurrency: int
     lmeval_tasks: Path | None = None
     inspect_task: Path | None = None
 
 
-def medq_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
-    flags = f"--task medqa --model openai/{MODEL} --strategy direct --concurrency {cfg.concurrency}"
-    command = [str(MEDQ), "eval", *flags.split(), "--data", str(cfg.source), "--base-url", base_url]
-    if cfg.limit is not None:
-        command += ["--limit", str(cfg.limit)]
+Command = tuple[list[str], dict[str, str]]
+
+
+def medq_command(base_url: str, scratch: Path, data: Path, concurrency: int, *extra: str,
+                 model: str = f"openai/{MODEL}", strategy: str = "direct") -> Command:
+    """`medq eval` from the wheel venv, with a fresh MEDQ_HOME."""
+    command = [str(MEDQ_VENV / "bin" / "medq"), "eval", "--task", "medqa", "--model", model,
+               "--strategy", strategy, "--concurrency", str(concurrency), "--data", str(data),
+               "--base-url", base_url, *extra]
     return command, base_env(MEDQ_HOME=str(scratch / "medq-home"))
 
 
-def bare_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
-    command = [str(PROJECT_PY), __file__, "--bare-loop", base_url, "--data", str(cfg.raw)]
-    return [*command, "--concurrency", str(cfg.concurrency)], base_env()
+def floor_command(base_url: str, data: Path, concurrency: int, store: Path | None) -> Command:
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import http_floor; "
+            "http_floor.main()")
+    command = [str(MEDQ_VENV / "bin" / "python"), "-c", code, str(ROOT / "bench"), base_url,
+               str(data), str(concurrency)]
+    return command + ([str(store)] if store else []), base_env()
 
 
-def lmeval_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
-    assert cfg.lmeval_tasks is not None
-    model_args = (
-        f"model={MODEL},base_url={base_url}/chat/completions,"
-        f"num_concurrent={cfg.concurrency},max_retries=3,tokenized_requests=False"
-    )
-    flags = "--model local-chat-completions --tasks medq_bench_medqa --apply_chat_template"
-    command = [str(LMEVAL_VENV / "bin" / "lm_eval"), "run", *flags.split()]
-    command += ["--model_args", model_args, "--include_path", str(cfg.lmeval_tasks)]
-    # HF_HOME in the scratch dir: the datasets cache starts empty every time, as medq's does.
-    return command, base_env(HF_HOME=str(scratch / "hf"))
+def tool_command(tool: str, base_url: str, scratch: Path, items: int, setup: Setup) -> Command:
+    data, c = setup.data[items], setup.concurrency
+    if tool == MEDQ:
+        return medq_command(base_url, scratch, data, c)
+    if tool == BARE:
+        return floor_command(base_url, data, c, None)
+    if tool == DURABLE:
+        return floor_command(base_url, data, c, scratch / "floor.sqlite")
+    if tool == LMEVAL:
+        assert setup.lmeval_tasks is not None
+        model_args = (f"model={MODEL},base_url={base_url}/chat/completions,"
+                      f"num_concurrent={c},max_retries=3,tokenized_requests=False")
+        command = [str(LMEVAL_VENV / "bin" / "lm_eval"), "run", "--model",
+                   "local-chat-completions", "--tasks", "medq_bench_medqa",
+                   "--apply_chat_template", "--model_args", model_args, "--include_path",
+                   str(setup.lmeval_tasks)]
+        # HF_HOME in the scratch dir: the datasets cache starts empty every time, as medq's.
+        return command, base_env(HF_HOME=str(scratch / "hf"))
+    if tool == INSPECT:
+        assert setup.inspect_task is not None
+        # inspect globs the task path and refuses absolute patterns; the cwd is ROOT.
+        command = [str(INSPECT_VENV / "bin" / "inspect"), "eval",
+                   str(setup.inspect_task.relative_to(ROOT)), "--model",
+                   f"openai-api/bench/{MODEL}", "--max-connections", str(c), "--display",
+                   "none", "--log-dir", str(scratch / "logs")]
+        return command, base_env(BENCH_BASE_URL=base_url, BENCH_API_KEY="dummy")
+    raise ValueError(tool)
 
 
-def inspect_eval(base_url: str, scratch: Path, cfg: Config) -> tuple[list[str], dict[str, str]]:
-    assert cfg.inspect_task is not None
-    flags = f"--model openai-api/bench/{MODEL} --max-connections {cfg.concurrency} --display none"
-    # inspect globs the task path and refuses absolute patterns; the cwd is ROOT.
-    task = str(cfg.inspect_task.relative_to(ROOT))
-    command = [str(INSPECT_VENV / "bin" / "inspect"), "eval", task, *flags.split()]
-    command += ["--log-dir", str(scratch / "logs")]
-    return command, base_env(BENCH_BASE_URL=base_url, BENCH_API_KEY="dummy")
-
-
-EVALS = {
-    "medq": medq_eval,
-    "aiohttp loop (floor)": bare_eval,
-    "lm-eval": lmeval_eval,
-    "inspect-ai": inspect_eval,
+HELP_COMMANDS: dict[str, list[list[str]]] = {
+    MEDQ: [[str(MEDQ_VENV / "bin" / "medq"), "--help"],
+           [str(MEDQ_VENV / "bin" / "medq"), "eval", "--help"]],
+    LMEVAL: [[str(LMEVAL_VENV / "bin" / "lm_eval"), "--help"],
+             [str(LMEVAL_VENV / "bin" / "lm_eval"), "run", "--help"]],
+    INSPECT: [[str(INSPECT_VENV / "bin" / "inspect"), "--help"],
+              [str(INSPECT_VENV / "bin" / "inspect"), "eval", "--help"]],
 }
 
-HELP_COMMANDS = {
-    "medq": [[str(MEDQ), "--help"], [str(MEDQ), "eval", "--help"]],
-    "lm-eval": [
-        [str(LMEVAL_VENV / "bin" / "lm_eval"), "--help"],
-        [str(LMEVAL_VENV / "bin" / "lm_eval"), "run", "--help"],
-    ],
-    "inspect-ai": [
-        [str(INSPECT_VENV / "bin" / "inspect"), "--help"],
-        [str(INSPECT_VENV / "bin" / "inspect"), "eval", "--help"],
-    ],
-}
+
+def ideal_wall(items: int, latency: float, concurrency: int) -> float:
+    """Wall time of `items` requests at `latency`, `concurrency` at a time, and no overhead."""
+    return -(-items // concurrency) * latency
 
 
-def measure_eval(tool: str, latency: float, cfg: Config, repeats: int) -> Measurement:
-    """Run `tool`'s eval `repeats` times, each on a fresh server; report the medians."""
-    runs: list[Measurement] = []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory(prefix="medq-bench-", dir=WORK) as tmp:
-            scratch = Path(tmp)
-            with Server(latency) as server:
-                command, env = EVALS[tool](server.base_url, scratch, cfg)
-                cpu_before = server.stats()["cpu_s"]
-                log = WORK / f"log-{tool.split()[0]}-{latency:g}.txt"
-                rc, user, sys_, wall = run_measured(command, env, ROOT, 600, log)
-                stats = server.stats()
-            m = Measurement(
-                tool=tool,
-                kind="eval",
-                command=command,
-                latency=latency,
-                rc=rc,
-                user_s=user,
-                sys_s=sys_,
-                wall_s=wall,
-                requests=stats["chat"],
-                ideal_wall_s=cfg.n * latency / cfg.concurrency,
-                server_cpu_s=stats["cpu_s"] - cpu_before,
-            )
-            if rc != 0:
-                tail = log.read_text(errors="replace")[-2000:]
-                m.note = f"exit {rc}; see {log.relative_to(ROOT)}"
-                print(f"{tool} failed (exit {rc}):\n{tail}", file=sys.stderr)
-            print(
-                f"  {tool:22} latency {latency:g}s: {m.cpu_s:6.2f} CPU-s {wall:6.2f} s wall, "
-                f"{m.requests} requests, rc {rc}",
-                file=sys.stderr,
-                flush=True,
-            )
-            runs.append(m)
-    chosen = runs[0]
-    chosen.user_s = statistics.median(r.user_s for r in runs)
-    chosen.sys_s = statistics.median(r.sys_s for r in runs)
-    chosen.wall_s = statistics.median(r.wall_s for r in runs)
-    chosen.server_cpu_s = statistics.median(r.server_cpu_s or 0.0 for r in runs)
-    # The fewest requests any repeat made: a short run must not hide behind a full one.
-    chosen.requests = min(r.requests or 0 for r in runs)
-    chosen.rc = max((r.rc for r in runs), key=abs)
-    chosen.note = "; ".join(r.note for r in runs if r.note)
-    chosen.repeats = [
-        {"cpu_s": round(r.cpu_s, 3), "wall_s": round(r.wall_s, 3), "requests": r.requests or 0}
-        for r in runs
-    ]
-    return chosen
+def store_bytes_per_item(path: Path, items: int) -> float:
+    """Size of the SQLite file at `path` after VACUUM, over `items`."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        db.close()
+    return float(pages * size) / items
 
 
-def measure_help(tool: str, command: list[str], times: int) -> Measurement:
-    """Median wall (and CPU) of `times` runs after one untimed warm-up."""
-    env = base_env()
-    log = WORK / "log-help.txt"
-    run_measured(command, env, ROOT, 120, log)
-    samples = [run_measured(command, env, ROOT, 120, log) for _ in range(times)]
-    rc = max(s[0] for s in samples)
-    return Measurement(
-        tool=tool,
-        kind="help",
-        command=command,
-        rc=rc,
-        user_s=statistics.median(s[1] for s in samples),
-        sys_s=statistics.median(s[2] for s in samples),
-        wall_s=statistics.median(s[3] for s in samples),
-        repeats=[{"cpu_s": round(s[1] + s[2], 3), "wall_s": round(s[3], 3)} for s in samples],
-    )
+@dataclass(frozen=True)
+class Cell:
+    """One thing measured repeatedly: a tool's eval at (latency, items), or a --help."""
+
+    tool: str
+    kind: str = "eval"  # "eval" or "help"
+    latency: float = 0.0
+    items: int = 0
+    help_index: int = 0
+    scale: bool = False  # one of the per-item cost points
+
+    @property
+    def label(self) -> str:
+        if self.kind == "help":
+            return " ".join(Path(w).name for w in HELP_COMMANDS[self.tool][self.help_index])
+        scale = " (scale)" if self.scale else ""
+        return f"{self.tool} {self.latency * 1000:.0f} ms {self.items} items{scale}"
 
 
-# -- reporting ---------------------------------------------------------------------------------
+def schedule(groups: Sequence[Sequence[Cell]], repeats: int) -> list[tuple[int, Cell]]:
+    """Round r runs every group once, each group's cells rotated by r (A/B/A/B)."""
+    order = []
+    for r in range(repeats):
+        for group in groups:
+            k = r % len(group)
+            order += [(r, cell) for cell in [*group[k:], *group[:k]]]
+    return order
 
 
-def markdown(evals: list[Measurement], helps: list[Measurement], n: int, help_runs: int) -> str:
-    lines = [
-        "| tool | server latency | requests | CPU-s | wall-s | ideal wall-s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for m in evals:
-        ideal = "—" if not m.latency else f"{m.ideal_wall_s:.1f}"
-        requests = f"{m.requests}/{n}" + ("" if m.rc == 0 else f" (exit {m.rc})")
-        lines.append(
-            f"| {m.tool} | {m.latency * 1000:.0f} ms | {requests} | {m.cpu_s:.2f} "
-            f"| {m.wall_s:.2f} | {ideal} |"
-        )
-    lines += ["", f"| startup | wall-s (median of {help_runs}) | CPU-s |", "|---|---:|---:|"]
-    for m in helps:
-        name = " ".join([Path(m.command[0]).name, *m.command[1:]])
-        lines.append(f"| `{name}` | {m.wall_s:.2f} | {m.cpu_s:.2f} |")
+def run_cell(cell: Cell, setup: Setup, round_: int, keep_store: bool) -> dict[str, Any]:
+    """Run one repeat of `cell`; return its raw record."""
+    record: dict[str, Any] = {**asdict(cell), "label": cell.label, "round": round_,
+                              "loadavg_1m": round(os.getloadavg()[0], 2)}
+    log = WORK / f"log-{cell.tool.replace(' ', '-')}.txt"
+    if cell.kind == "help":
+        rc, user, sys_, wall = run_measured(HELP_COMMANDS[cell.tool][cell.help_index],
+                                            base_env(), ROOT, 120, log)
+        return record | {"rc": rc, "user_s": user, "sys_s": sys_, "cpu_s": user + sys_,
+                         "wall_s": wall}
+    with tempfile.TemporaryDirectory(prefix="medq-bench-", dir=WORK) as tmp:
+        scratch = Path(tmp)
+        with Server(cell.latency) as server:
+            command, env = tool_command(cell.tool, server.base_url, scratch, cell.items, setup)
+            before = server.stats()
+            rc, user, sys_, wall = run_measured(command, env, ROOT, 900, log)
+            stats = server.stats()
+        record |= {"rc": rc, "user_s": user, "sys_s": sys_, "cpu_s": user + sys_,
+                   "wall_s": wall, "requests": stats["chat"], "http_requests": stats["http"],
+                   "server_cpu_s": stats["cpu_s"] - before["cpu_s"],
+                   "ideal_wall_s": ideal_wall(cell.items, cell.latency, setup.concurrency)}
+        if rc != 0:
+            record["note"] = f"exit {rc}: " + log.read_text(errors="replace")[-400:]
+            print(f"{cell.label} failed (exit {rc}); log {log}", file=sys.stderr)
+        elif keep_store and cell.tool in (MEDQ, DURABLE):
+            store = scratch / ("medq-home/medq.sqlite" if cell.tool == MEDQ else "floor.sqlite")
+            record["store_bytes_per_item"] = store_bytes_per_item(store, cell.items)
+    return record
+
+
+@dataclass
+class Summary:
+    """Median and spread of one cell's repeats."""
+
+    cell: Cell
+    repeats: int
+    cpu_s: float
+    cpu_min: float
+    cpu_max: float
+    wall_s: float
+    wall_min: float
+    wall_max: float
+    requests_min: int | None = None
+    requests_max: int | None = None
+    failed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def summarise(cell: Cell, raws: Sequence[Mapping[str, Any]]) -> Summary:
+    cpu = [r["cpu_s"] for r in raws]
+    wall = [r["wall_s"] for r in raws]
+    reqs = [r["requests"] for r in raws if "requests" in r]
+    extra = {k: raws[0][k] for k in ("store_bytes_per_item",) if k in raws[0]}
+    return Summary(cell, len(raws), statistics.median(cpu), min(cpu), max(cpu),
+                   statistics.median(wall), min(wall), max(wall),
+                   min(reqs) if reqs else None, max(reqs) if reqs else None,
+                   sum(1 for r in raws if r["rc"] != 0), extra)
+
+
+def linear_fit(points: Sequence[tuple[int, float]]) -> tuple[float, float] | None:
+    """Least-squares (a, b) of y = a + b·n, or None with fewer than two distinct n."""
+    if len({n for n, _ in points}) < 2:
+        return None
+    slope, intercept = statistics.linear_regression([float(n) for n, _ in points],
+                                                    [y for _, y in points])
+    return intercept, slope
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def spread(median: float, low: float, high: float, repeats: int) -> str:
+    return f"{median:.2f}" if repeats == 1 else f"{median:.2f} ({low:.2f}–{high:.2f})"
+
+
+def requests_text(s: Summary) -> str:
+    if s.requests_min is None:
+        return "—"
+    text = str(s.requests_min) if s.requests_min == s.requests_max else \
+        f"{s.requests_min}–{s.requests_max}"
+    return text + (f" ({s.failed} failed)" if s.failed else "")
+
+
+def paired_ratios(raws: Sequence[Mapping[str, Any]], cell: Cell, base: str) -> list[float]:
+    """CPU of `cell` over the CPU of tool `base` at the same point, round by round."""
+    def point(r: Mapping[str, Any], tool: str) -> bool:
+        return (r["tool"] == tool and r["kind"] == "eval" and r["latency"] == cell.latency
+                and r["items"] == cell.items and r["scale"] == cell.scale and r["rc"] == 0)
+
+    base_cpu = {r["round"]: r["cpu_s"] for r in raws if point(r, base)}
+    return [r["cpu_s"] / base_cpu[r["round"]] for r in raws
+            if point(r, cell.tool) and r["round"] in base_cpu]
+
+
+def ratio_text(ratios: Sequence[float]) -> str:
+    if not ratios:
+        return "—"
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}×"
+    return f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
+def main_table(summaries: Sequence[Summary], raws: Sequence[Mapping[str, Any]], items: int,
+               concurrency: int) -> str:
+    lines = ["| tool | server latency | requests (server) | CPU-s | CPU × durable floor, "
+             "same round | wall-s | ideal wall-s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        ratio = ratio_text(paired_ratios(raws, s.cell, DURABLE))
+        ideal = f"{ideal_wall(items, s.cell.latency, concurrency):.1f}" if s.cell.latency \
+            else "—"
+        lines.append(f"| {s.cell.tool} | {s.cell.latency * 1000:.0f} ms | {requests_text(s)} "
+                     f"| {spread(s.cpu_s, s.cpu_min, s.cpu_max, s.repeats)} | {ratio} "
+                     f"| {spread(s.wall_s, s.wall_min, s.wall_max, s.repeats)} | {ideal} |")
     return "\n".join(lines)
 
 
-def target_lines(evals: list[Measurement], helps: list[Measurement], n: int, c: int) -> str:
-    out = []
-    for m in evals:
-        if m.tool != "medq":
+def scale_table(summaries: Sequence[Summary], raws: Sequence[Mapping[str, Any]],
+                sizes: Sequence[int]) -> str:
+    head = " | ".join(f"{n:,} items" for n in sizes)
+    lines = [f"| tool | {head} | fit a + b·n (CPU) |",
+             "|---|" + "---:|" * len(sizes) + "---|"]
+    for tool in (MEDQ, BARE, DURABLE):
+        row = [s for s in summaries if s.cell.tool == tool and s.cell.items in sizes]
+        if not row:
             continue
-        if m.latency == 0:
-            verdict = "ok" if m.cpu_s <= TARGET_CPU_S else "MISSED"
-            out.append(
-                f"- medq CPU with an instant server: {m.cpu_s:.2f} s "
-                f"(target ≤ {TARGET_CPU_S}) {verdict}"
-            )
-        else:
-            ideal = n * m.latency / c
-            over = m.wall_s / ideal - 1
-            verdict = "ok" if over <= TARGET_WALL_SLACK else "MISSED"
-            out.append(
-                f"- medq wall at {m.latency * 1000:.0f} ms: {m.wall_s:.2f} s vs ideal "
-                f"{ideal:.2f} s ({over:+.0%}; target ≤ +20%) {verdict}"
-            )
-    for m in helps:
-        if m.tool == "medq" and m.command[1:] == ["--help"]:
-            verdict = "ok" if m.wall_s <= TARGET_HELP_S else "MISSED"
-            out.append(f"- `medq --help`: {m.wall_s:.2f} s (target ≤ {TARGET_HELP_S}) {verdict}")
-    return "\n".join(out)
+        cells = [spread(s.cpu_s, s.cpu_min, s.cpu_max, s.repeats) for s in row]
+        points = [(r["items"], r["cpu_s"]) for r in raws
+                  if r["tool"] == tool and r["kind"] == "eval" and r.get("scale")
+                  and r["rc"] == 0]
+        fit = linear_fit(points)
+        fitted = "—" if fit is None else f"{fit[0]:.2f} s + {fit[1] * 1000:.3f} ms·n"
+        lines.append(f"| {tool} | " + " | ".join(cells) + f" | {fitted} |")
+    return "\n".join(lines)
+
+
+def startup_table(summaries: Sequence[Summary]) -> str:
+    lines = ["| command | wall-s | CPU-s |", "|---|---:|---:|"]
+    for s in summaries:
+        lines.append(f"| `{s.cell.label}` | {spread(s.wall_s, s.wall_min, s.wall_max, s.repeats)}"
+                     f" | {s.cpu_s:.2f} |")
+    return "\n".join(lines)
+
+
+def verdict(value: float, target: float, unit: str) -> str:
+    """✓ when `value` meets `target` (at most), else the gap."""
+    return "✓" if value <= target else f"gap {value - target:+.2f}{unit}"
+
+
+def target_lines(summaries: Sequence[Summary], raws: Sequence[Mapping[str, Any]], items: int,
+                 concurrency: int) -> list[str]:
+    def find(tool: str, latency: float) -> Summary | None:
+        return next((s for s in summaries if s.cell.kind == "eval" and s.cell.tool == tool
+                     and s.cell.latency == latency and s.cell.items == items), None)
+
+    out = []
+    medq0, durable0 = find(MEDQ, 0.0), find(DURABLE, 0.0)
+    if medq0 is not None:
+        line = (f"- medq CPU at 0 ms, {items:,} items: {medq0.cpu_s:.2f} s (target ≤ "
+                f"{TARGET_CPU_S}) {verdict(medq0.cpu_s, TARGET_CPU_S, ' s')}")
+        ratios = paired_ratios(raws, medq0.cell, DURABLE)
+        if durable0 is not None and ratios:
+            x = statistics.median(ratios)
+            line += (f"; {x:.2f}× the durable floor (its median {durable0.cpu_s:.2f} s; "
+                     f"median of the rounds' ratios; target ≤ "
+                     f"{TARGET_CPU_X_DURABLE}×) {verdict(x, TARGET_CPU_X_DURABLE, '×')}")
+        out.append(line)
+    for s in summaries:
+        if s.cell.kind == "eval" and s.cell.tool == MEDQ and s.cell.latency and \
+                s.cell.items == items:
+            ideal = ideal_wall(items, s.cell.latency, concurrency)
+            over = s.wall_s / ideal - 1
+            ok = "✓" if over <= TARGET_WALL_SLACK else f"gap {over - TARGET_WALL_SLACK:+.0%}"
+            out.append(f"- medq wall at {s.cell.latency * 1000:.0f} ms: {s.wall_s:.2f} s vs "
+                       f"ideal {ideal:.2f} s ({over:+.0%}; target ≤ +20%) {ok}")
+    for s in summaries:
+        if s.cell.kind == "help" and s.cell.tool == MEDQ and s.cell.help_index == 0:
+            out.append(f"- `medq --help`: {s.wall_s:.2f} s wall (target ≤ {TARGET_HELP_S}) "
+                       f"{verdict(s.wall_s, TARGET_HELP_S, ' s')}")
+    return out
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Set up every tool, run the interleaved rounds, and return the report."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    tools = [MEDQ, BARE, DURABLE, LMEVAL, INSPECT] if args.tools is None else \
+        args.tools.split(",")
+    if args.skip_peers:
+        tools = [t for t in tools if t not in PEERS]
+    versions: dict[str, Any] = {"python": platform.python_version(),
+                                "medq": ensure_medq_venv(),
+                                "aiohttp (medq venv)": version_of(MEDQ_VENV, "aiohttp")}
+    data = {n: write_items(args.data, n) for n in {args.items, *args.scale}}
+    setup = Setup(data, args.concurrency)
+    if LMEVAL in tools:
+        ensure_peer_venv(LMEVAL_VENV)
+        versions["lm-eval"] = version_of(LMEVAL_VENV, "lm_eval")
+        setup = Setup(**{**asdict(setup), "lmeval_tasks": write_lmeval_task(
+            write_flat(data[args.items]))})
+    if INSPECT in tools:
+        ensure_peer_venv(INSPECT_VENV)
+        versions["inspect-ai"] = version_of(INSPECT_VENV, "inspect_ai")
+        versions["openai (inspect venv)"] = version_of(INSPECT_VENV, "openai")
+        setup = Setup(**{**asdict(setup), "inspect_task": write_inspect_task(
+            write_flat(data[args.items]))})
+
+    groups: list[list[Cell]] = [[Cell(t, latency=lat, items=args.items) for t in tools]
+                                for lat in args.latency]
+    scale_tools = [t for t in tools if t in (MEDQ, *FLOORS)]
+    groups += [[Cell(t, items=n, scale=True) for t in scale_tools] for n in args.scale
+               if scale_tools]
+    helps = [Cell(t, "help", help_index=i) for t in tools if t in HELP_COMMANDS
+             for i in range(len(HELP_COMMANDS[t]))] if args.startup else []
+    if helps:
+        groups.append(helps)
+        for cell in helps:  # one untimed warm-up each (the OS file cache)
+            run_cell(cell, setup, -1, False)
+
+    uptime_before = uptime()
+    print(f"load: {uptime_before}", file=sys.stderr, flush=True)
+    raws: list[dict[str, Any]] = []
+    for round_, cell in schedule(groups, args.repeats):
+        raw = run_cell(cell, setup, round_, keep_store=round_ == 0)
+        raws.append(raw)
+        print(f"  r{round_} {cell.label:40} {raw['cpu_s']:6.2f} CPU-s {raw['wall_s']:6.2f} s "
+              f"{raw.get('requests', '')} rc {raw['rc']} (load {raw['loadavg_1m']})",
+              file=sys.stderr, flush=True)
+    uptime_after = uptime()
+
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "uptime_before": uptime_before, "uptime_after": uptime_after},
+        "versions": versions,
+        "data": str(args.data),
+        "items": args.items,
+        "scale_items": list(args.scale),
+        "concurrency": args.concurrency,
+        "repeats": args.repeats,
+        "interleaving": "round r runs every group's cells once, rotated by r",
+        "raw_repeats": raws,
+    }
+    return report | tabulate(report)
+
+
+def tabulate(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Summaries, tables and targets from a report's raw repeats (so a run re-renders)."""
+    raws, items, concurrency = report["raw_repeats"], report["items"], report["concurrency"]
+    fields = ("tool", "kind", "latency", "items", "help_index", "scale")
+    order = {t: i for i, t in enumerate((MEDQ, BARE, DURABLE, LMEVAL, INSPECT))}
+    cells = sorted({Cell(**{k: r[k] for k in fields}) for r in raws},
+                   key=lambda c: (c.kind, c.scale, c.latency, c.items, order[c.tool],
+                                  c.help_index))
+    summaries = [summarise(c, [r for r in raws if r["label"] == c.label]) for c in cells]
+    main = [s for s in summaries if s.cell.kind == "eval" and not s.cell.scale]
+    scaled = [s for s in summaries if s.cell.scale]
+    startup = [s for s in summaries if s.cell.kind == "help"]
+    store = {s.cell.tool: round(s.extra["store_bytes_per_item"]) for s in main
+             if "store_bytes_per_item" in s.extra and s.cell.latency == 0}
+    return {
+        "summaries": [asdict(s) for s in summaries],
+        "store_bytes_per_item_one_run": store,
+        "tables": {"main": main_table(main, raws, items, concurrency),
+                   "scale": scale_table(scaled, raws, report["scale_items"]) if scaled else "",
+                   "startup": startup_table(startup) if startup else ""},
+        "targets": target_lines(main + startup, raws, items, concurrency),
+    }
+
+
+def sizes(text: str) -> list[int]:
+    try:
+        return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "--scale takes item counts, e.g. 1000,4000,12000") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--skip-peers", action="store_true", help="medq and the floors only")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MedQA 4-option JSONL")
+    p.add_argument("--items", type=int, default=1273, help="items of the main table")
+    p.add_argument("--scale", type=sizes, default=[1000, 4000, 12000],
+                   help='item counts for the per-item cost (comma-separated; "" for none)')
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--latency", type=float, action="append", default=None,
+                   help="server latency in seconds (repeatable; default 0 and 0.2)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    p.add_argument("--no-startup", dest="startup", action="store_false",
+                   help="skip the --help start-up timings")
+    p.add_argument("--tools", default=None,
+                   help="comma-separated subset of: " + ", ".join([MEDQ, *FLOORS, *PEERS]))
+    p.add_argument("--output", type=Path, default=WORK / "http_eval.json")
+    p.add_argument("--render", type=Path, metavar="JSON",
+                   help="re-render the tables of a saved run's raw repeats; run nothing")
+    return p
+
+
+def check(args: argparse.Namespace, p: argparse.ArgumentParser) -> argparse.Namespace:
+    """Fill defaults that depend on other flags; one `p.error` line for bad values."""
+    args.latency = args.latency or [0.0, 0.2]
+    known = {MEDQ, *FLOORS, *PEERS}
+    if args.tools is not None and set(args.tools.split(",")) - known:
+        p.error(f"--tools takes a comma-separated subset of: {', '.join(sorted(known))}")
+    if args.render is not None and not args.render.is_file():
+        p.error(f"--render {args.render}: no such file")
+    if not args.data.is_file():
+        p.error(f"--data {args.data}: no such file")
+    if args.items < 1 or args.repeats < 1 or any(n < 1 for n in args.scale):
+        p.error("--items, --repeats and --scale take positive counts")
+    return args
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    tables = report["tables"]
+    parts = [tables["main"]]
+    if tables["scale"]:
+        parts += ["", "CPU-s as items grow (0 ms):", "", tables["scale"]]
+    if tables["startup"]:
+        parts += ["", "Start-up:", "", tables["startup"]]
+    if report["store_bytes_per_item_one_run"]:
+        parts += ["", "Store bytes per item (one run, VACUUMed): " + ", ".join(
+            f"{k} {v:,}" for k, v in report["store_bytes_per_item_one_run"].items())]
+    parts += ["", *report["targets"]]
+    return "\n".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip-peers", action="store_true", help="medq and the bare loop only")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MedQA 4-option JSONL")
-    parser.add_argument("--limit", type=int, default=None, help="first N questions (smoke test)")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument(
-        "--latency",
-        type=float,
-        action="append",
-        default=None,
-        help="server latency in seconds (repeatable; default 0 and 0.2)",
-    )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        default=3,
-        help="runs of medq and the bare loop per latency (medians reported)",
-    )
-    parser.add_argument("--peer-repeats", type=int, default=1, help="runs of each peer")
-    parser.add_argument("--help-runs", type=int, default=5)
-    parser.add_argument(
-        "--tools", default=None, help="comma-separated subset of: " + ", ".join(EVALS)
-    )
-    parser.add_argument("--output", type=Path, default=WORK / "http_eval.json")
-    # Internal: the server and the floor run as subprocesses of this same file.
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--bare-loop", metavar="BASE_URL", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    latencies = args.latency or [0.0, 0.2]
-
-    if args.serve:
-        serve(latencies[0])
+    p = parser()
+    args = check(p.parse_args(argv), p)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        print(report_markdown(saved | tabulate(saved)))
         return
-    if args.bare_loop:
-        bare_loop(args.bare_loop, args.data, args.concurrency)
-        return
-
-    WORK.mkdir(parents=True, exist_ok=True)
-    tools = list(EVALS) if args.tools is None else args.tools.split(",")
-    if args.skip_peers:
-        tools = [t for t in tools if t not in ("lm-eval", "inspect-ai")]
-    unknown = set(tools) - set(EVALS)
-    if unknown:
-        parser.error(f"unknown tools: {sorted(unknown)}")
-
-    flat, n = prepare_data(args.data, args.limit)
-    cfg = Config(
-        source=args.data,
-        flat=flat,
-        raw=flat.with_name(flat.name.replace("4opt", "raw")),
-        n=n,
-        limit=args.limit,
-        concurrency=args.concurrency,
-    )
-    versions = {"python": platform.python_version()}
-    if "lm-eval" in tools:
-        ensure_venv(LMEVAL_VENV)
-        versions["lm-eval"] = version_of(LMEVAL_VENV, "lm_eval")
-        cfg = Config(**{**asdict(cfg), "lmeval_tasks": write_lmeval_task(flat)})
-    if "inspect-ai" in tools:
-        ensure_venv(INSPECT_VENV)
-        versions["inspect-ai"] = version_of(INSPECT_VENV, "inspect_ai")
-        versions["openai (inspect venv)"] = version_of(INSPECT_VENV, "openai")
-        cfg = Config(**{**asdict(cfg), "inspect_task": write_inspect_task(flat)})
-    versions["medq"] = version_of(ROOT / ".venv", "medq")
-    versions["aiohttp (medq venv)"] = version_of(ROOT / ".venv", "aiohttp")
-
-    helps: list[Measurement] = []
-    if args.help_runs:
-        for tool in ("medq", "lm-eval", "inspect-ai"):
-            if tool in tools:
-                for command in HELP_COMMANDS[tool]:
-                    helps.append(measure_help(tool, command, args.help_runs))
-                    print(
-                        f"  {' '.join(command[-2:]):28} {helps[-1].wall_s:.2f} s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-
-    evals = []
-    load_before = os.getloadavg()
-    for latency in latencies:
-        for tool in tools:
-            peer = tool in ("lm-eval", "inspect-ai")
-            evals.append(
-                measure_eval(tool, latency, cfg, args.peer_repeats if peer else args.repeats)
-            )
-
-    table = markdown(evals, helps, n, args.help_runs)
-    targets = target_lines(evals, helps, n, args.concurrency)
-    print(table)
-    print()
-    print(targets)
-    report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "loadavg_before_evals": load_before,
-        },
-        "versions": versions,
-        "questions": n,
-        "concurrency": args.concurrency,
-        "data": str(args.data),
-        "evals": [asdict(m) | {"cpu_s": round(m.cpu_s, 3)} for m in evals],
-        "startup": [asdict(m) | {"cpu_s": round(m.cpu_s, 3)} for m in helps],
-        "table_markdown": table,
-        "targets": targets,
-    }
+    report = run_bench(args)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(report_markdown(report))
     print(f"\nwrote {args.output}", file=sys.stderr)
 
 

@@ -11,6 +11,7 @@ from medq.runner import EvalSpec, evaluate_async, rescore
 from medq.store import Store
 from medq.testing.batch_server import FakeBatchServer
 from medq.testing.openai_server import letter_responder
+from medq.types import Completion, GenerationRequest, Message
 
 
 def batch_model(server: FakeBatchServer) -> OpenAIBatchModel:
@@ -116,3 +117,23 @@ def test_a_failed_line_is_an_item_error_not_an_answer(medq_home: Path) -> None:
         # One of two items in error is 50%: allowed here, to see the error recorded.
         result = evaluate(spec, model=model, settings=RunSettings(max_error_rate=0.5))
         assert result.summary["errors"] == 1 and result.summary["n"] == 1
+
+
+def test_a_batch_file_over_a_megabyte_is_uploaded(medq_home: Path) -> None:
+    # A full MedQA run's input file is ~1.5 MB: over aiohttp's default 1 MiB body limit, at
+    # which the fake used to answer 413 (OpenAI takes files up to 200 MB).
+    prompts = [f"question {i}: " + "lorem ipsum " * 40_000 for i in range(3)]  # ~1.4 MB
+
+    async def run(server: FakeBatchServer) -> list[Completion]:
+        model = batch_model(server)
+        try:
+            return list(await asyncio.gather(*(
+                model.complete(GenerationRequest((Message("user", p),))) for p in prompts)))
+        finally:
+            await model.aclose()
+
+    with FakeBatchServer(letter_responder()) as server:
+        completions = asyncio.run(run(server))
+        assert server.uploads == 1
+        assert [len(b["lines"]) for b in server.batches.values()] == [3]
+    assert all(c.generations[0].text for c in completions)

@@ -31,6 +31,9 @@ class FakeBatchServer(FakeOpenAIServer):
         uploads: how many files were uploaded.
     """
 
+    client_max_size = 200 * 1024**2
+    """OpenAI's limit for a batch input file (a 1,273-item MedQA run uploads ~1.5 MB)."""
+
     def __init__(self, *args: Any, polls_to_complete: int = 1,
                  fail_lines: frozenset[str] = frozenset(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -216,6 +216,9 @@ class FakeOpenAIServer:
         port: port to bind; 0 picks a free one.
     """
 
+    client_max_size = 1024**2
+    """Largest request body accepted, in bytes (aiohttp's default; larger gets a 413)."""
+
     def __init__(
         self,
         responder: Responder | None = None,
@@ -287,7 +290,7 @@ class FakeOpenAIServer:
 
     def app(self) -> web.Application:
         """The aiohttp application (for embedding in another server)."""
-        app = web.Application()
+        app = web.Application(client_max_size=self.client_max_size)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         return app
