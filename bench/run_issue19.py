@@ -42,7 +42,7 @@ import bench_http_eval as http  # noqa: E402
 import http_setup  # noqa: E402
 
 SC_N = 5
-N_FLAG = "--n-per-request"  # the nsample branch's flag, passed when `medq eval --help` has it
+N_FLAG = "--n-per-request"  # passed as `auto` (its default) where `medq eval --help` has it
 CONCURRENCY_BENCH = http_setup.ROOT / "bench" / "bench_concurrency.py"
 
 
@@ -114,7 +114,7 @@ def n_flag_available() -> bool:
 
 def sc_section(data: Path, items: int, concurrency: int) -> tuple[dict[str, Any], str]:
     """Requests per item of self_consistency(n=5) with and without server `n` support."""
-    extra = [N_FLAG] if n_flag_available() else []
+    extra = [N_FLAG, "auto"] if n_flag_available() else []
     strategy = f"self_consistency:n={SC_N}"
     runs = {kind: medq_run(kind, data, items, concurrency, strategy=strategy, extra=extra,
                            label=f"sc-{kind}") for kind in ("chat", "no-n")}
