@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medq.concurrency import FixedWindow, Window, WindowStats
@@ -96,8 +96,8 @@ def completion_to_json(completion: Completion) -> dict[str, Any]:
             "completion_tokens": completion.completion_tokens, "model": completion.model}
 
 
-def completion_from_json(data: dict[str, Any]) -> Completion:
-    """Inverse of `completion_to_json`."""
+def completion_from_json(data: dict[str, Any], key: str | None = None) -> Completion:
+    """Inverse of `completion_to_json`; `key` is the stored call's key, when known."""
     generations = []
     for g in data["generations"]:
         logprobs = None
@@ -111,7 +111,8 @@ def completion_from_json(data: dict[str, Any]) -> Completion:
         )
         generations.append(Generation(g["text"], g.get("finish_reason"), logprobs, tool_calls))
     return Completion(
-        tuple(generations), data["prompt_tokens"], data["completion_tokens"], data.get("model")
+        tuple(generations), data["prompt_tokens"], data["completion_tokens"], data.get("model"),
+        key,
     )
 
 
@@ -313,7 +314,7 @@ class ItemModel:
         else:
             response = await self._log.fetch("chat", payload, call, self.tally, key)
         # The key lets the answer's reading point at the stored response (rescore).
-        return replace(completion_from_json(response), key=key)
+        return completion_from_json(response, key)
 
     async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
         live = self._log.model
