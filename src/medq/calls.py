@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medq.concurrency import FixedWindow, Window, WindowStats
+from medq.concurrency import DEFAULT_MAX_CONCURRENCY, Window, WindowStats, window_for
 from medq.models.base import FatalModelError, Model, ModelError
 from medq.models.retry import RetryPolicy, with_retries
 from medq.run_settings import check_int
@@ -130,7 +130,9 @@ class CallLog:
     Args:
         model: the live backend, or None for cache-only replays (`rescore`).
         store: where calls are cached and recorded.
-        concurrency: at most this many live calls in flight at once (when no `window`).
+        concurrency: at most this many live calls in flight at once, or ``"auto"`` for an
+            adaptive window up to `max_concurrency` (`medq.concurrency`; when no `window`).
+        max_concurrency: the ceiling of ``concurrency="auto"``.
         retry: the retry policy for transient failures.
         fail_fast_after: halt after this many `FatalModelError`s in a row (0: never).
         limiter: a budget shared with other processes (`medq.sweep`), or None.
@@ -142,7 +144,7 @@ class CallLog:
 
     model: Model | None
     store: Store
-    concurrency: int = 32
+    concurrency: int | str = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     name: str = ""
     endpoint: str = ""
@@ -155,10 +157,14 @@ class CallLog:
     window: Window | None = None
     n_per_request: str = "auto"
     samples: SampleCoalescer | None = field(default=None, init=False, repr=False)
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
-        check_int("concurrency", self.concurrency, 1)
-        self._window: Window = self.window or FixedWindow(self.concurrency)
+        if self.window is None:
+            self._window: Window = window_for(self.concurrency, self.max_concurrency)
+        else:
+            check_int("concurrency", self.concurrency, 1)
+            self._window = self.window
         self._fatal_streak = 0
         from medq.coalesce import sample_coalescer
 
