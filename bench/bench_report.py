@@ -320,16 +320,17 @@ def _phases(store, ids: list[str]) -> dict[str, float]:
     from medq.report.items import encode_payload, item_payload
 
     marks = {}
+    calls: dict = {}  # as build_report does for a page: calls read with the results
     t = time.perf_counter()
-    runs = gather_runs(store, ids)
+    runs = gather_runs(store, ids, calls=calls)
     marks["load runs + stats"] = time.perf_counter() - t
     t = time.perf_counter()
     comparisons = _comparisons(store, ids, runs, 0)
     marks[f"paired comparisons ({len(ids) * (len(ids) - 1) // 2} pairs)"] = (
         time.perf_counter() - t)
     t = time.perf_counter()
-    payload = item_payload(store, runs)
-    marks["item data (calls from store)"] = time.perf_counter() - t
+    payload = item_payload(store, runs, calls=calls)
+    marks["item data"] = time.perf_counter() - t
     t = time.perf_counter()
     blob = encode_payload(payload)
     marks["json + gzip + base64"] = time.perf_counter() - t

@@ -61,7 +61,9 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
     resolved = list(dict.fromkeys(store.resolve_run_id(r) for r in run_ids))
     if not resolved:
         raise ValueError("a report needs at least one run")
-    runs = gather_runs(store, resolved, progress=progress)
+    # The item browser shows every call: read them with the results, each once.
+    calls: dict[str, Any] | None = {} if fmt == "html" else None
+    runs = gather_runs(store, resolved, progress=progress, calls=calls)
     from medq.judge.summary import attach_meta
 
     for run in runs:
@@ -78,7 +80,8 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
 
     loaded = {run.run_id: run.samples for run in runs}
     return render.render_html(runs, comparisons,
-                              encode_payload(item_payload(store, runs, progress=progress)),
+                              encode_payload(item_payload(store, runs, progress=progress,
+                                                          calls=calls)),
                               title,
                               robustness=robustness_sections(store, resolved, samples=loaded),
                               gaps=control_gaps(runs))
