@@ -102,3 +102,27 @@ def test_calls_with_the_same_request_share_it_read_only(medq_home: Path) -> None
             assert first.key != second.key
             assert first.request is second.request  # the same prompt, decoded once
             assert first.request == store.get_call(first.key).request
+
+
+def test_the_item_data_is_the_same_from_calls_read_with_the_results(medq_home: Path) -> None:
+    from medq.report import build_report
+    from medq.report.data import gather_runs
+    from medq.report.items import encode_payload, item_payload, pack_payload, payload_json
+
+    with Store() as store:
+        ids = [evaluate(EvalSpec(task="medqa", sample=True, model=f"scripted/m{i}",
+                                 strategy=strategy, limit=10),
+                        store=store, model=ScriptedModel(lambda r, i=i: f"Answer: {'ABCD'[i]}",
+                                                         name=f"scripted/m{i}"),
+                        progress=False).run_id
+               for i, strategy in enumerate(["direct", "cot", "self_consistency"])]
+        calls: dict[str, Any] = {}
+        runs = gather_runs(store, ids, calls=calls)
+        read_alongside = item_payload(store, runs, calls=calls)
+        read_by_chunk = item_payload(store, gather_runs(store, ids))  # calls_for, by chunk
+        partly = item_payload(store, runs, calls=dict(list(calls.items())[::2]))
+        assert read_alongside == read_by_chunk == partly
+        assert payload_json(read_alongside) == payload_json(read_by_chunk)
+        blob = encode_payload(read_by_chunk)
+        assert pack_payload(payload_json(read_by_chunk)) == blob
+        assert blob in build_report(store, ids, progress=False)
