@@ -153,11 +153,14 @@ def _add_run(item: dict[str, Any], run_number: int, sample: SampleResult,
     response, call IDs, paper verdict, (retrieval, calculation, dialogue when present)]."""
     call_ids = []
     for call_key in sample.call_keys:
-        if call_key not in call_index and call_key in stored:
-            call_index[call_key] = len(calls)
-            calls.append(_call_record(stored[call_key], s, params_cache, requests))
-        if call_key in call_index:
-            call_ids.append(call_index[call_key])
+        found = call_index.get(call_key)
+        if found is None:
+            call = stored.get(call_key)
+            if call is None:
+                continue  # not in the store: the item shows no call for it
+            found = call_index[call_key] = len(calls)
+            calls.append(_call_record(call, s, params_cache, requests))
+        call_ids.append(found)
     if item["q"] == -1 and call_ids:
         item["q"] = _prompt_text(calls[call_ids[0]])
     details = sample.details
