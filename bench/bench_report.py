@@ -265,6 +265,9 @@ def main() -> None:
     parser.add_argument("--against", type=Path,
                         help="another checkout's src folder: its builds alternate with "
                              "this one's (with --runs a,b,...)")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the bare decode floor (sqlite3 + zlib + json.loads over "
+                             "every row and call the report reads, no medq objects)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global ALL_COT
@@ -278,6 +281,9 @@ def main() -> None:
         _child(path, ids[: args.child], args.repeats)
         return
     path, ids = _store(tag, max(counts), args.rebuild)
+    if args.floor:
+        print(json.dumps(_floor(path, ids[: max(counts)])))
+        return
     if len(counts) > 1 or args.against is not None:
         _scaling(tag, counts, args.repeats, args.against)
         return
@@ -311,6 +317,49 @@ def main() -> None:
           f"{size_mb:.2f} {ok_mb} |")
     print(f"load average during the run: {result['load_average'][0]:.1f}")
     print("phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+
+
+def _floor(path: Path, ids: list[str]) -> dict[str, float]:
+    """CPU s of reading and decoding what a page of `ids` needs, with no medq code: each
+    result row (its details and reading inflated and parsed) and each call it lists (its
+    response inflated and parsed; requests repeat, so each distinct one once)."""
+    import sqlite3
+    import zlib
+
+    from medq._store_codec import _DICTIONARY_V1
+
+    def inflate(value: bytes) -> str:
+        return zlib.decompressobj(-15, zdict=_DICTIONARY_V1).decompress(value[1:]).decode()
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    marks = {}
+    t = time.process_time()
+    rows = [r for run in ids for r in db.execute(
+        "SELECT call_keys, details, reading FROM samples WHERE run_id=? ORDER BY position",
+        (run,))]
+    marks["result rows (sql)"] = time.process_time() - t
+    t = time.process_time()
+    for _, details, reading in rows:
+        json.loads(inflate(details))
+        if reading is not None:
+            json.loads(inflate(reading))
+    marks["details + readings (inflate + parse)"] = time.process_time() - t
+    t = time.process_time()
+    keys = [r[0][1 + i:33 + i] for r in rows for i in range(0, len(r[0]) - 1, 32)]
+    calls = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        calls += db.execute(f"SELECT request, response FROM calls WHERE key IN "
+                            f"({','.join('?' * len(chunk))})", chunk).fetchall()
+    marks["calls (sql)"] = time.process_time() - t
+    t = time.process_time()
+    for request in {r for r, _ in calls}:
+        json.loads(inflate(request))
+    for _, response in calls:
+        json.loads(inflate(response))
+    marks["calls (inflate + parse)"] = time.process_time() - t
+    marks["total"] = sum(marks.values())
+    return marks
 
 
 def _phases(store, ids: list[str]) -> dict[str, float]:
