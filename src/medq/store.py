@@ -686,6 +686,9 @@ class Store:
         are; the calls that share it share the dict.
         """
         unique = [key_bytes(k) for k in dict.fromkeys(keys)]
+        # In key order, each query reads neighbouring rows (pages read once, not per key).
+        unique = (sorted(k for k in unique if isinstance(k, bytes))
+                  + [k for k in unique if not isinstance(k, bytes)])
         requests = self._requests
         cursor = self._db.cursor()
         cursor.row_factory = None
