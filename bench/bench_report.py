@@ -265,6 +265,9 @@ def main() -> None:
     parser.add_argument("--against", type=Path,
                         help="another checkout's src folder: its builds alternate with "
                              "this one's (with --runs a,b,...)")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the bare decode floor (sqlite3 + zlib + json.loads over "
+                             "every row and call the report reads, no medq objects)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global ALL_COT
@@ -278,6 +281,9 @@ def main() -> None:
         _child(path, ids[: args.child], args.repeats)
         return
     path, ids = _store(tag, max(counts), args.rebuild)
+    if args.floor:
+        print(json.dumps(_floor(path, ids[: max(counts)])))
+        return
     if len(counts) > 1 or args.against is not None:
         _scaling(tag, counts, args.repeats, args.against)
         return
@@ -313,29 +319,85 @@ def main() -> None:
     print("phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
 
 
+def _floor(path: Path, ids: list[str]) -> dict[str, float]:
+    """CPU s of reading and decoding what a page of `ids` needs, with no medq code: each
+    result row (its details and reading inflated and parsed) and each call it lists (its
+    response inflated and parsed; requests repeat, so each distinct one once)."""
+    import sqlite3
+    import zlib
+
+    from medq._store_codec import _DICTIONARY_V1
+
+    def inflate(value: bytes) -> str:
+        return zlib.decompressobj(-15, zdict=_DICTIONARY_V1).decompress(value[1:]).decode()
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    marks = {}
+    t = time.process_time()
+    rows = [r for run in ids for r in db.execute(
+        "SELECT call_keys, details, reading FROM samples WHERE run_id=? ORDER BY position",
+        (run,))]
+    marks["result rows (sql)"] = time.process_time() - t
+    t = time.process_time()
+    for _, details, reading in rows:
+        json.loads(inflate(details))
+        if reading is not None:
+            json.loads(inflate(reading))
+    marks["details + readings (inflate + parse)"] = time.process_time() - t
+    t = time.process_time()
+    keys = [r[0][1 + i:33 + i] for r in rows for i in range(0, len(r[0]) - 1, 32)]
+    calls = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        calls += db.execute(f"SELECT request, response FROM calls WHERE key IN "
+                            f"({','.join('?' * len(chunk))})", chunk).fetchall()
+    marks["calls (sql)"] = time.process_time() - t
+    t = time.process_time()
+    for request in {r for r, _ in calls}:
+        json.loads(inflate(request))
+    for _, response in calls:
+        json.loads(inflate(response))
+    marks["calls (inflate + parse)"] = time.process_time() - t
+    marks["total"] = sum(marks.values())
+    return marks
+
+
 def _phases(store, ids: list[str]) -> dict[str, float]:
-    """Where one build spends its time."""
+    """Where one build spends its time (CPU seconds of this process, phase by phase, in
+    `build_report`'s order, but each phase alone: the gzip thread does not overlap here)."""
+    from medq.judge.summary import attach_meta
+    from medq.probes._report import control_gaps, robustness_sections
     from medq.report import _comparisons, render
     from medq.report.data import gather_runs
-    from medq.report.items import encode_payload, item_payload
+    from medq.report.items import item_payload, pack_payload, payload_json
 
     marks = {}
-    t = time.perf_counter()
-    runs = gather_runs(store, ids)
-    marks["load runs + stats"] = time.perf_counter() - t
-    t = time.perf_counter()
+    clock = time.process_time
+    calls: dict = {}  # as build_report does for a page: calls read with the results
+    t = clock()
+    runs = gather_runs(store, ids, calls=calls)
+    for run in runs:
+        attach_meta(run.summary, store)
+    marks["load runs + stats"] = clock() - t
+    t = clock()
+    payload = item_payload(store, runs, calls=calls)
+    marks["item data"] = clock() - t
+    t = clock()
+    raw = payload_json(payload)
+    marks["json"] = clock() - t
+    t = clock()
+    blob = pack_payload(raw)
+    marks["gzip + base64"] = clock() - t
+    t = clock()
     comparisons = _comparisons(store, ids, runs, 0)
-    marks[f"paired comparisons ({len(ids) * (len(ids) - 1) // 2} pairs)"] = (
-        time.perf_counter() - t)
-    t = time.perf_counter()
-    payload = item_payload(store, runs)
-    marks["item data (calls from store)"] = time.perf_counter() - t
-    t = time.perf_counter()
-    blob = encode_payload(payload)
-    marks["json + gzip + base64"] = time.perf_counter() - t
-    t = time.perf_counter()
-    render.render_html(runs, comparisons, blob, "bench")
-    marks["templates + svg"] = time.perf_counter() - t
+    marks[f"paired comparisons ({len(ids) * (len(ids) - 1) // 2} pairs)"] = clock() - t
+    t = clock()
+    robustness = robustness_sections(store, ids, samples={r.run_id: r.samples for r in runs})
+    gaps = control_gaps(runs)
+    marks["robustness + gaps"] = clock() - t
+    t = clock()
+    render.render_html(runs, comparisons, blob, "bench", robustness=robustness, gaps=gaps)
+    marks["templates + svg"] = clock() - t
     return marks
 
 

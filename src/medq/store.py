@@ -289,6 +289,12 @@ SAMPLE_COLUMNS = (
 )
 _INSERT_SAMPLE = (f"INSERT OR REPLACE INTO samples ({','.join(SAMPLE_COLUMNS)}) "
                   f"VALUES ({','.join('?' * len(SAMPLE_COLUMNS))})")
+_SELECT_SAMPLES = (f"SELECT {','.join(SAMPLE_COLUMNS)} FROM samples WHERE run_id=? AND "
+                   "extractor=? ORDER BY position")
+_RESPONSE, _DETAILS, _KEYS, _READING = (SAMPLE_COLUMNS.index(c) for c in (
+    "response", "details", "call_keys", "reading"))
+_CALL_COLUMNS = "key, kind, request, response, prompt_tokens, completion_tokens, latency_s"
+_REQUESTS_KEPT = 20_000  # decoded requests a Store keeps (tens of MB at most)
 
 
 def medq_home() -> Path:
@@ -372,6 +378,8 @@ class Store:
         # Shared option lists by content hash, parsed once: the same item's options are read
         # by every run and extractor version of it. Content-addressed, so never stale.
         self._options: dict[str, Any] = {}
+        # Decoded requests by their stored form (see `_read_calls`); content, so never stale.
+        self._requests: dict[bytes | str, dict[str, Any]] = {}
         try:
             self._db = connect(self.path, readonly)
             self._db.row_factory = sqlite3.Row
@@ -668,22 +676,49 @@ class Store:
         """Cached calls by key, in the given order (missing keys skipped).
 
         One query per 500 keys rather than one per key: reports read tens of thousands.
+        Calls with the same stored request share one request dict: treat it as read-only.
         """
         self.flush()
-        rows: dict[str, StoredCall] = {}
+        found: dict[str, StoredCall] = {}
+        self._read_calls(keys, found)
+        return [found[k] for k in keys if k in found]
+
+    def _read_calls(self, keys: Sequence[str], into: dict[str, StoredCall]) -> None:
+        """Read the calls with these keys (missing ones skipped) into `into`, 500 a query.
+
+        A request is decoded once per distinct stored form (every run of a strategy on the
+        same items sends the same requests) and kept for the next read, as option lists
+        are; the calls that share it share the dict.
+        """
         unique = [key_bytes(k) for k in dict.fromkeys(keys)]
+        # In key order, each query reads neighbouring rows (pages read once, not per key).
+        unique = (sorted(k for k in unique if isinstance(k, bytes))
+                  + [k for k in unique if not isinstance(k, bytes)])
+        requests = self._requests
+        cursor = self._db.cursor()
+        cursor.row_factory = None
         texts: dict[str, str] = {}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            fetched = [(row, unpack_json(row["request"])) for row in self._db.execute(
-                f"SELECT * FROM calls WHERE key IN ({marks})", chunk).fetchall()]
-            wanted = {h for _, request in fetched for h in _TEXT_REF.findall(request)}
-            self._fetch_texts(wanted - texts.keys(), texts)
-            for row, _ in fetched:
-                call = self._call(row, texts)
-                rows[call.key] = call
-        return [rows[k] for k in keys if k in rows]
+            rows = cursor.execute(f"SELECT {_CALL_COLUMNS} FROM calls WHERE key IN "
+                                  f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            new = {row[2]: "" for row in rows if row[2] not in requests}
+            if len(requests) + len(new) > _REQUESTS_KEPT:
+                requests.clear()  # a bound on what a long-lived Store holds
+                new = {row[2]: "" for row in rows}
+            for packed in new:
+                new[packed] = unpack_json(packed)
+            self._fetch_texts({h for text in new.values() for h in _TEXT_REF.findall(text)}
+                              - texts.keys(), texts)
+            for packed, text in new.items():
+                request = json.loads(text)
+                requests[packed] = (self._expand(request, texts) if text.find('"$text"') >= 0
+                                    else request)
+            for key, kind, packed, response, prompt_tokens, completion_tokens, latency in rows:
+                text_key = key_text(key)
+                into[text_key] = StoredCall(text_key, kind, requests[packed],
+                                            json.loads(unpack_json(response)), prompt_tokens,
+                                            completion_tokens, latency)
 
     def _fetch_texts(self, hashes: set[str], into: dict[str, str]) -> None:
         """Read shared request texts by hash into `into`, 500 at a time."""
@@ -983,38 +1018,61 @@ class Store:
                                (canonical_json(list(judges)), prompt_hash)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def samples(self, run_id: str, extractor: str | None = None) -> Iterator[SampleResult]:
+    def samples(self, run_id: str, extractor: str | None = None, *,
+                calls: dict[str, StoredCall] | None = None) -> Iterator[SampleResult]:
         """The run's per-item results in task order, as read by `extractor` (default: the
-        run's current version; earlier versions stay readable)."""
+        run's current version; earlier versions stay readable).
+
+        With `calls`, every call the results list is read as well (those not in `calls`
+        already) and put in it by key, so a caller that needs the calls too (the report's
+        item browser) reads and decodes each call once. Calls there that have the same
+        stored request share one request dict: treat it as read-only.
+        """
         from medq.results import SampleResult
+        from medq.types import Reading
 
         version = extractor or self.extractor_of(run_id)
         self.flush()
-        rows = [dict(row) for row in self._db.execute(
-            "SELECT * FROM samples WHERE run_id=? AND extractor=? ORDER BY position",
-            (run_id, version))]
-        for out in rows:
-            keys = out["call_keys"]
-            out["call_keys"] = unpack_keys(keys) if isinstance(keys, bytes) else json.loads(keys)
-            out["details"] = json.loads(unpack_json(out["details"]))
-            if out.get("reading") is not None:
-                out["reading"] = unpack_json(out["reading"])
-        responses = self._responses({out["call_keys"][unpack_response_ref(out["response"])[0]]
-                                     for out in rows if isinstance(out["response"], bytes)})
-        options = self._options_of(rows)
-        for out in rows:
-            if isinstance(out["response"], bytes):
-                number, index = unpack_response_ref(out["response"])
-                response = responses.get(out["call_keys"][number])
-                if response is None:
-                    raise StoreError(f"{self.path}: item {out['item_id']!r} of run {run_id} "
-                                     "refers to a response that is not in the store (run "
-                                     "`medq doctor`)")
-                out["response"] = response["generations"][index]["text"]
-            reading = out.get("reading")
-            if reading and '"$text"' in reading:
-                out["reading"] = _expand_options(json.loads(reading), options)
-            yield SampleResult.from_row(out)
+        cursor = self._db.cursor()
+        cursor.row_factory = None  # plain tuples, in SAMPLE_COLUMNS order
+        rows = cursor.execute(_SELECT_SAMPLES, (run_id, version)).fetchall()
+        keys_of = [unpack_keys(row[_KEYS]) if isinstance(row[_KEYS], bytes)
+                   else json.loads(row[_KEYS]) for row in rows]
+        readings = [None if row[_READING] is None else unpack_json(row[_READING])
+                    for row in rows]
+        if calls is not None:
+            self._read_calls([k for keys in keys_of for k in keys if k not in calls], calls)
+            responses: Mapping[str, Any] = _ResponsesOf(calls)
+        else:
+            responses = self._responses({keys[unpack_response_ref(row[_RESPONSE])[0]]
+                                         for row, keys in zip(rows, keys_of, strict=True)
+                                         if isinstance(row[_RESPONSE], bytes)})
+        options = self._options_of(readings)
+        for row, keys, reading in zip(rows, keys_of, readings, strict=True):
+            response = row[_RESPONSE]
+            if isinstance(response, bytes):
+                number, index = unpack_response_ref(response)
+                found = responses.get(keys[number])
+                if found is None:
+                    raise StoreError(f"{self.path}: item {row[1]!r} of run {run_id} refers to "
+                                     "a response that is not in the store (run `medq doctor`)")
+                response = found["generations"][index]["text"]
+            details = json.loads(unpack_json(row[_DETAILS]))
+            parsed = None
+            if reading:
+                value = json.loads(reading)
+                if '"$text"' in reading:
+                    value = _expand_options(value, options)
+                parsed = Reading.from_json(value)
+            # What `SampleResult.from_row` makes of the row (tested), without its dict work.
+            yield SampleResult(
+                item_id=row[1], position=row[2], status=row[3], choice=row[4], gold=row[5],
+                correct=row[6], truncated=row[7], confidence=row[8], reason=row[9],
+                response=response,
+                details=json.loads(details) if isinstance(details, str) else details,
+                calls=row[12], new_calls=row[13], prompt_tokens=row[14],
+                completion_tokens=row[15], call_keys=tuple(keys), extractor=row[18],
+                reading=parsed, score=row[20], run_id=row[0], created_at=row[17])
 
     def _responses(self, keys: set[str]) -> dict[str, dict[str, Any]]:
         """The stored responses of calls by key, 500 at a time."""
@@ -1040,11 +1098,12 @@ class Store:
         return count({"status": status, "correct": correct, "truncated": truncated,
                       "score": score} for status, correct, truncated, score in rows)
 
-    def _options_of(self, rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-        """Every option list the rows' readings refer to, by hash: read in one pass (500
-        hashes a query), parsed once, and kept for the next run that reads the same items."""
-        wanted = {h for row in rows if row["reading"] and '"$text"' in row["reading"]
-                  for h in _TEXT_REF.findall(row["reading"])}
+    def _options_of(self, readings: Sequence[str | None]) -> Mapping[str, Any]:
+        """Every option list the readings (JSON texts) refer to, by hash: read in one pass
+        (500 hashes a query), parsed once, and kept for the next run that reads the same
+        items."""
+        wanted = {h for reading in readings if reading and '"$text"' in reading
+                  for h in _TEXT_REF.findall(reading)}
         missing = wanted - self._options.keys()
         if len(self._options) + len(missing) > _OPTIONS_KEPT:
             self._options.clear()  # a bound on what a long-lived Store holds
@@ -1056,6 +1115,26 @@ class Store:
         for digest, text in texts.items():
             self._options[digest] = _freeze_json(json.loads(text))
         return self._options
+
+
+class _ResponsesOf(Mapping[str, Any]):
+    """The responses of calls by key, read from the calls themselves."""
+
+    def __init__(self, calls: Mapping[str, StoredCall]) -> None:
+        self._calls = calls
+
+    def __getitem__(self, key: str) -> Any:
+        return self._calls[key].response
+
+    def get(self, key: str, default: Any = None) -> Any:
+        call = self._calls.get(key)
+        return default if call is None else call.response
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._calls)
+
+    def __len__(self) -> int:
+        return len(self._calls)
 
 
 def _share_options(reading: dict[str, Any], shared: list[tuple[str, str]]) -> dict[str, Any]:

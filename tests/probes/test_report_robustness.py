@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from medq.report import build_report
 from medq.runner import EvalSpec, evaluate
 from medq.store import Store
@@ -59,9 +61,9 @@ def test_report_reads_each_runs_rows_once(store: Store, monkeypatch) -> None:
     reads: list[str] = []
     samples = Store.samples
 
-    def counted(self: Store, run_id: str, extractor: str | None = None):
+    def counted(self: Store, run_id: str, extractor: str | None = None, **options: Any):
         reads.append(run_id)
-        return samples(self, run_id, extractor)
+        return samples(self, run_id, extractor, **options)
 
     monkeypatch.setattr(Store, "samples", counted)
     build_report(store, ids)  # summaries, comparisons, robustness, item browser

@@ -61,27 +61,36 @@ def _build(store: Store, run_ids: Sequence[str], fmt: str, title: str | None, se
     resolved = list(dict.fromkeys(store.resolve_run_id(r) for r in run_ids))
     if not resolved:
         raise ValueError("a report needs at least one run")
-    runs = gather_runs(store, resolved, progress=progress)
+    # The item browser shows every call: read them with the results, each once.
+    calls: dict[str, Any] | None = {} if fmt == "html" else None
+    runs = gather_runs(store, resolved, progress=progress, calls=calls)
     from medq.judge.summary import attach_meta
 
     for run in runs:
         attach_meta(run.summary, store)  # each judge's meta-evaluation, where kept
-    comparisons = _comparisons(store, resolved, runs, seed)
     title = title or "medq report: " + ", ".join(resolved[:3]) + (
         f" and {len(resolved) - 3} more" if len(resolved) > 3 else "")
     if fmt == "json":
-        return render.render_json(runs, comparisons)
+        return render.render_json(runs, _comparisons(store, resolved, runs, seed))
     if fmt == "markdown":
-        return render.render_markdown(runs, comparisons, title)
-    from medq.probes._report import control_gaps, robustness_sections
-    from medq.report.items import encode_payload, item_payload
+        return render.render_markdown(runs, _comparisons(store, resolved, runs, seed), title)
+    from concurrent.futures import ThreadPoolExecutor
 
-    loaded = {run.run_id: run.samples for run in runs}
-    return render.render_html(runs, comparisons,
-                              encode_payload(item_payload(store, runs, progress=progress)),
-                              title,
-                              robustness=robustness_sections(store, resolved, samples=loaded),
-                              gaps=control_gaps(runs))
+    from medq.probes._report import control_gaps, robustness_sections
+    from medq.report.items import item_payload, pack_payload, payload_json
+
+    raw = payload_json(item_payload(store, runs, progress=progress, calls=calls))
+    calls = None  # the decoded calls are no longer needed
+    # Compressing the item data (zlib, without the GIL) runs on another core while the
+    # comparisons and the robustness section are computed.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        blob = pool.submit(pack_payload, raw)
+        comparisons = _comparisons(store, resolved, runs, seed)
+        loaded = {run.run_id: run.samples for run in runs}
+        robustness = robustness_sections(store, resolved, samples=loaded)
+        gaps = control_gaps(runs)
+        return render.render_html(runs, comparisons, blob.result(), title,
+                                  robustness=robustness, gaps=gaps)
 
 
 def _comparisons(store: Store, run_ids: list[str], runs: Sequence[Any], seed: int) -> list[Any]:

@@ -12,7 +12,7 @@ from medq.results import SampleResult
 from medq.scoring.calibration import Calibration, run_calibration
 from medq.scoring.metrics import summarize
 from medq.scoring.stats import GroupStats, breakdowns
-from medq.store import Store
+from medq.store import Store, StoredCall
 from medq.types import Question
 
 # Metadata fields broken down when items carry them, in display order; "extraction" groups
@@ -63,16 +63,17 @@ def load_questions(spec: Mapping[str, Any]) -> tuple[dict[str, Question] | None,
     return {q.id: q for q in task.questions}, None
 
 
-def gather_runs(store: Store, run_ids: Sequence[str], *, progress: bool = False
-                ) -> list[RunReport]:
+def gather_runs(store: Store, run_ids: Sequence[str], *, progress: bool = False,
+                calls: dict[str, StoredCall] | None = None) -> list[RunReport]:
     """Load every run once (samples, summary, breakdowns, task questions); with
-    ``progress``, a bar over the runs on a terminal."""
+    ``progress``, a bar over the runs on a terminal; with `calls`, the runs' calls are
+    read with their results into it (by key), for the item browser."""
     task_cache: dict[str, tuple[dict[str, Question] | None, str | None]] = {}
     reports = []
     bar = Progress(len(run_ids), "report · loading runs", progress, unit="runs")
     for run_id in bar.track(run_ids):
         row = store.run(run_id)
-        samples = list(store.samples(run_id))
+        samples = list(store.samples(run_id, calls=calls))
         spec = row["spec"]
         cache_key = repr((spec.get("task"), spec.get("data"), spec.get("sample")))
         if cache_key not in task_cache:

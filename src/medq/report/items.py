@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medq.progress import Progress
 from medq.report.data import SUBGROUP_FIELDS, RunReport
 from medq.report.snippets import SnippetTable, has_retrieval, retrieval_record
 from medq.results import SampleResult
-from medq.store import Store
+from medq.store import Store, StoredCall
 
 # One letter per verdict keeps 10 runs x 4,183 items small before compression.
 VERDICTS = {"correct": "c", "wrong": "w", "invalid": "i", "error": "e", "graded": "g",
@@ -50,14 +50,23 @@ class _Strings:
         return found
 
 
-def _call_record(call: Any, s: _Strings, params_cache: dict[Any, int]) -> list[Any]:
-    """[kind, [[role, text], ...], params, [[output, finish_reason], ...]]."""
+def _call_record(call: Any, s: _Strings, params_cache: dict[Any, int],
+                 requests: dict[int, tuple[Any, list[list[Any]], int]]) -> list[Any]:
+    """[kind, [[role, text], ...], params, [[output, finish_reason], ...]].
+
+    `requests` keeps each request's messages and parameters once (by the request dict, which
+    the store shares among the calls that sent the same request, held so its id stays its):
+    a request's texts are in the string table after its first call, so later calls add none.
+    """
     request, response = call.request, call.response
-    messages = [[m["role"][0], s(m["content"])] for m in request.get("messages", [])]
-    params = {k: v for k, v in request.items() if k not in {"messages", "continuations"}}
-    cache_key = repr(sorted(params.items()))
-    if cache_key not in params_cache:
-        params_cache[cache_key] = s(json.dumps(params, sort_keys=True))
+    known = requests.get(id(request))
+    if known is None:
+        messages = [[m["role"][0], s(m["content"])] for m in request.get("messages", [])]
+        params = {k: v for k, v in request.items() if k not in {"messages", "continuations"}}
+        cache_key = repr(sorted(params.items()))
+        if cache_key not in params_cache:
+            params_cache[cache_key] = s(json.dumps(params, sort_keys=True))
+        known = requests[id(request)] = (request, messages, params_cache[cache_key])
     if call.kind == "loglikelihood":
         outputs = [
             [s(f"{c!r}: log p = {sc['logprob']:.4f} ({sc['n_tokens']} tokens"
@@ -68,20 +77,21 @@ def _call_record(call: Any, s: _Strings, params_cache: dict[Any, int]) -> list[A
     else:
         outputs = [[s(g["text"]), g.get("finish_reason")]
                    for g in response.get("generations", [])]
-    return [call.kind, messages, params_cache[cache_key], outputs]
+    return [call.kind, known[1], known[2], outputs]
 
 
 CHUNK = 512  # items whose calls are read (and let go) together
 
 
-def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = False
-                 ) -> dict[str, Any]:
+def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = False,
+                 calls: Mapping[str, StoredCall] | None = None) -> dict[str, Any]:
     """The browser's data as one JSON-able dict (see `encode_payload`).
 
     Texts enter the string table item by item (question, then every run's prompts and
     responses for it), so text an item repeats, such as its question inside each prompt,
-    sits close together, where gzip's 32 KB window finds it. Calls are read from the store
-    `CHUNK` items at a time, so only their records, not every decoded call, stay in memory.
+    sits close together, where gzip's 32 KB window finds it. `calls` are the runs' calls
+    already read with their results (``Store.samples(..., calls=)``); any others are read
+    from the store `CHUNK` items at a time.
     """
     s = _Strings()
     tasks = sorted({r.summary["task"] for r in runs})
@@ -94,17 +104,22 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
         for key in rows:
             order.setdefault(key, run_number)
     call_index: dict[str, int] = {}
-    calls: list[list[Any]] = []
+    records: list[list[Any]] = []
     params_cache: dict[Any, int] = {}
+    requests: dict[int, tuple[Any, list[list[Any]], int]] = {}
+    known: Mapping[str, Any] = calls or {}
     snippets = SnippetTable(s)
     items = []
     keys = list(order)
     with Progress(len(order), "report · packing items", progress) as bar:
         for start in range(0, len(keys), CHUNK):
             chunk = keys[start : start + CHUNK]
-            wanted = {k: None for key in chunk for rows in by_run
-                      if (sample := rows.get(key)) is not None for k in sample.call_keys}
-            stored = {c.key: c for c in store.calls_for(list(wanted))}
+            missing = {k: None for key in chunk for rows in by_run
+                       if (sample := rows.get(key)) is not None for k in sample.call_keys
+                       if k not in known}
+            stored = known
+            if missing:
+                stored = {**known, **{c.key: c for c in store.calls_for(list(missing))}}
             for key in chunk:
                 first = order[key]
                 item = _new_item(runs[first], by_run[first][key], tasks.index(key[0]),
@@ -112,8 +127,8 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
                 for run_number, rows in enumerate(by_run):
                     sample = rows.get(key)
                     if sample is not None:
-                        _add_run(item, run_number, sample, stored, call_index, calls,
-                                 params_cache, s, snippets)
+                        _add_run(item, run_number, sample, stored, call_index, records,
+                                 params_cache, requests, s, snippets)
                 items.append(item)
             bar.advance(len(chunk))
     payload: dict[str, Any] = {
@@ -122,7 +137,7 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
                   "strategy": r.summary["strategy"], "task": r.summary["task"]} for r in runs],
         "fields": list(SUBGROUP_FIELDS),
         "strings": s.values,
-        "calls": calls,
+        "calls": records,
         "items": items,
     }
     if snippets.rows:
@@ -132,22 +147,26 @@ def item_payload(store: Store, runs: Sequence[RunReport], *, progress: bool = Fa
 
 def _add_run(item: dict[str, Any], run_number: int, sample: SampleResult,
              stored: dict[str, Any], call_index: dict[str, int], calls: list[list[Any]],
-             params_cache: dict[Any, int], s: _Strings, snippets: SnippetTable) -> None:
+             params_cache: dict[Any, int], requests: dict[int, tuple[Any, list[list[Any]], int]],
+             s: _Strings, snippets: SnippetTable) -> None:
     """One run's record of the item: [verdict, choice, truncated, confidence, reason,
     response, call IDs, paper verdict, (retrieval, calculation, dialogue when present)]."""
     call_ids = []
     for call_key in sample.call_keys:
-        if call_key not in call_index and call_key in stored:
-            call_index[call_key] = len(calls)
-            calls.append(_call_record(stored[call_key], s, params_cache))
-        if call_key in call_index:
-            call_ids.append(call_index[call_key])
+        found = call_index.get(call_key)
+        if found is None:
+            call = stored.get(call_key)
+            if call is None:
+                continue  # not in the store: the item shows no call for it
+            found = call_index[call_key] = len(calls)
+            calls.append(_call_record(call, s, params_cache, requests))
+        call_ids.append(found)
     if item["q"] == -1 and call_ids:
         item["q"] = _prompt_text(calls[call_ids[0]])
     details = sample.details
     paper = details.get("paper")
     record: list[Any] = [
-        VERDICTS[verdict(sample)],
+        VERDICTS[sample.outcome],  # an Outcome is its value (a StrEnum)
         sample.choice,
         int(sample.truncated),
         sample.confidence,
@@ -240,5 +259,15 @@ def encode_payload(payload: dict[str, Any], level: int = 4) -> str:
 
     Level 4: on the 10-run benchmark it is 2.5x faster than level 6 for 6% more bytes.
     """
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return pack_payload(payload_json(payload), level)
+
+
+def payload_json(payload: dict[str, Any]) -> bytes:
+    """The payload as compact JSON (UTF-8): the first half of `encode_payload`."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def pack_payload(raw: bytes, level: int = 4) -> str:
+    """gzip -> base64 of `payload_json`'s bytes: the second half of `encode_payload`, all in
+    C and most of it without the GIL, so it can run beside other work."""
     return base64.b64encode(gzip.compress(raw, compresslevel=level, mtime=0)).decode("ascii")
