@@ -36,6 +36,9 @@ class OneLineErrors(TyperGroup):
     """
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        from medq._cli_params import light_coercion
+
+        light_coercion(self)  # no pydantic for plain values (issue 19)
         if kwargs.get("standalone_mode", True) is False:
             return super().main(*args, **kwargs)
         kwargs["standalone_mode"] = False
