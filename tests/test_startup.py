@@ -51,3 +51,16 @@ def test_the_judge_summary_reads_the_record_key() -> None:
     from medq.judge import record, summary
 
     assert summary.GRADING_KEY == record.GRADING_KEY
+
+
+def test_the_data_hash_of_a_task_is_computed_once_and_is_the_same() -> None:
+    from medq import runner
+    from medq.tasks.base import load_task
+
+    questions = load_task("medqa", sample=True).questions
+    fresh = runner.data_hash(list(questions))  # a list: never cached
+    assert runner.data_hash(questions) == fresh
+    assert runner._LAST_DATA_HASH[0] is questions
+    assert runner.data_hash(questions) == fresh  # from the cache
+    assert runner.data_hash(questions[:3]) != fresh  # another tuple: hashed afresh
+    assert runner.data_hash(questions) == fresh
