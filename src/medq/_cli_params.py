@@ -23,8 +23,6 @@ from typing import Any
 __all__ = ["light_coercion"]
 
 try:  # typer >= 0.19: runtime coercion through pydantic adapters
-    from dataclasses import dataclass
-
     from typer._coercion import RuntimeParam, build_runtime_param
     from typer.core import _TyperParameter
 except ImportError:  # pragma: no cover - an older typer converts through click's types
@@ -141,15 +139,17 @@ def _converter(annotation: Any, info: Any) -> Any:
 
 if RuntimeParam is not None:
 
-    @dataclass(frozen=True)
     class _LightParam(RuntimeParam):
         """typer's RuntimeParam (None and multi-value handling included) with a converter
-        that answers only when sure; otherwise typer's own converter answers."""
+        that answers only when sure; otherwise typer's own converter answers. (Not a
+        dataclass itself: making one costs ~1 ms at start-up.)"""
 
-        convert: Any
+        def __init__(self, parameter_info: Any, annotation: Any, convert: Any) -> None:
+            super().__init__(parameter_info=parameter_info, annotation=annotation)
+            object.__setattr__(self, "convert", convert)
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            out = self.convert(value, self.parameter_info)
+            out = self.convert(value, self.parameter_info)  # type: ignore[attr-defined]
             if out is _UNSURE:
                 param._runtime_param = build_runtime_param(param.type_descriptor)
                 return param._runtime_param._coerce_value(value, param=param, ctx=ctx)

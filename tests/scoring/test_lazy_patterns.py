@@ -55,3 +55,12 @@ def test_a_plain_answer_compiles_few_patterns() -> None:
     compiled = out.stdout
     assert "'trigger'" in compiled
     assert "'mention'" not in compiled and "'line_prefix'" not in compiled
+
+
+def test_cjk_ranges_are_the_character_class_they_replace() -> None:
+    from medq.scoring.extraction.lexicon import _cjk
+
+    cls = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+                     r"\uac00-\ud7af\uf900-\ufaff]")
+    assert all(_cjk(chr(c)) == (cls.match(chr(c)) is not None) for c in range(0x10000))
+    assert not _cjk("\U00020000")
