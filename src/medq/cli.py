@@ -607,6 +607,26 @@ def _with_param(strategy: str, name: str, value: Any) -> str:
 def _run_or_explain(action: Any) -> Any:
     """Run `action`, turning medq's expected errors into one clear line and exit code 2
     (1 for a failed run, 3 for a run busy in another process)."""
+    try:
+        return action()
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        code = _exit_code(exc)  # the error classes are imported only once one is raised
+        if code is None:
+            raise
+        from medq.run_settings import RunFailedError, SettingError
+
+        if isinstance(exc, SettingError):
+            _fail(exc.flag())
+        if isinstance(exc, RunFailedError):
+            _fail(f"{exc} (what finished is kept: fix this and run the same command to "
+                  "resume)", 1)
+        _fail(str(exc), code)
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code of one of medq's expected errors; None for any other exception."""
     from medq.liveness import RunBusyError
     from medq.models.base import ModelError
     from medq.registry import UnknownNameError
@@ -615,26 +635,16 @@ def _run_or_explain(action: Any) -> Any:
     from medq.strategies._shared.spec import StrategySpecError
     from medq.tasks.base import DatasetUnavailableError, TaskDataError
 
-    try:
-        return action()
-    except SettingError as exc:
-        _fail(exc.flag())
-    except RunFailedError as exc:
-        _fail(f"{exc} (what finished is kept: fix this and run the same command to resume)",
-              1)
-    except RunBusyError as exc:
-        _fail(str(exc), 3)
-    except (
-        ModelError,
-        UnknownNameError,
-        RunNotFoundError,
-        StrategySpecError,
-        DatasetUnavailableError,
-        TaskDataError,
-        ValueError,
-        FileNotFoundError,
-    ) as exc:
-        _fail(str(exc))
+    if isinstance(exc, SettingError):
+        return 2
+    if isinstance(exc, RunFailedError):
+        return 1
+    if isinstance(exc, RunBusyError):
+        return 3
+    if isinstance(exc, ModelError | UnknownNameError | RunNotFoundError | StrategySpecError
+                  | DatasetUnavailableError | TaskDataError | ValueError | FileNotFoundError):
+        return 2
+    return None
 
 
 @app.command()
