@@ -862,9 +862,10 @@ def show(
             f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
         )
     lines.extend(_import_lines(summary, row["info"]))
-    from medq.coalesce import describe
+    if (row["info"].get("n_per_request") or {}).get("models"):  # else no lines: no asyncio
+        from medq.coalesce import describe
 
-    lines.extend(describe(row["info"]))
+        lines.extend(describe(row["info"]))
     lines.extend(_judged_lines(summary))
     from medq.scoring.metrics import task_metric_lines
 
