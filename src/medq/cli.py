@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medq._cli_errors import OneLineErrors, error_line
+from medq._cli_errors import OneLineErrors, error_line, pause_gc, resume_gc
 from medq._terminal import cell, for_terminal, printable
 from medq.sweep.cli import sweep_app
 
@@ -276,6 +276,7 @@ def eval_(
     Exit status: 0 finished, 1 failed (no or too little evidence: see the one-line
     reason), 2 bad input, 3 the same run is running in another process, 130 interrupted.
     """
+    pause_gc()  # the imports, the tasks and the plans live until the run ends
     from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
     from medq.plan import actual_cost, price_for
     from medq.run_settings import RunFailedError, RunSettings
@@ -371,6 +372,7 @@ def eval_(
                     _echo(json.dumps(exc.summary, indent=2))
                 raise
 
+        resume_gc()
         outcome = _run_or_explain(run_all)
         conditions = group_conditions(store, expanded, outcome.results, seed=seed,
                                       interrupted=outcome.interrupted)
@@ -1632,6 +1634,7 @@ _add_serve()
 
 def main() -> None:
     """Console-script entry point."""
+    pause_gc(console=True)  # until the command runs (`medq._cli_errors.pause_gc`)
     _app_for(sys.argv[1:])()
 
 
