@@ -153,7 +153,10 @@ def lexicon(languages: tuple[str, ...] = ("en",)) -> Lexicon:
 
 def _cjk(char: str) -> bool:
     code = ord(char)
-    return any(low <= code <= high for low, high in _CJK)
+    return code >= 0x1100 and any(low <= code <= high for low, high in _CJK)
+
+
+_escape = cache(re.escape)  # per character: a lexicon's phrases repeat few
 
 
 def _tokens(phrase: str) -> tuple[list[str], bool, bool]:
@@ -166,7 +169,7 @@ def _tokens(phrase: str) -> tuple[list[str], bool, bool]:
         if i:
             cjk_join = _cjk(words[i - 1][-1]) or _cjk(word[0])
             tokens.append(r"\s*" if cjk_join else r"\s+")
-        tokens.extend(re.escape(c) for c in word)
+        tokens.extend(map(_escape, word))
     first, last = phrase[0], phrase[-1]
     before = first.isalnum() and not _cjk(first) and not attached
     after = last.isalnum() and not _cjk(last)
