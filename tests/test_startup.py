@@ -29,9 +29,21 @@ def test_the_one_command_app_answers_as_the_whole_app(args: list[str]) -> None:
     assert (got.exit_code, got.output) == (want.exit_code, want.output)
 
 
-@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["evl"], ["-h", "eval"]])
+@pytest.mark.parametrize("args", [["--version"], ["evl"], ["--bogus", "eval"]])
 def test_the_whole_app_answers_what_names_no_command(args: list[str]) -> None:
     assert cli._app_for(args) is cli.app
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["-h"], ["-h", "eval"]])
+@pytest.mark.parametrize("width", [60, 100, 200])
+def test_the_listing_app_prints_the_whole_apps_help(args: list[str], width: int) -> None:
+    listing = cli._app_for(args)
+    assert listing is not cli.app
+    runner = CliRunner()
+    got = runner.invoke(listing, args, prog_name="medq", env={"COLUMNS": str(width)})
+    want = runner.invoke(cli.app, args, prog_name="medq", env={"COLUMNS": str(width)})
+    assert (got.exit_code, got.output) == (want.exit_code, want.output)
+    assert "eval" in got.output and "judge" in got.output
 
 
 def test_the_one_command_app_holds_only_that_command() -> None:
