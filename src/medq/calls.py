@@ -16,10 +16,10 @@ from __future__ import annotations
 import contextlib
 import time
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medq.concurrency import FixedWindow, Window, WindowStats
+from medq.concurrency import DEFAULT_MAX_CONCURRENCY, Window, WindowStats, window_for
 from medq.models.base import FatalModelError, Model, ModelError
 from medq.models.retry import RetryPolicy, with_retries
 from medq.run_settings import check_int
@@ -96,8 +96,8 @@ def completion_to_json(completion: Completion) -> dict[str, Any]:
             "completion_tokens": completion.completion_tokens, "model": completion.model}
 
 
-def completion_from_json(data: dict[str, Any]) -> Completion:
-    """Inverse of `completion_to_json`."""
+def completion_from_json(data: dict[str, Any], key: str | None = None) -> Completion:
+    """Inverse of `completion_to_json`; `key` is the stored call's key, when known."""
     generations = []
     for g in data["generations"]:
         logprobs = None
@@ -111,7 +111,8 @@ def completion_from_json(data: dict[str, Any]) -> Completion:
         )
         generations.append(Generation(g["text"], g.get("finish_reason"), logprobs, tool_calls))
     return Completion(
-        tuple(generations), data["prompt_tokens"], data["completion_tokens"], data.get("model")
+        tuple(generations), data["prompt_tokens"], data["completion_tokens"], data.get("model"),
+        key,
     )
 
 
@@ -129,7 +130,9 @@ class CallLog:
     Args:
         model: the live backend, or None for cache-only replays (`rescore`).
         store: where calls are cached and recorded.
-        concurrency: at most this many live calls in flight at once (when no `window`).
+        concurrency: at most this many live calls in flight at once, or ``"auto"`` for an
+            adaptive window up to `max_concurrency` (`medq.concurrency`; when no `window`).
+        max_concurrency: the ceiling of ``concurrency="auto"``.
         retry: the retry policy for transient failures.
         fail_fast_after: halt after this many `FatalModelError`s in a row (0: never).
         limiter: a budget shared with other processes (`medq.sweep`), or None.
@@ -141,7 +144,7 @@ class CallLog:
 
     model: Model | None
     store: Store
-    concurrency: int = 32
+    concurrency: int | str = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     name: str = ""
     endpoint: str = ""
@@ -154,10 +157,14 @@ class CallLog:
     window: Window | None = None
     n_per_request: str = "auto"
     samples: SampleCoalescer | None = field(default=None, init=False, repr=False)
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
-        check_int("concurrency", self.concurrency, 1)
-        self._window: Window = self.window or FixedWindow(self.concurrency)
+        if self.window is None:
+            self._window: Window = window_for(self.concurrency, self.max_concurrency)
+        else:
+            check_int("concurrency", self.concurrency, 1)
+            self._window = self.window
         self._fatal_streak = 0
         from medq.coalesce import sample_coalescer
 
@@ -313,7 +320,7 @@ class ItemModel:
         else:
             response = await self._log.fetch("chat", payload, call, self.tally, key)
         # The key lets the answer's reading point at the stored response (rescore).
-        return replace(completion_from_json(response), key=key)
+        return completion_from_json(response, key)
 
     async def loglikelihoods(self, request: LoglikelihoodRequest) -> list[ContinuationScore]:
         live = self._log.model

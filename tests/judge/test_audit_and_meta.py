@@ -69,6 +69,23 @@ def test_audit_extraction_command_against_a_loopback_judge() -> None:
     assert "0001 #0: medq C, judge B" in result.stdout
 
 
+def test_audit_extraction_takes_an_adaptive_window_and_names_a_bad_one() -> None:
+    model = ScriptedModel(table(REPLIES), name="scripted/m")
+    run = evaluate(EvalSpec("medqa", "scripted/m", sample=True, limit=4), model=model,
+                   progress=False)
+    with FakeOpenAIServer(fixed_responder('{"choice": "B"}')) as judge:
+        args = ["audit-extraction", run.run_id, "--judge", "openai/j", "--judge-base-url",
+                judge.base_url, "--judge-api-key-env", "HOME"]
+        adaptive = runner.invoke(app, [*args, "--concurrency", "auto",
+                                       "--max-concurrency", "4"])
+        bad = runner.invoke(app, [*args, "--concurrency", "fast"])
+        assert judge.max_in_flight <= 4
+    assert adaptive.exit_code == 0, adaptive.output
+    assert "agree on 1 of 4 responses" in adaptive.stdout
+    assert bad.exit_code == 2 and "concurrency" in bad.stderr and "auto" in bad.stderr
+    assert "Traceback" not in bad.output
+
+
 def test_pairwise_metrics_match_the_reference_test_values() -> None:
     # simple-evals' healthbench_meta_eval_test: precision pos (2+0+0)/(3+0+1), neg 1/2;
     # recall pos 2/3, neg 1/3.

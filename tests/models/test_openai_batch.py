@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from medq.models.base import ModelError
 from medq.models.openai_batch import OpenAIBatchModel
 from medq.run_settings import RunSettings
 from medq.runner import EvalSpec, evaluate_async, rescore
@@ -137,3 +138,104 @@ def test_a_batch_file_over_a_megabyte_is_uploaded(medq_home: Path) -> None:
         assert server.uploads == 1
         assert [len(b["lines"]) for b in server.batches.values()] == [3]
     assert all(c.generations[0].text for c in completions)
+
+
+def _complete_all(server: FakeBatchServer, prompts: list[str],
+                  **limits: int) -> list[Completion | BaseException]:
+    async def run() -> list[Completion | BaseException]:
+        model = OpenAIBatchModel("m", base_url=server.base_url, api_key_env="HOME",
+                                 gather_s=0.05, poll_s=0.01, **limits)
+        try:
+            return list(await asyncio.gather(
+                *(model.complete(GenerationRequest((Message("user", p),))) for p in prompts),
+                return_exceptions=True))
+        finally:
+            await model.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_round_over_the_request_limit_is_split_into_batches(medq_home: Path) -> None:
+    # OpenAI takes at most 50,000 requests a batch: a bigger round is several batches,
+    # each within the limit, every request in exactly one.
+    prompts = [f"question {i}" for i in range(7)]
+    with FakeBatchServer(letter_responder()) as server:
+        answers = _complete_all(server, prompts, max_batch_requests=3)
+        sizes = sorted(len(b["lines"]) for b in server.batches.values())
+        sent = sorted(line["body"]["messages"][0]["content"]
+                      for b in server.batches.values() for line in b["lines"])
+    assert sizes == [1, 3, 3] and sent == sorted(prompts)
+    assert all(isinstance(a, Completion) and a.generations[0].text for a in answers)
+
+
+def test_a_round_over_the_file_size_limit_is_split_by_bytes(medq_home: Path) -> None:
+    prompts = [f"question {i}: " + "x" * 1_000 for i in range(6)]  # ~1.1 kB a line
+    with FakeBatchServer(letter_responder()) as server:
+        answers = _complete_all(server, prompts, max_batch_bytes=2_500)
+        files = [sum(len(__import__("json").dumps(line)) + 1 for line in b["lines"])
+                 for b in server.batches.values()]
+    assert len(files) == 3 and all(f <= 2_500 for f in files)
+    assert all(isinstance(a, Completion) for a in answers)
+
+
+def test_a_request_bigger_than_a_whole_batch_file_fails_alone(medq_home: Path) -> None:
+    prompts = ["short question", "long question " + "x" * 5_000]
+    with FakeBatchServer(letter_responder()) as server:
+        short, long = _complete_all(server, prompts, max_batch_bytes=2_000)
+        assert len(server.batches) == 1
+    assert isinstance(short, Completion)
+    assert isinstance(long, ModelError) and "2,000-byte" in str(long)
+
+
+def test_a_killed_split_round_repolls_every_batch(medq_home: Path) -> None:
+    with FakeBatchServer(letter_responder(), polls_to_complete=10**9) as server:
+        spec = EvalSpec("medqa", "openai-batch/m", "direct", sample=True, limit=5)
+
+        def split_model() -> OpenAIBatchModel:
+            return OpenAIBatchModel("m", base_url=server.base_url, api_key_env="HOME",
+                                    gather_s=0.05, poll_s=0.01, max_batch_requests=2)
+
+        async def killed() -> None:
+            model = split_model()
+            with Store() as store:
+                job = asyncio.ensure_future(evaluate_async(
+                    spec, store=store, model=model, progress=False))
+                while len(server.batches) < 3:
+                    await asyncio.sleep(0.01)
+                job.cancel()
+                try:
+                    await job
+                except asyncio.CancelledError:
+                    pass
+                await model.aclose()
+
+        asyncio.run(killed())
+        assert server.uploads == 3
+        server.polls_to_complete = 0
+        result = evaluate(spec, model=split_model(), progress=False)
+        assert server.uploads == 3 and result.summary["n"] == 5
+
+
+def test_a_failed_batch_fails_its_own_requests_only(medq_home: Path) -> None:
+    prompts = [f"question {i}" for i in range(4)]
+
+    async def run(server: FakeBatchServer) -> list[Completion | BaseException]:
+        model = OpenAIBatchModel("m", base_url=server.base_url, api_key_env="HOME",
+                                 gather_s=0.05, poll_s=0.01, max_batch_requests=2)
+        asked = asyncio.gather(
+            *(model.complete(GenerationRequest((Message("user", p),))) for p in prompts),
+            return_exceptions=True)
+        while len(server.batches) < 2:
+            await asyncio.sleep(0.01)
+        first, second = server.batches.values()
+        first["status"] = "expired"
+        server.polls_to_complete = 0
+        try:
+            return list(await asked)
+        finally:
+            await model.aclose()
+
+    with FakeBatchServer(letter_responder(), polls_to_complete=10**9) as server:
+        answers = asyncio.run(run(server))
+    failed = [isinstance(a, ModelError) and "expired" in str(a) for a in answers]
+    assert failed == [True, True, False, False]

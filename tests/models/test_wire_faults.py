@@ -75,6 +75,36 @@ async def test_a_chunked_body_is_cut_off_at_the_cap(serve: Any, make_model: Make
         await model.complete(REQUEST)
 
 
+async def test_a_small_compressed_body_that_inflates_past_the_cap_is_refused(
+        serve: Any, make_model: MakeModel) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"z" * 3_000_000)  # ~3 kB on the wire, 3 MB inflated
+
+    async def compressed(request: web.Request) -> web.Response:
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "application/json"})
+
+    model = make_model(await serve(compressed), max_response_bytes=1_000_000)
+    with pytest.raises(ModelError, match=r"exceeds the 1.0 MB cap"):
+        await model.complete(REQUEST)
+
+
+async def test_a_compressed_reply_within_the_cap_reads_as_plain_json(
+        serve: Any, make_model: MakeModel) -> None:
+    import gzip
+    import json
+
+    body = gzip.compress(json.dumps(chat({"content": "B"})).encode())
+
+    async def compressed(request: web.Request) -> web.Response:
+        return web.Response(body=body, headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "application/json"})
+
+    model = make_model(await serve(compressed))
+    assert (await model.complete(REQUEST)).generations[0].text == "B"
+
+
 async def test_a_refusal_is_an_answer_and_running_out_of_tokens_is_truncation(
     serve: Any, make_model: MakeModel
 ) -> None:

@@ -59,6 +59,7 @@ def test_a_good_config(tmp_path: Path) -> None:
     (('strategy = "self_consistency(n=5,base=direct)"', 'strategy = "sc(n=5"'), 13,
      "strategy"),
     (('store_content = true', 'abstain_below = 1.5'), 14, "abstain_below must be in [0, 1]"),
+    (('store_content = true', 'n_per_request = "yes"'), 14, "n_per_request must be \"auto\""),
 ])
 def test_errors_name_file_line_and_field(tmp_path: Path, change: tuple[str, str], line: int,
                                          words: str) -> None:

@@ -203,3 +203,34 @@ def test_citations_from_details_and_recorded_passages() -> None:
     assert out[2].snippet is None  # retrieved, but its text was never seen
     # A strategy that keeps no retrieval record: what the retrievers found, none shown.
     assert [(c.id, c.shown) for c in citations({}, found)] == [("p1", False), ("b7", False)]
+
+
+@pytest.mark.parametrize(("mode", "requests"), [("on", 1), ("off", 3)])
+def test_a_pipeline_asks_for_its_samples_as_n_per_request_says(
+        tmp_path: Path, medq_home: Path, mode: str, requests: int) -> None:
+    import asyncio
+
+    from medq.serve.config import load_config
+    from medq.serve.pipeline import Pipeline
+    from medq.store import Store
+    from medq.testing.openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        path = tmp_path / "serve.toml"
+        path.write_text(f'[[pipeline]]\nname = "sc"\nmodel = "openai/m"\n'
+                        f'base_url = "{server.base_url}"\napi_key_env = "HOME"\n'
+                        f'strategy = "self_consistency(n=3,base=direct)"\n'
+                        f'n_per_request = "{mode}"\n', encoding="utf-8")
+        config = load_config(path).pipeline("sc")
+        assert config.n_per_request == mode
+
+        async def ask() -> None:
+            with Store() as store:
+                pipeline = Pipeline.build(config, store)
+                try:
+                    await pipeline.answer(parse_text("Which organ?\nA. liver\nB. lung"), "r1")
+                finally:
+                    await pipeline.aclose()
+
+        asyncio.run(ask())
+        assert server.count == requests

@@ -172,3 +172,51 @@ def test_answer_entropy_in_bits() -> None:
     assert answer_entropy(["A", "B"]) == pytest.approx(1.0)
     assert answer_entropy(["A", "A", "B", None]) == pytest.approx(0.9183, abs=1e-4)
     assert answer_entropy([None, None]) == 0.0
+
+
+class SlowRetriever(FakeRetriever):
+    """A FakeRetriever whose searches take a while (a real index's), counted."""
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        import time
+
+        time.sleep(0.05)
+        return super().search(query, k)
+
+
+def test_an_items_identical_searches_in_flight_run_once() -> None:
+    from medq.strategies._shared.retrieval import _IN_FLIGHT, retrieve
+
+    retriever = SlowRetriever()
+
+    async def go() -> list[list[Passage]]:
+        asked = [retrieve(retriever, "liver", 3, item="q1") for _ in range(5)]
+        asked += [retrieve(retriever, "liver", 3, item="q2"),  # another item: its own
+                  retrieve(retriever, "liver", 4, item="q1"),  # another k: its own
+                  retrieve(retriever, "liver", 3)]  # no item: never shared
+        return [passages for passages, _ in await asyncio.gather(*asked)]
+
+    found = asyncio.run(go())
+    # q1's five searches ran once; q2's, k=4's and the unshared one each ran
+    assert sorted(retriever.queries) == [("liver", 3)] * 3 + [("liver", 4)]
+    assert all(f == found[0] for f in found[:6]) and len(found[6]) == 4
+    assert found[0] is not found[1]  # each caller its own list
+    assert not _IN_FLIGHT  # nothing kept once done
+
+
+def test_self_consistency_over_medrag_asks_once_per_item(tmp_path: Path, medq_home: Path) -> None:
+    # Each sample searches for the same item; woken together by the one search, the five
+    # samples reach the model together and go out as one request with n=5.
+    from tests.test_sampling_n import run
+
+    from medq.testing.openai_server import FakeOpenAIServer
+
+    rows = [{"id": f"d{i}", "title": f"t{i}", "content": f"liver heart lung fever {i}"}
+            for i in range(40)]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    add_corpus("book", tmp_path / "c.jsonl")
+    with FakeOpenAIServer() as server:
+        result = run(server, "self_consistency(n=5,base=medrag(corpus=book,k=3))", limit=4)
+        bodies = list(server.bodies)
+    assert [b.get("n", 1) for b in bodies] == [5] * 4
+    assert result.summary["calls"] == 20 and result.summary["errors"] == 0

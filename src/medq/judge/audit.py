@@ -78,7 +78,8 @@ async def audit_extraction(
     judges: Sequence[tuple[str, Any]],
     *,
     limit: int | None = None,
-    concurrency: int = 16,
+    concurrency: int | str = 16,
+    max_concurrency: int = 64,
 ) -> ExtractionAudit:
     """Audit the extraction of run `run` with the live `judges` ((model spec, Model)
     pairs; the spec keys their calls in the store).
@@ -97,7 +98,7 @@ async def audit_extraction(
     stems = _stems(store.run(run_id))
     logs = []
     for name, model in judges:
-        log = CallLog(model, store, concurrency=concurrency)
+        log = CallLog(model, store, concurrency=concurrency, max_concurrency=max_concurrency)
         log.bind(name, model.endpoint, model.capabilities)
         logs.append((name, log))
     source = _stored_source(store)

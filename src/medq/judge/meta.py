@@ -126,7 +126,7 @@ class MetaEvaluation:
 
 async def meta_evaluate(
     rows: Sequence[MetaRow], judges: Sequence[tuple[str, Any]], store: Any, *,
-    concurrency: int = 16, source: str = "",
+    concurrency: int | str = 16, max_concurrency: int = 64, source: str = "",
 ) -> MetaEvaluation:
     """Grade every row with the live `judges` ((model spec, Model) pairs) through `store`;
     the calls are keyed by the spec, as a run's judge calls are, so they share the cache."""
@@ -139,7 +139,7 @@ async def meta_evaluate(
 
     logs = []
     for name, model in judges:
-        log = CallLog(model, store, concurrency=concurrency)
+        log = CallLog(model, store, concurrency=concurrency, max_concurrency=max_concurrency)
         log.bind(name, model.endpoint, model.capabilities)
         logs.append((name, log))
     decisions = await gather_or_cancel(*(

@@ -8,6 +8,10 @@ runner stores every answer under the same cache key a direct call would have, so
 run resumes, rescores and reports like any run; multi-call strategies run round by round
 (each round's requests form the next batch).
 
+A round bigger than one batch may be (OpenAI: 50,000 requests and a 200 MB input file)
+is submitted as several batches, each within both limits, polled together; a single
+request bigger than a whole input file fails alone, as that item's error.
+
 A killed run does not pay twice: each submitted batch is journalled under
 ``$MEDQ_HOME/batches.sqlite`` by request content, and the same requests later re-poll that
 batch instead of submitting a new one.
@@ -35,6 +39,10 @@ from medq.store import canonical_json, medq_home
 from medq.types import Capability, Completion, GenerationRequest
 
 TERMINAL_FAILED = ("failed", "expired", "cancelled", "cancelling")
+MAX_BATCH_REQUESTS = 50_000
+"""OpenAI's limit on the requests of one batch."""
+MAX_BATCH_BYTES = 200_000_000
+"""OpenAI's limit on a batch input file ("200 MB"; read as 10^6 bytes, the smaller)."""
 
 
 @dataclass
@@ -83,6 +91,8 @@ class OpenAIBatchModel(OpenAICompatModel):
         gather_s: how long the backend waits for more requests after the last one
             arrived before submitting a batch.
         poll_s: seconds between status polls.
+        max_batch_requests: the most requests one batch holds; a bigger round is split.
+        max_batch_bytes: the largest input file one batch takes (its JSONL bytes).
         **kwargs: as for `OpenAICompatModel` (base_url, api_key_env, timeout, ...).
     """
 
@@ -90,8 +100,13 @@ class OpenAIBatchModel(OpenAICompatModel):
     """Tells the runner to keep every item in flight (a batch is the whole round)."""
 
     def __init__(self, model: str, *, gather_s: float = 0.2, poll_s: float = 10.0,
-                 **kwargs: Any) -> None:
+                 max_batch_requests: int = MAX_BATCH_REQUESTS,
+                 max_batch_bytes: int = MAX_BATCH_BYTES, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
+        if max_batch_requests < 1 or max_batch_bytes < 1:
+            raise ValueError("max_batch_requests and max_batch_bytes must be 1 or more")
+        self.max_batch_requests = max_batch_requests
+        self.max_batch_bytes = max_batch_bytes
         self.name = f"openai-batch/{model}"
         self.capabilities = self.capabilities - {Capability.TOOLS} | {Capability.GENERATE}
         self.gather_s = gather_s
@@ -123,10 +138,7 @@ class OpenAIBatchModel(OpenAICompatModel):
         try:
             await self._flush(pending)
         except BaseException as exc:  # every waiting request learns why
-            for item in pending:
-                if not item.future.done():
-                    item.future.set_exception(
-                        exc if isinstance(exc, ModelError) else ModelError(str(exc)))
+            _fail(pending, exc)
             if not isinstance(exc, Exception):
                 raise
 
@@ -138,21 +150,52 @@ class OpenAIBatchModel(OpenAICompatModel):
             for item in pending:
                 known = journal.batch_of(item.key, self.endpoint)
                 (by_batch.setdefault(known, []) if known else fresh).append(item)
-            if fresh:
-                batch_id = await self._submit(fresh)
-                journal.record(batch_id, [i.key for i in fresh], self.endpoint)
-                by_batch.setdefault(batch_id, []).extend(fresh)
-            await asyncio.gather(*(self._collect(b, items, journal)
-                                   for b, items in by_batch.items()))
+            for chunk in self._split(fresh):
+                batch_id = await self._submit(chunk)
+                journal.record(batch_id, [i.key for i in chunk], self.endpoint)
+                by_batch.setdefault(batch_id, []).extend(chunk)
+            outcomes = await asyncio.gather(
+                *(self._collect(b, items, journal) for b, items in by_batch.items()),
+                return_exceptions=True)
+            # A batch that failed fails its own requests; the other batches' stand.
+            for items, outcome in zip(by_batch.values(), outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    _fail(items, outcome)
+                    if not isinstance(outcome, Exception):
+                        raise outcome
         finally:
             journal.close()
 
+    def _split(self, items: list[_Pending]) -> list[list[_Pending]]:
+        """`items` as batches within the request and file-size limits, in order; the
+        copies of one request (same key) stay in one batch, which sends it once. A request
+        whose line alone is over the size limit is answered with its error here."""
+        chunks: list[list[_Pending]] = []
+        where: dict[str, list[_Pending]] = {}
+        lines = size = 0
+        for item in items:
+            if item.key in where:
+                where[item.key].append(item)
+                continue
+            length = len(_line(item.key, item.body).encode())
+            if length > self.max_batch_bytes:
+                item.future.set_exception(ModelError(
+                    f"this request is {length:,} bytes as a batch line, over the "
+                    f"{self.max_batch_bytes:,}-byte limit on a whole batch input file"))
+                continue
+            if not chunks or lines >= self.max_batch_requests or (
+                    size + length > self.max_batch_bytes):
+                chunks.append([])
+                lines = size = 0
+            chunks[-1].append(item)
+            where[item.key] = chunks[-1]
+            lines += 1
+            size += length
+        return chunks
+
     async def _submit(self, items: list[_Pending]) -> str:
         unique = {i.key: i for i in items}
-        lines = "".join(
-            json.dumps({"custom_id": key, "method": "POST", "url": "/v1/chat/completions",
-                        "body": item.body}) + "\n"
-            for key, item in unique.items())
+        lines = "".join(_line(key, item.body) for key, item in unique.items())
         session = self._client()
         form = aiohttp.FormData()
         form.add_field("purpose", "batch")
@@ -197,6 +240,8 @@ class OpenAIBatchModel(OpenAICompatModel):
                     record = json.loads(line)
                     results[record["custom_id"]] = record
         for item in items:
+            if item.future.done():  # its caller gave up on it (a cancelled run)
+                continue
             record = results.get(item.key)
             if record is None or record.get("error") or not record.get("response"):
                 why = (record or {}).get("error") or "no line in the batch's output"
@@ -224,6 +269,19 @@ class OpenAIBatchModel(OpenAICompatModel):
                 return dict(json.loads(raw))
         except aiohttp.ClientConnectionError as exc:
             raise TransientModelError(f"batch API connection failed: {exc}") from exc
+
+
+def _fail(items: list[_Pending], exc: BaseException) -> None:
+    """Answer every request of `items` not answered yet with `exc`."""
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(exc if isinstance(exc, ModelError) else ModelError(str(exc)))
+
+
+def _line(key: str, body: dict[str, Any]) -> str:
+    """One request of a batch input file, newline included."""
+    return json.dumps({"custom_id": key, "method": "POST", "url": "/v1/chat/completions",
+                       "body": body}) + "\n"
 
 
 @models.register("openai-batch")

@@ -277,6 +277,12 @@ class OpenAICompatModel:
         """The body, refused past `max_response_bytes` (before storing or parsing it)."""
         cap = self.max_response_bytes
         length = response.content_length
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if length is not None and length <= cap and not encoded:
+            # The usual case: a declared length within the cap, read in one call (aiohttp
+            # stops at the declared length; a body cut short is a ClientPayloadError). A
+            # compressed body is counted as it is inflated, below: it can grow past the cap.
+            return await response.read()
         chunks, size = [], 0
         if length is None or length <= cap:
             async for chunk in response.content.iter_chunked(1 << 16):

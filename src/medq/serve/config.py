@@ -33,6 +33,7 @@ Every key, with its default:
     upstream_attempts = 2       # tries per upstream call (the one retry policy)
     upstream_timeout = 120.0    # seconds per upstream attempt
     concurrency = 64            # upstream calls of this pipeline in flight at once
+    n_per_request = "auto"      # a request's samples in one upstream call (as medq eval)
     description = ""
 """
 
@@ -105,6 +106,7 @@ class PipelineConfig:
     upstream_attempts: int = 2
     upstream_timeout: float = 120.0
     concurrency: int = 64
+    n_per_request: str = "auto"
     description: str = ""
 
 
@@ -141,6 +143,7 @@ _PIPELINE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "upstream_attempts": ((int,), "an integer >= 1"),
     "upstream_timeout": ((int, float), "seconds > 0"),
     "concurrency": ((int,), "an integer >= 1"),
+    "n_per_request": ((str,), "\"auto\", \"on\" or \"off\""),
     "description": ((str,), "text"),
 }
 _SERVER_KEYS = {"host": ((str,), "a host"), "port": ((int,), "a port 0..65535"),
@@ -219,6 +222,9 @@ def _pipeline(raw: Mapping[str, Any]) -> PipelineConfig:
     if values.get("calls", "store") not in ("store", "memory"):
         raise _FieldError("calls", f"pipeline {values['name']!r}: calls must be \"store\" or "
                          f"\"memory\", not {values['calls']!r}")
+    if values.get("n_per_request", "auto") not in ("auto", "on", "off"):
+        raise _FieldError("n_per_request", f"pipeline {values['name']!r}: n_per_request must "
+                          f"be \"auto\", \"on\" or \"off\", not {values['n_per_request']!r}")
     for key in ("upstream_attempts", "concurrency"):
         if key in values and values[key] < 1:
             raise _FieldError(key, f"pipeline {values['name']!r}: {key} must be >= 1")

@@ -179,7 +179,8 @@ class Pipeline:
         calls = store if config.calls == "store" else Store(":memory:")
         log = CallLog(model, calls, concurrency=config.concurrency,
                       retry=RetryPolicy(max_attempts=config.upstream_attempts,
-                                        base_delay=0.25, max_delay=5.0))
+                                        base_delay=0.25, max_delay=5.0),
+                      n_per_request=config.n_per_request)
         log.bind(config.model, model.endpoint, model.capabilities)
         identity = pipeline_identity(config, spec, model.endpoint, corpora)
         return cls(config, spec, content_hash(identity), identity, log, strategy, model,

@@ -61,7 +61,7 @@ def medrag(
         query = question.stem
         if query_options and question.options:
             query += "\n" + "\n".join(question.options.values())
-        retrieved, seconds = await retrieve(search, query, k)
+        retrieved, seconds = await retrieve(search, query, k, item=question.id)
         shown = fit_to_budget(retrieved, budget)
         request = generation_request(medrag_messages(question, shown), seed=seed,
                                      max_tokens=max_tokens)

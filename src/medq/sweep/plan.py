@@ -12,6 +12,7 @@ A plan file names lists that expand as a product (``models`` × ``tasks`` × ``s
     limit = 200
     concurrency = 32                     # each endpoint's budget, across all shards
     probes = ["permute:mode=cyclic"]     # optional: one probe list for every shard
+    n_per_request = "auto"               # optional: as `medq eval --n-per-request`
 
     [budgets]                            # per-endpoint budgets that differ from it
     "http://127.0.0.1:8000/v1" = 64
@@ -42,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 from medq._atomic import atomic_write_text
 from medq.concurrency import AUTO, DEFAULT_MAX_CONCURRENCY
 
+N_PER_REQUEST = ("auto", "on", "off")
+
 if TYPE_CHECKING:
     from medq.runner import EvalSpec
 
@@ -53,7 +56,7 @@ _LISTS = {"models": "model", "tasks": "task", "strategies": "strategy", "seeds":
 _SCALARS: dict[str, tuple[type, ...]] = {
     "data": (str,), "sample": (bool,), "limit": (int,), "base_url": (str, list),
     "api_key_env": (str,), "concurrency": (int, str), "max_concurrency": (int,),
-    "budgets": (dict,), "probes": (list,),
+    "budgets": (dict,), "probes": (list,), "n_per_request": (str,),
 }
 _ITEM_TYPES = {"models": (str,), "tasks": (str,), "strategies": (str, dict), "seeds": (int,)}
 
@@ -100,6 +103,7 @@ class SweepPlan:
     shards: tuple[Shard, ...]
     budgets: Mapping[str, int]
     adaptive: bool = False  # each shard's window adapts below its endpoint's budget
+    n_per_request: str = "auto"  # the samples of one request in one call (medq.coalesce)
 
     @property
     def folder(self) -> Path:
@@ -114,7 +118,7 @@ class SweepPlan:
     def to_json(self) -> dict[str, Any]:
         return {"format": "medq-sweep", "version": 1, "source": str(self.source),
                 "budgets": dict(self.budgets), "adaptive": self.adaptive,
-                "shards": [s.to_json() for s in self.shards]}
+                "n_per_request": self.n_per_request, "shards": [s.to_json() for s in self.shards]}
 
     def save(self) -> Path:
         """Write ``plan.json`` into the sweep's folder (atomically)."""
@@ -235,13 +239,20 @@ def load_plan(path: Path | str) -> SweepPlan:
     specs = [EvalSpec(model=m, task=t, strategy=s, seed=seed, base_url=u, **scalars)
              for m, t, s, seed, u in itertools.product(
                  grid["models"], grid["tasks"], grid["strategies"], grid["seeds"], base_urls)]
-    return plan_sweep(path, specs, given, default, adaptive=adaptive)
+    n_per_request = raw.get("n_per_request", "auto")
+    if n_per_request not in N_PER_REQUEST:
+        raise PlanError(f"plan {path}: 'n_per_request' must be one of "
+                        f"{', '.join(N_PER_REQUEST)}, not {n_per_request!r}")
+    return plan_sweep(path, specs, given, default, adaptive=adaptive,
+                      n_per_request=n_per_request)
 
 
 def plan_sweep(source: Path, specs: Sequence[EvalSpec], budgets: Mapping[str, int],
-               default_budget: int = DEFAULT_BUDGET, *, adaptive: bool = False) -> SweepPlan:
+               default_budget: int = DEFAULT_BUDGET, *, adaptive: bool = False,
+               n_per_request: str = "auto") -> SweepPlan:
     """The plan of `specs`: each one's run ID and endpoint, and every endpoint's budget
-    (with `adaptive`, each shard's window adapts below its endpoint's budget)."""
+    (with `adaptive`, each shard's window adapts below its endpoint's budget);
+    `n_per_request` is every shard's ``--n-per-request``."""
     from medq.runner import run_id_for
     from medq.tasks.base import load_task
 
@@ -266,7 +277,7 @@ def plan_sweep(source: Path, specs: Sequence[EvalSpec], budgets: Mapping[str, in
         raise PlanError(f"plan {source}: budgets name {unknown[0]!r}, which no shard calls "
                         f"(endpoints: {', '.join(sorted(endpoints))})")
     resolved = {e: int(budgets.get(e, default_budget)) for e in sorted(endpoints)}
-    return SweepPlan(Path(source), tuple(shards), resolved, adaptive)
+    return SweepPlan(Path(source), tuple(shards), resolved, adaptive, n_per_request)
 
 
 def read_plan(path: Path | str) -> SweepPlan:
@@ -283,7 +294,8 @@ def read_plan(path: Path | str) -> SweepPlan:
         if data.get("format") != "medq-sweep":
             raise ValueError("not a medq sweep plan")
         return SweepPlan(Path(data["source"]), tuple(Shard.from_json(s) for s in data["shards"]),
-                         dict(data["budgets"]), bool(data.get("adaptive", False)))
+                         dict(data["budgets"]), bool(data.get("adaptive", False)),
+                         str(data.get("n_per_request", "auto")))
     except FileNotFoundError:
         raise PlanError(f"plan {path}: not planned yet (run `medq sweep plan {path}`)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -38,6 +38,7 @@ class ShardJob:
     state: str
     budget: int
     adaptive: bool = False
+    n_per_request: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def run_shard(job: ShardJob, limiter: Any) -> ShardResult:
         store_path.parent.mkdir(parents=True, exist_ok=True)
         with Store(store_path) as store:
             settings = RunSettings(concurrency=AUTO if job.adaptive else job.budget,
-                                   max_concurrency=job.budget)
+                                   max_concurrency=job.budget, n_per_request=job.n_per_request)
             result = asyncio.run(evaluate_async(shard.spec, store=store, settings=settings,
                                                 progress=False, limiter=limiter))
             if result.run_id != shard.shard_id:
@@ -137,7 +138,8 @@ def run_shard(job: ShardJob, limiter: Any) -> ShardResult:
 def jobs(plan: SweepPlan) -> list[ShardJob]:
     """The plan's shards as executor jobs."""
     return [ShardJob(s, str(plan.store_path(s)), str(plan.state_path(s)),
-                     plan.budgets.get(s.endpoint, 32), plan.adaptive) for s in plan.shards]
+                     plan.budgets.get(s.endpoint, 32), plan.adaptive, plan.n_per_request)
+            for s in plan.shards]
 
 
 def run_sweep(plan: SweepPlan, executor: Executor | None = None) -> list[ShardResult]:

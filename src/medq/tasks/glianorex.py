@@ -172,8 +172,8 @@ def balance(items: Sequence[tuple[Section, str, list[str], int]], seed: int
 
 async def generate_async(
     model: Any, sections: Sequence[Section], out: Path, *, store: Any, generator: str,
-    seed: int = 0, concurrency: int = 8, temperature: float = 0.0,
-    max_tokens: int | None = 1024,
+    seed: int = 0, concurrency: int | str = 8, temperature: float = 0.0,
+    max_tokens: int | None = 1024, max_concurrency: int = 64,
 ) -> GenerationReport:
     """Ask `model` for one question per section and write the valid ones to `out`.
 
@@ -185,7 +185,7 @@ async def generate_async(
     from medq.strategies._shared.messages import generation_request
     from medq.types import Message
 
-    log = CallLog(model, store, concurrency=concurrency)
+    log = CallLog(model, store, concurrency=concurrency, max_concurrency=max_concurrency)
     log.bind(generator, model.endpoint, model.capabilities)
     system = Message("system", template("glianorex_system").strip())
 
@@ -232,8 +232,9 @@ def _write_whole(path: Path, text: str) -> None:
 
 def generate(
     model_spec: str, books: Path | str, out: Path | str, *, seed: int = 0,
-    base_url: str | None = None, api_key_env: str | None = None, concurrency: int = 8,
-    limit: int | None = None, model: Any = None, store: Any = None,
+    base_url: str | None = None, api_key_env: str | None = None,
+    concurrency: int | str = 8, limit: int | None = None, model: Any = None,
+    store: Any = None, max_concurrency: int = 64,
 ) -> GenerationReport:
     """Write a private Glianorex question set from the textbooks at `books` (see the module).
 
@@ -252,7 +253,8 @@ def generate(
         try:
             return await generate_async(live, sections, Path(out), store=store,
                                         generator=model_spec, seed=seed,
-                                        concurrency=concurrency)
+                                        concurrency=concurrency,
+                                        max_concurrency=max_concurrency)
         finally:
             if model is None:
                 await live.aclose()

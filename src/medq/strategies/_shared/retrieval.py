@@ -24,12 +24,40 @@ def resolve_retriever(
     return open_retriever(corpus, retriever, rrf_k=rrf_k)
 
 
-async def retrieve(retriever: Retriever, query: str, k: int) -> tuple[list[Passage], float]:
+# Searches in flight by (retriever, item, query, k): see `retrieve`.
+_IN_FLIGHT: dict[tuple[int, str, str, int], asyncio.Future[list[Passage]]] = {}
+
+
+async def retrieve(retriever: Retriever, query: str, k: int, *,
+                   item: str | None = None) -> tuple[list[Passage], float]:
     """Search off the event loop (encoders and big indexes take milliseconds); returns the
-    passages and the seconds spent."""
+    passages and the seconds spent.
+
+    With `item` (the question's ID), the same search asked again for the same item while
+    one is in flight waits for that one: the samples of a sampling strategy over a RAG
+    base (self-consistency over MedRAG) search once, and, woken together, reach the model
+    together, so their calls go out as one request with ``n`` (`medq.coalesce`). Only
+    within an item: another item (a served request) never shares a search, so what it
+    records of its own retrieval stays its own.
+    """
     start = time.perf_counter()
-    passages = await asyncio.to_thread(retriever.search, query, k)
-    return passages, time.perf_counter() - start
+    if item is None:
+        passages = await asyncio.to_thread(retriever.search, query, k)
+        return passages, time.perf_counter() - start
+    key = (id(retriever), item, query, k)
+    search = _IN_FLIGHT.get(key)
+    if search is None or search.get_loop() is not asyncio.get_running_loop():
+        search = asyncio.ensure_future(asyncio.to_thread(retriever.search, query, k))
+        _IN_FLIGHT[key] = search
+        search.add_done_callback(lambda done: _forget(key, done))
+    # Shielded: one sample cancelled must not cancel the search the others wait for.
+    passages = await asyncio.shield(search)
+    return list(passages), time.perf_counter() - start
+
+
+def _forget(key: tuple[int, str, str, int], search: asyncio.Future[list[Passage]]) -> None:
+    if _IN_FLIGHT.get(key) is search:
+        del _IN_FLIGHT[key]
 
 
 def rag_details(retrieved: list[Passage], shown: list[Passage], text: str,
