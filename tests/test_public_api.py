@@ -74,22 +74,28 @@ def test_eval_of_direct_imports_no_other_backend_task_or_heavy_library() -> None
     assert out.stdout.strip() == "[]"
 
 
-def test_medq_eval_direct_and_show_import_no_numpy(tmp_path: Path) -> None:
+def test_medq_eval_direct_and_show_import_no_numpy_or_pydantic(tmp_path: Path) -> None:
     # The whole command, as a user runs it: no numpy (comparison, statistics, the judge's
-    # agreement), no retrieval and no other backend's module (issue 19).
+    # agreement), no pydantic (typer's converters, judge records: `medq._cli_params`), no
+    # entry-point scan, no retrieval, no probe and no other backend's or benchmark's module
+    # (issue 19).
     from medq.testing.openai_server import FakeOpenAIServer
 
-    heavy = ("numpy", "medq.retrieval", "medq.compare", "medq.judge.agreement",
-             "medq.models.openai_batch", "medq.models.hf_local", "medq.tasks.healthbench")
+    heavy = ("numpy", "pydantic", "importlib.metadata", "medq.retrieval", "medq.compare",
+             "medq.judge.agreement", "medq.judge.record", "medq.probes",
+             "medq.models.openai_batch", "medq.models.hf_local", "medq.tasks.healthbench",
+             "medq.tasks.medagentsbench")
     env = {**os.environ, "MEDQ_HOME": str(tmp_path), "OPENAI_API_KEY": "k"}
     with FakeOpenAIServer() as server:
         for args in (["eval", "--task", "medqa", "--sample", "--limit", "3", "--model",
-                      "openai/m", "--base-url", server.base_url], ["show", "last"],
-                     ["runs"], ["--help"]):
+                      "openai/m", "--strategy", "direct", "--base-url", server.base_url],
+                     ["show", "last"], ["runs"], ["--help"], ["eval", "--help"]):
+            # Only a run needs an event loop: reading and help import no asyncio.
+            unused = heavy if args[1:2] == ["--task"] else (*heavy, "asyncio", "aiohttp")
             code = (f"import runpy, sys; sys.argv = ['medq', *{args!r}]\n"
                     "try:\n    runpy.run_module('medq.cli', run_name='__main__')\n"
                     "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
-                    f"print([m for m in {heavy!r} if m in sys.modules], file=sys.stderr)")
+                    f"print([m for m in {unused!r} if m in sys.modules], file=sys.stderr)")
             out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                                  text=True, env=env, timeout=120)
             assert out.returncode == 0, out.stderr

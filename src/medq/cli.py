@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medq._cli_errors import OneLineErrors, error_line
+from medq._cli_errors import OneLineErrors, error_line, pause_gc, resume_gc
 from medq._terminal import cell, for_terminal, printable
 from medq.sweep.cli import sweep_app
 
@@ -276,6 +276,7 @@ def eval_(
     Exit status: 0 finished, 1 failed (no or too little evidence: see the one-line
     reason), 2 bad input, 3 the same run is running in another process, 130 interrupted.
     """
+    pause_gc()  # the imports, the tasks and the plans live until the run ends
     from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
     from medq.plan import actual_cost, price_for
     from medq.run_settings import RunFailedError, RunSettings
@@ -371,6 +372,7 @@ def eval_(
                     _echo(json.dumps(exc.summary, indent=2))
                 raise
 
+        resume_gc()
         outcome = _run_or_explain(run_all)
         conditions = group_conditions(store, expanded, outcome.results, seed=seed,
                                       interrupted=outcome.interrupted)
@@ -448,9 +450,12 @@ def _check_data_sha256(specs: list[Any], sha256: str) -> None:
 def _judged(spec: Any) -> bool:
     """Whether the spec's task (after its probes) is graded by a judge."""
     from medq import registry
-    from medq.probes.base import probe_grading
 
-    grading = probe_grading(spec.probes) if spec.probes else None
+    grading = None
+    if spec.probes:
+        from medq.probes.base import probe_grading
+
+        grading = probe_grading(spec.probes)
     grader = grading.grader if grading is not None else getattr(
         registry.tasks.get(spec.task), "grader", None)
     return hasattr(grader, "plan")
@@ -604,6 +609,26 @@ def _with_param(strategy: str, name: str, value: Any) -> str:
 def _run_or_explain(action: Any) -> Any:
     """Run `action`, turning medq's expected errors into one clear line and exit code 2
     (1 for a failed run, 3 for a run busy in another process)."""
+    try:
+        return action()
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        code = _exit_code(exc)  # the error classes are imported only once one is raised
+        if code is None:
+            raise
+        from medq.run_settings import RunFailedError, SettingError
+
+        if isinstance(exc, SettingError):
+            _fail(exc.flag())
+        if isinstance(exc, RunFailedError):
+            _fail(f"{exc} (what finished is kept: fix this and run the same command to "
+                  "resume)", 1)
+        _fail(str(exc), code)
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code of one of medq's expected errors; None for any other exception."""
     from medq.liveness import RunBusyError
     from medq.models.base import ModelError
     from medq.registry import UnknownNameError
@@ -612,26 +637,16 @@ def _run_or_explain(action: Any) -> Any:
     from medq.strategies._shared.spec import StrategySpecError
     from medq.tasks.base import DatasetUnavailableError, TaskDataError
 
-    try:
-        return action()
-    except SettingError as exc:
-        _fail(exc.flag())
-    except RunFailedError as exc:
-        _fail(f"{exc} (what finished is kept: fix this and run the same command to resume)",
-              1)
-    except RunBusyError as exc:
-        _fail(str(exc), 3)
-    except (
-        ModelError,
-        UnknownNameError,
-        RunNotFoundError,
-        StrategySpecError,
-        DatasetUnavailableError,
-        TaskDataError,
-        ValueError,
-        FileNotFoundError,
-    ) as exc:
-        _fail(str(exc))
+    if isinstance(exc, SettingError):
+        return 2
+    if isinstance(exc, RunFailedError):
+        return 1
+    if isinstance(exc, RunBusyError):
+        return 3
+    if isinstance(exc, ModelError | UnknownNameError | RunNotFoundError | StrategySpecError
+                  | DatasetUnavailableError | TaskDataError | ValueError | FileNotFoundError):
+        return 2
+    return None
 
 
 @app.command()
@@ -849,9 +864,10 @@ def show(
             f"({_pct(summary['acc_norm_ci_low'])}–{_pct(summary['acc_norm_ci_high'])})"
         )
     lines.extend(_import_lines(summary, row["info"]))
-    from medq.coalesce import describe
+    if (row["info"].get("n_per_request") or {}).get("models"):  # else no lines: no asyncio
+        from medq.coalesce import describe
 
-    lines.extend(describe(row["info"]))
+        lines.extend(describe(row["info"]))
     lines.extend(_judged_lines(summary))
     from medq.scoring.metrics import task_metric_lines
 
@@ -1624,7 +1640,63 @@ _add_serve()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    pause_gc(console=True)  # until the command runs (`medq._cli_errors.pause_gc`)
+    _app_for(sys.argv[1:])()
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """`app` itself, or, when `args` start with a command's name, a copy holding only that
+    command: typer builds every command's parameters before parsing, and building the 34
+    others would cost ~40 ms of CPU per run (issue 19). The command parses, runs and
+    fails exactly as under `app`."""
+    import copy
+
+    from typer.main import get_command_name
+
+    if not args or args[0] in ("--help", "-h"):
+        return _listing_app(app)
+    if args[0].startswith("-"):
+        return app
+    commands = [c for c in app.registered_commands
+                if (c.name or get_command_name(c.callback.__name__)) == args[0]]  # type: ignore[union-attr]
+    groups = [g for g in app.registered_groups if isinstance(g.name, str) and g.name == args[0]]
+    if not commands and not groups:
+        return app  # an unknown name: typer's own error, with its suggestions
+    one = copy.copy(app)
+    one.registered_commands, one.registered_groups = commands, groups
+    return one
+
+
+def _listing_app(whole: typer.Typer) -> typer.Typer:
+    """A copy of `whole` for its own help page, which lists the commands by name and help
+    only: each command stands in without its parameters, each group without its commands
+    (building them all costs ~35 ms of CPU; issue 19). The page is the same (a test
+    compares them)."""
+    import copy
+    import inspect
+
+    def stand_in(info: Any) -> Any:
+        plain = info.callback
+
+        def callback() -> None:  # never called: the help page exits first
+            raise AssertionError("a stand-in command ran")
+
+        callback.__name__ = callback.__qualname__ = plain.__name__
+        callback.__module__, callback.__doc__ = plain.__module__, inspect.getdoc(plain)
+        one = copy.copy(info)
+        one.callback = callback
+        return one
+
+    def hollow(group: Any) -> Any:
+        one = copy.copy(group)
+        one.typer_instance = copy.copy(group.typer_instance)
+        one.typer_instance.registered_commands, one.typer_instance.registered_groups = [], []
+        return one
+
+    listing = copy.copy(whole)
+    listing.registered_commands = [stand_in(c) for c in whole.registered_commands]
+    listing.registered_groups = [hollow(g) for g in whole.registered_groups]
+    return listing
 
 
 if __name__ == "__main__":

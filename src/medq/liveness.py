@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -38,6 +37,8 @@ except ImportError:  # pragma: no cover - not POSIX: liveness falls back to the 
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    import asyncio
+
     from medq.store import Store
 
 HEARTBEAT_S = 10.0
@@ -173,10 +174,14 @@ class RunLock:
         """Record this process as the run's owner; heartbeat while an event loop runs."""
         assert self.run_id is not None, "acquire the lock first"
         self.store.claim_run(self.run_id, os.getpid(), host_name())
+        import asyncio  # here: `medq runs` and `show` read liveness without an event loop
+
         with contextlib.suppress(RuntimeError):  # no running loop: no heartbeat needed
             self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
 
     async def _heartbeat(self) -> None:
+        import asyncio
+
         assert self.run_id is not None
         while True:
             await asyncio.sleep(HEARTBEAT_S)

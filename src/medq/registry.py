@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,6 +143,8 @@ _ENTRY_POINTS: dict[str, Any] = {}
 def _entry_points(group: str) -> Any:
     """Entry points of `group`; the installed distributions are scanned once per process."""
     if "all" not in _ENTRY_POINTS:
+        from importlib.metadata import entry_points  # ~13 ms: only for a listing
+
         _ENTRY_POINTS["all"] = entry_points()
     return _ENTRY_POINTS["all"].select(group=group)
 

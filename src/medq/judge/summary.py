@@ -8,9 +8,13 @@ meta-evaluations live in the store, so readers that hold one add them (`attach_m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from medq.judge.record import Grading, grading_of
+if TYPE_CHECKING:
+    from medq.judge.record import Grading
+
+#: `medq.judge.record.GRADING_KEY`, read here without importing pydantic (a test checks).
+GRADING_KEY = "grading"
 
 RULE = "a label needs more than half of the whole jury; a judge with no valid verdict abstains"
 
@@ -19,8 +23,10 @@ def gradings(samples: Iterable[Mapping[str, Any]]) -> list[Grading]:
     """The grading records of the results that have one (errors have none)."""
     found = []
     for sample in samples:
-        if sample["status"] == "error":
+        if sample["status"] == "error" or sample["details"].get(GRADING_KEY) is None:
             continue
+        from medq.judge.record import grading_of  # pydantic: only for judged results
+
         grading = grading_of(sample["details"])
         if grading is not None:
             found.append(grading)
@@ -85,11 +91,11 @@ def attach_meta(summary: dict[str, Any], store: Any) -> dict[str, Any]:
 
     A meta-eval holds for one prompt: a run whose prompt hash is unknown gets None.
     """
-    from medq.judge.meta import saved_meta
-
     judges = summary.get("judges")
     if not judges:
         return summary
+    from medq.judge.meta import saved_meta
+
     digest = judges.get("prompt_hash")
 
     def lookup(models: list[Any]) -> dict[str, Any] | None:

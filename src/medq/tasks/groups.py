@@ -18,12 +18,17 @@ from __future__ import annotations
 
 from medq.registry import UnknownNameError, tasks
 from medq.tasks.base import task_names
-from medq.tasks.medagentsbench import SOURCES
+
+# MedAgentsBench's sources (`medq.tasks.medagentsbench.SOURCES`, which a test checks
+# against), written out so that expanding `--task medqa` imports no other benchmark.
+_MEDAGENTSBENCH_SOURCES = ("afrimedqa", "medbullets", "medmcqa", "medqa", "medqa_5options",
+                           "mmlu", "mmlu_pro", "pubmedqa")
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "multimedqa": ("medqa", "medmcqa", "pubmedqa", "mmlu_medical"),
     "mirage": ("mmlu_medical", "medqa", "medmcqa", "pubmedqa_noctx", "bioasq_yn"),
-    "medagentsbench_hard": tuple(f"medagentsbench_{source}_hard" for source in SOURCES),
+    "medagentsbench_hard": tuple(f"medagentsbench_{source}_hard"
+                                 for source in _MEDAGENTSBENCH_SOURCES),
 }
 
 

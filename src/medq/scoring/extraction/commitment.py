@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from medq.scoring.extraction.lexicon import Lexicon, phrase_regex, phrase_tries
 from medq.scoring.extraction.statements import Statement
@@ -65,9 +65,17 @@ class Markers:
         bounded, free = phrase_tries(phrases)
         parts = ([r"(?<!\w)" + bounded] if bounded else []) + ([free] if free else [])
         self.any = re.compile("|".join(parts) or r"(?!x)x")
-        self.inverted = re.compile(r"[ \t(\[\"'-]*" + phrase_regex(
-            lex["markers.inverted_conditional"]) + r"[ \t]+\w")
-        self.refusal = re.compile(phrase_regex(lex["markers.refusal"]))
+        self.lex = lex
+
+    # Compiled when first used: most responses need neither (issue 19).
+    @cached_property
+    def inverted(self) -> re.Pattern[str]:
+        return re.compile(r"[ \t(\[\"'-]*" + phrase_regex(
+            self.lex["markers.inverted_conditional"]) + r"[ \t]+\w")
+
+    @cached_property
+    def refusal(self) -> re.Pattern[str]:
+        return re.compile(phrase_regex(self.lex["markers.refusal"]))
 
     def find(self, low: str, start: int, end: int) -> list[tuple[str, int, int]]:
         """(group, start, end) of every marker in low[start:end]."""

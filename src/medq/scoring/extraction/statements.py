@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from medq.scoring.extraction.labels import Options, build_options
 from medq.scoring.extraction.lexicon import Lexicon, phrase_regex, phrase_tries
@@ -67,13 +67,14 @@ _RETRACTION_END = re.compile(r"[ \t]*(?:$|[\n.,;:!?)\-])|(?<=[,.:;!])")
 
 
 class Patterns:
-    """The compiled statement patterns for one label token and lexicon."""
+    """The compiled statement patterns for one label token and lexicon.
+
+    The trigger is compiled at once; every other pattern when first used (most responses
+    use few of them: a run of ``Answer: C`` replies needs four of the thirteen), so a
+    run's first answer does not compile them all (issue 19)."""
 
     def __init__(self, token: str, lex: Lexicon) -> None:
-
-        def alt(*fields: str) -> str:
-            return phrase_regex(p for f in fields for p in lex[f])
-
+        self.token, self.lex = token, lex
         # One pass finds every trigger: answer phrases (a noun and a copula or colon), and
         # one shared trie of all other phrases, whose group is looked up from the words
         # matched (Python's re tries alternatives one by one, so one trie is much faster
@@ -81,9 +82,9 @@ class Patterns:
         # "is", "is:", ":", "=", " - ", ">" (<answer>), "]" ([答案]C); an aside may come
         # between ("the answer, however, is C").
         aside = r"(?:\s*,\s*[^\W\d_]+\s*,)?"
-        cont = (rf"(?:{aside}\s*{alt('answer.negative_copulas')}|(?:\s*\(s\))?(?:{aside}\s*"
-                rf"{alt('answer.copulas')}(?:[ \t]*:)?|\s*[:=]|\s+-(?=\s)|\s*[>\]]))")
-        self.negative_tail = re.compile(alt("answer.negative_copulas") + r"\Z")
+        cont = (rf"(?:{aside}\s*{self._alt('answer.negative_copulas')}|(?:\s*\(s\))?(?:{aside}\s*"
+                rf"{self._alt('answer.copulas')}(?:[ \t]*:)?|\s*[:=]|\s+-(?=\s)|\s*[>\]]))")
+        self.negative_tail = re.compile(self._alt("answer.negative_copulas") + r"\Z")
         self.groups: dict[str, str] = {}
         phrases: list[str] = []
         for group, field in (
@@ -111,39 +112,79 @@ class Patterns:
         if any(free):
             parts.append(r"(?=[^\x00-\x7f])(?:" + "|".join(f for f in free if f) + ")")
         self.trigger = re.compile("|".join(parts))
-        self.likely_tail = re.compile(
-            r"[^.,;\n]{0,80}?" + alt("statement.likely_copulas") + r"[ \t]*:?[ \t]*")
-        words = alt("statement.option_words")
-        self.label_before = re.compile(
-            rf"(?:(?P<ow>(?i:{words})[ \t]*)?(?P<open>[(\[][ \t]*)?(?P<lab>{token})"
-            r"(?P<close>[ \t]*[)\]])?|(?P<glued>(?i:option|choice))(?P<gl>[A-Z]))[ \t]*\Z")
-        conj = alt("statement.conjunctions")
-        self.list_before = re.compile(
-            rf"(?P<lab>{token})[)\]]?(?:[ \t]*(?:,|/|(?i:{conj}))|[ \t][&+])[ \t]*"
-            rf"(?:(?i:{words})[ \t]*)?[(\[]?[ \t]*\Z")
-        # A denial that follows its value (Japanese "答えはCではありません").
-        self.denied_after = re.compile(r"[ \t]*" + alt("statement.after_label_negative"))
-        self.judged = re.compile(alt("statement.after_label_negative"))
         self.no_words = frozenset(w.strip(",.") for w in lex["polarity.no"])
         self.filler_words = frozenset(lex["statement.fillers"])
-        self.lead_in = re.compile(
-            alt("statement.lead_ins", "statement.therefore") + r"[ \t,]*\Z")
-        # Whole lines (see `lines`) and mentions in passing.
-        self.line_bare = re.compile(
-            rf"(?:(?i:{words})[ \t]*:?[ \t]*)?[*_]?[(\[]?[*_]?(?P<lab>{token})[*_]?[)\]]?"
-            r"[*_]?[ \t]*[.:!]*[ \t]*$")
-        self.line_prefix = re.compile(
-            rf"(?:(?i:{words})[ \t]*)?(?P<open>[(\[]?)(?P<lab>{token})"
+
+    def _alt(self, *fields: str) -> str:
+        return phrase_regex(p for f in fields for p in self.lex[f])
+
+    @cached_property
+    def _words(self) -> str:
+        return self._alt("statement.option_words")
+
+    @cached_property
+    def _conj(self) -> str:
+        return self._alt("statement.conjunctions")
+
+    @cached_property
+    def likely_tail(self) -> re.Pattern[str]:
+        return re.compile(
+            r"[^.,;\n]{0,80}?" + self._alt("statement.likely_copulas") + r"[ \t]*:?[ \t]*")
+
+    @cached_property
+    def label_before(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"(?:(?P<ow>(?i:{self._words})[ \t]*)?(?P<open>[(\[][ \t]*)?(?P<lab>{self.token})"
+            r"(?P<close>[ \t]*[)\]])?|(?P<glued>(?i:option|choice))(?P<gl>[A-Z]))[ \t]*\Z")
+
+    @cached_property
+    def list_before(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"(?P<lab>{self.token})[)\]]?(?:[ \t]*(?:,|/|(?i:{self._conj}))|[ \t][&+])[ \t]*"
+            rf"(?:(?i:{self._words})[ \t]*)?[(\[]?[ \t]*\Z")
+
+    @cached_property
+    def denied_after(self) -> re.Pattern[str]:
+        """A denial that follows its value (Japanese "答えはCではありません")."""
+        return re.compile(r"[ \t]*" + self._alt("statement.after_label_negative"))
+
+    @cached_property
+    def judged(self) -> re.Pattern[str]:
+        return re.compile(self._alt("statement.after_label_negative"))
+
+    @cached_property
+    def lead_in(self) -> re.Pattern[str]:
+        return re.compile(self._alt("statement.lead_ins", "statement.therefore") + r"[ \t,]*\Z")
+
+    # Whole lines (see `lines`) and mentions in passing.
+    @cached_property
+    def line_bare(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"(?:(?i:{self._words})[ \t]*:?[ \t]*)?[*_]?[(\[]?[*_]?(?P<lab>{self.token})[*_]?"
+            r"[)\]]?[*_]?[ \t]*[.:!]*[ \t]*$")
+
+    @cached_property
+    def line_prefix(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"(?:(?i:{self._words})[ \t]*)?(?P<open>[(\[]?)(?P<lab>{self.token})"
             r"(?P<sep>[)\]][ \t]*[.:,;-]?|[.:,;\-]+|[ \t]+(?:-|//)|(?=[ \t]+\())"
             r"(?:[ \t]+|(?<=[.:])(?=[A-Z]|[^\x00-\x7f]))(?P<text>\S.*)")
-        self.line_listed = re.compile(
-            rf"[(\[]?(?P<lab>{token})[)\]]?(?=[ \t]*(?:,|/|&|(?i:{conj})))")
-        mention = alt("statement.mention_words")
-        self.mention = re.compile(
-            rf"(?i:{mention})[ \t]*[(\[]?(?P<lab>{token})[)\]]?(?![\w']|-[a-z])"
-            rf"|\((?P<paren>{token})\)")
-        self.labeled = re.compile(rf"(?<![\w'-])(?P<lab>{token})[:)][ \t]+")
 
+    @cached_property
+    def line_listed(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"[(\[]?(?P<lab>{self.token})[)\]]?(?=[ \t]*(?:,|/|&|(?i:{self._conj})))")
+
+    @cached_property
+    def mention(self) -> re.Pattern[str]:
+        mention = self._alt("statement.mention_words")
+        return re.compile(
+            rf"(?i:{mention})[ \t]*[(\[]?(?P<lab>{self.token})[)\]]?(?![\w']|-[a-z])"
+            rf"|\((?P<paren>{self.token})\)")
+
+    @cached_property
+    def labeled(self) -> re.Pattern[str]:
+        return re.compile(rf"(?<![\w'-])(?P<lab>{self.token})[:)][ \t]+")
 
 
 @lru_cache(maxsize=256)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from medq.scoring.extraction.labels import UNITS, Options, number_value
 from medq.scoring.extraction.lexicon import Lexicon, phrase_regex
@@ -52,33 +52,67 @@ class Value:
 
 
 class ValuePatterns:
-    """The regular expressions of value reading for one label token and lexicon."""
+    """The regular expressions of value reading for one label token and lexicon, each
+    compiled when first used (a plain ``C`` needs three of the nine: issue 19)."""
 
     def __init__(self, token: str, lex: Lexicon) -> None:
-        words = phrase_regex(lex["statement.option_words"])
-        self.label = re.compile(
-            rf"(?P<ow>(?i:{words})[ \t]*)?(?P<open>[(\[][ \t]*)?(?P<lab>{token})"
+        self.token, self.lex = token, lex
+
+    @cached_property
+    def _words(self) -> str:
+        return phrase_regex(self.lex["statement.option_words"])
+
+    @cached_property
+    def label(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"(?P<ow>(?i:{self._words})[ \t]*)?(?P<open>[(\[][ \t]*)?(?P<lab>{self.token})"
             r"(?P<close>[ \t]*[)\]])?")
-        conj = phrase_regex(lex["statement.conjunctions"])
-        articles = phrase_regex(lex["statement.fillers"])
-        self.more = re.compile(
+
+    @cached_property
+    def more(self) -> re.Pattern[str]:
+        conj = phrase_regex(self.lex["statement.conjunctions"])
+        articles = phrase_regex(self.lex["statement.fillers"])
+        words, token = self._words, self.token
+        return re.compile(
             rf"[ \t]*(?:,[ \t]*(?:(?i:{conj})[ \t]+)?|/|[ \t][&+][ \t]|[ \t](?i:{conj})[ \t]+|"
             rf"(?i:{conj}))[ \t]*(?:(?i:{articles})[ \t]+)?(?:(?i:{words})[ \t]*)?"
             rf"(?P<open>[(\[])?(?P<lab>{token})(?P<close>[)\]])?"
         )
-        self.run = re.compile(r"(?P<run>[A-Z]{2,6})(?![A-Za-z0-9])")
-        self.skip = re.compile(
+
+    @cached_property
+    def run(self) -> re.Pattern[str]:
+        return re.compile(r"(?P<run>[A-Z]{2,6})(?![A-Za-z0-9])")
+
+    @cached_property
+    def skip(self) -> re.Pattern[str]:
+        lex = self.lex
+        return re.compile(
             "(?:" + phrase_regex(lex["statement.fillers"] + lex["statement.option_words"])
             + r"[ \t]*)+"
         )
-        self.because = re.compile(
-            r"[ \t]*,?[ \t]+" + phrase_regex(lex["statement.because"]) + r"|[ \t]+-[ \t]")
-        self.negation = re.compile(phrase_regex(lex["markers.negation_lead"]) + r"[ \t]+")
-        self.units = re.compile(r"[ \t]*" + UNITS)
-        self.text_label = re.compile(rf"[ \t]*[(\[][ \t]*(?:(?i:{words})[ \t]*)?"
-                                     rf"(?P<lab>{token})[ \t]*[)\]]")
-        self.polarity = re.compile("|".join(
-            f"(?P<{p}>{phrase_regex(lex[f'polarity.{p}'])})" for p in ("yes", "no", "maybe")
+
+    @cached_property
+    def because(self) -> re.Pattern[str]:
+        return re.compile(r"[ \t]*,?[ \t]+" + phrase_regex(self.lex["statement.because"])
+                          + r"|[ \t]+-[ \t]")
+
+    @cached_property
+    def negation(self) -> re.Pattern[str]:
+        return re.compile(phrase_regex(self.lex["markers.negation_lead"]) + r"[ \t]+")
+
+    @cached_property
+    def units(self) -> re.Pattern[str]:
+        return re.compile(r"[ \t]*" + UNITS)
+
+    @cached_property
+    def text_label(self) -> re.Pattern[str]:
+        return re.compile(rf"[ \t]*[(\[][ \t]*(?:(?i:{self._words})[ \t]*)?"
+                          rf"(?P<lab>{self.token})[ \t]*[)\]]")
+
+    @cached_property
+    def polarity(self) -> re.Pattern[str]:
+        return re.compile("|".join(
+            f"(?P<{p}>{phrase_regex(self.lex[f'polarity.{p}'])})" for p in ("yes", "no", "maybe")
         ))
 
 
