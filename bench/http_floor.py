@@ -7,10 +7,6 @@ SIGKILL loses no finished item. Issue 19 measured that batching the commits woul
 0.06–0.08 CPU-s per 1,273 items and lose that guarantee, so the durable floor keeps one
 transaction per item.
 
-Both floors run on the event loop medq's CLI runs on (`medq._event_loop`): uvloop where it
-is installed, else asyncio's (``BENCH_LOOP=asyncio`` forces asyncio's), so a floor is the
-floor of medq's own stack.
-
 This module is imported (not run as a script) so that Python caches its bytecode, as it
 does for the installed tools it is compared with::
 
@@ -83,23 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     db = open_store(Path(args[3])) if len(args) > 3 else None
     try:
-        loop = _use_medqs_loop()
         answered = asyncio.run(ask_all(base_url, rows, concurrency, db))
     finally:
         if db is not None:
             db.close()
-    print(f"answered {answered} (event loop: {loop})")
-
-
-def _use_medqs_loop() -> str:
-    """uvloop's policy where medq's CLI would use it (see the module docstring)."""
-    import os
-
-    if os.environ.get("BENCH_LOOP") == "asyncio" or sys.version_info >= (3, 14):
-        return "asyncio"
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio"
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return "uvloop"
+    print(f"answered {answered}")

@@ -3,8 +3,7 @@
 `medq eval --strategy direct` over the 1,273 MedQA (US, 4-option) test questions, 32 in
 flight, against `medq.testing.openai_server` (0 ms latency) in its own process; client CPU
 is user + sys of the eval process from ``os.wait4`` (the server never counts). Beside it, in
-the same run and interleaved A/B/A/B (both floors on the event loop medq's CLI uses:
-uvloop where installed, see `http_floor.py`):
+the same run and interleaved A/B/A/B:
 
 - *bare floor*: an aiohttp loop that POSTs the same number of chat requests;
 - *durable floor*: the same loop that also commits each finished item to SQLite (WAL,
@@ -137,10 +136,6 @@ def floor_loop(base_url: str, data: Path, limit: int | None, db_path: str | None
             await asyncio.gather(*(ask(i, q) for i, q in enumerate(questions)))
         return len(questions)
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from http_floor import _use_medqs_loop  # the floors run on medq's event loop
-
-    _use_medqs_loop()
     print(f"answered {asyncio.run(main())}")
 
 

@@ -19,8 +19,7 @@ from typer.core import TyperGroup
 
 from medq._terminal import printable
 
-__all__ = ["OneLineErrors", "error_line", "explain_environment", "fast_loop", "pause_gc",
-           "resume_gc"]
+__all__ = ["OneLineErrors", "error_line", "explain_environment", "pause_gc", "resume_gc"]
 
 # Whether this process is `medq` itself (its console entry point ran), not a caller of the
 # app such as a test: only then does start-up pause the garbage collector.
@@ -37,15 +36,6 @@ def pause_gc(*, console: bool = False) -> None:
         _CONSOLE["medq"] = True
     if _CONSOLE["medq"]:
         gc.disable()
-
-
-def fast_loop() -> None:
-    """In a `medq` process, run the command's event loops on uvloop where it is installed
-    (`medq._event_loop`); a caller of the app (a test) keeps its own loop."""
-    if _CONSOLE["medq"]:
-        from medq._event_loop import use_fast_loop
-
-        use_fast_loop()
 
 
 def resume_gc() -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medq._cli_errors import OneLineErrors, error_line, fast_loop, pause_gc, resume_gc
+from medq._cli_errors import OneLineErrors, error_line, pause_gc, resume_gc
 from medq._terminal import cell, for_terminal, printable
 from medq.sweep.cli import sweep_app
 
@@ -277,7 +277,6 @@ def eval_(
     reason), 2 bad input, 3 the same run is running in another process, 130 interrupted.
     """
     pause_gc()  # the imports, the tasks and the plans live until the run ends
-    fast_loop()
     from medq.evaluation import CallSettings, aggregate_of, evaluate_tasks, plan_tasks
     from medq.plan import actual_cost, price_for
     from medq.run_settings import RunFailedError, RunSettings
@@ -1222,7 +1221,6 @@ def probe(
     """Run the clean run and one run per probe (finished runs are reused, interrupted
     ones resumed) and print one robustness table: each probe paired with the clean run
     by original item (McNemar, paired bootstrap interval, Holm over the probes)."""
-    fast_loop()
     from medq.probes import probe_suite, render_robustness, robustness, split_probes
     from medq.runner import EvalSpec
     from medq.store import Store

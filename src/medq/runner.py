@@ -604,8 +604,6 @@ async def _evaluate(
         **({"max_concurrency": settings.max_concurrency} if settings.concurrency == AUTO
            else {}),
         "capabilities": sorted(c.value for c in model.capabilities),
-        # How the run was driven, not what it answered: wall times depend on it.
-        "event_loop": type(asyncio.get_running_loop()).__module__.partition(".")[0],
         "preparation": preparation,
         "roles": {name: {"model": ref.model, "endpoint": log.roles[name].endpoint,
                          "capabilities": sorted(c.value for c in log.roles[name].capabilities)}
