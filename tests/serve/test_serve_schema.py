@@ -27,8 +27,23 @@ def no_internal_error(ctx, response, case) -> None:
         raise AssertionError(f"{case.operation.label}: HTTP {response.status_code}")
 
 
+# schemathesis's requests transport can leave a reply's connection unreleased (a streamed
+# case, one it stops reading): its socket is closed only when collected, and the collector
+# may run during a later test, which -W error then fails. The test collects its own garbage
+# before it ends (below) and ignores exactly that warning, so the leak stays with it.
 @pytest.mark.slow
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in.*socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_the_api_keeps_its_schema(live: LiveServer) -> None:
+    try:
+        _fuzz_the_schema(live)
+    finally:
+        import gc
+
+        gc.collect()
+
+
+def _fuzz_the_schema(live: LiveServer) -> None:
     from hypothesis import HealthCheck, given, settings
     from schemathesis import GenerationMode
     from schemathesis import checks as sc
