@@ -35,6 +35,26 @@ def evaluate(spec: EvalSpec, *, model: OpenAIBatchModel, progress: bool = False,
     return asyncio.run(run())
 
 
+def kill_after_batches(spec: EvalSpec, model: OpenAIBatchModel, server: FakeBatchServer,
+                       batches: int) -> None:
+    """Start `spec`'s run and cancel it (a kill) once the server holds `batches` batches."""
+
+    async def killed() -> None:
+        with Store() as store:
+            job = asyncio.ensure_future(evaluate_async(spec, store=store, model=model,
+                                                       progress=False))
+            while len(server.batches) < batches:
+                await asyncio.sleep(0.01)
+            job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                pass
+            await model.aclose()
+
+    asyncio.run(killed())
+
+
 def test_a_run_is_one_batch_and_resumes_with_zero_calls(medq_home: Path) -> None:
     with FakeBatchServer(letter_responder(), polls_to_complete=2) as server:
         spec = EvalSpec("medqa", "openai-batch/m", "direct", sample=True, limit=6)
@@ -77,21 +97,7 @@ def test_a_killed_batch_run_repolls_instead_of_paying_twice(medq_home: Path) -> 
     with FakeBatchServer(letter_responder(), polls_to_complete=10**9) as server:
         spec = EvalSpec("medqa", "openai-batch/m", "direct", sample=True, limit=3)
 
-        async def killed() -> None:
-            model = batch_model(server)
-            with Store() as store:
-                job = asyncio.ensure_future(evaluate_async(
-                    spec, store=store, model=model, progress=False))
-                while not server.batches:
-                    await asyncio.sleep(0.01)
-                job.cancel()
-                try:
-                    await job
-                except asyncio.CancelledError:
-                    pass
-                await model.aclose()
-
-        asyncio.run(killed())
+        kill_after_batches(spec, batch_model(server), server, 1)
         assert server.uploads == 1
         server.polls_to_complete = 0
         result = evaluate(spec, model=batch_model(server), progress=False)
@@ -195,21 +201,7 @@ def test_a_killed_split_round_repolls_every_batch(medq_home: Path) -> None:
             return OpenAIBatchModel("m", base_url=server.base_url, api_key_env="HOME",
                                     gather_s=0.05, poll_s=0.01, max_batch_requests=2)
 
-        async def killed() -> None:
-            model = split_model()
-            with Store() as store:
-                job = asyncio.ensure_future(evaluate_async(
-                    spec, store=store, model=model, progress=False))
-                while len(server.batches) < 3:
-                    await asyncio.sleep(0.01)
-                job.cancel()
-                try:
-                    await job
-                except asyncio.CancelledError:
-                    pass
-                await model.aclose()
-
-        asyncio.run(killed())
+        kill_after_batches(spec, split_model(), server, 3)
         assert server.uploads == 3
         server.polls_to_complete = 0
         result = evaluate(spec, model=split_model(), progress=False)

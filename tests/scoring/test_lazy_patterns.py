@@ -64,3 +64,13 @@ def test_cjk_ranges_are_the_character_class_they_replace() -> None:
                      r"\uac00-\ud7af\uf900-\ufaff]")
     assert all(_cjk(chr(c)) == (cls.match(chr(c)) is not None) for c in range(0x10000))
     assert not _cjk("\U00020000")
+
+
+def test_the_cjk_ranges_are_the_character_class_they_replaced() -> None:
+    import re
+
+    from medq.scoring.extraction.lexicon import _cjk
+
+    old = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+                     r"\uac00-\ud7af\uf900-\ufaff]")
+    assert all(_cjk(chr(c)) == bool(old.match(chr(c))) for c in range(0x10000))
